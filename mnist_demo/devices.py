@@ -1,0 +1,66 @@
+"""Which compute devices exist here, and turning a name into a `torch.device` with a clear refusal."""
+
+import torch
+
+from mnist_demo.errors import DeviceError
+
+KNOWN = ("cpu", "cuda", "mps")
+
+
+def available_devices() -> list[str]:
+    """Names of the devices this machine can run on, cpu first."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+def default_device() -> str:
+    """The fastest device present: cuda, then mps, then cpu."""
+    names = available_devices()
+    for name in ("cuda", "mps"):
+        if name in names:
+            return name
+    return "cpu"
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """`None` or "auto" picks the default; an absent or unknown device raises DeviceError."""
+    if name in (None, "", "auto"):
+        return torch.device(default_device())
+    base = str(name).split(":")[0]
+    if base not in KNOWN:
+        raise DeviceError(f"device: unknown device {name!r}; choose one of {', '.join(KNOWN)}")
+    if base not in available_devices():
+        raise DeviceError(
+            f"device: {base} is not available on this machine "
+            f"(available: {', '.join(available_devices())})"
+        )
+    return torch.device(name)
+
+
+def describe(device: torch.device | str) -> str:
+    """A human name for a device: the GPU model, or the CPU model with its thread count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (mps)"
+    return f"{cpu_model()} ({torch.get_num_threads()} threads)"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"

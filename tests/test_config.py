@@ -1,0 +1,68 @@
+"""Hyperparameters are validated before any work, with messages that name the field and the range."""
+
+import math
+
+import pytest
+
+from mnist_demo.config import PRESETS, TUTORIAL, make_config
+from mnist_demo.errors import ConfigError
+
+
+def test_tutorial_preset_is_the_original_recipe():
+    c = make_config("tutorial")
+    assert (c.model, c.optimizer, c.lr, c.momentum, c.batch_size, c.schedule) == \
+        ("tutorial", "sgd", 1e-3, 0.0, 64, "constant")
+    assert c == TUTORIAL
+
+
+def test_overrides_are_coerced_from_text():
+    c = make_config("fast", lr="0.01", batch_size="32", epochs="2", seed="7")
+    assert (c.lr, c.batch_size, c.epochs, c.seed) == (0.01, 32, 2, 7)
+
+
+@pytest.mark.parametrize("field,value,fragment", [
+    ("lr", 0, "lr: 0 is out of range; must be a number greater than 0 and at most 10"),
+    ("lr", -1, "lr: -1 is out of range"),
+    ("lr", 11, "lr: 11 is out of range"),
+    ("lr", math.nan, "lr: nan is not a finite number"),
+    ("lr", math.inf, "lr: inf is not a finite number"),
+    ("lr", "fast", "lr: 'fast' is not a number"),
+    ("lr", "", "lr: '' is not a number"),
+    ("batch_size", 0, "batch_size: 0 is out of range; must be a whole number from 1 to 60000"),
+    ("batch_size", 60001, "batch_size: 60001 is out of range"),
+    ("batch_size", 2.5, "batch_size: 2.5 is not a whole number"),
+    ("batch_size", "abc", "batch_size: 'abc' is not a number"),
+    ("batch_size", 10**400, "batch_size"),
+    ("epochs", 0, "epochs: 0 is out of range; must be a whole number from 1 to 50"),
+    ("epochs", 51, "epochs: 51 is out of range"),
+    ("model", "resnet", "model: unknown model 'resnet'; choose one of tutorial, mlp, cnn"),
+    ("optimizer", "rmsprop", "optimizer: unknown optimizer 'rmsprop'; choose one of sgd, adam"),
+    ("schedule", "cosine", "schedule: unknown schedule"),
+    ("momentum", 1.5, "momentum: 1.5 is out of range"),
+    ("limit", 0, "limit: 0 is out of range"),
+    ("seed", -3, "seed: -3 is out of range"),
+    ("augment", "yes", "augment: must be true or false"),
+])
+def test_bad_values_name_the_field(field, value, fragment):
+    with pytest.raises(ConfigError) as err:
+        make_config("fast", **{field: value})
+    assert fragment in str(err.value)
+    assert err.value.field == field
+
+
+def test_epoch_cap_is_configurable():
+    assert make_config("fast", epochs=3, max_epochs=3).epochs == 3
+    with pytest.raises(ConfigError, match="from 1 to 2"):
+        make_config("fast", epochs=3, max_epochs=2)
+
+
+def test_unknown_preset_and_option():
+    with pytest.raises(ConfigError, match="preset: unknown preset 'huge'"):
+        make_config("huge")
+    with pytest.raises(ConfigError, match="colour: is not a training option"):
+        make_config("fast", colour="red")
+
+
+def test_every_preset_is_valid():
+    for name in PRESETS:
+        assert make_config(name).epochs >= 1
