@@ -1,0 +1,133 @@
+"""Predictions for drawings and image files: preprocess (MNIST-style 28x28) -> model -> probabilities.
+
+A Predictor holds its own frozen copy of a model in eval mode and keeps no other state, so one instance
+may serve any number of threads at once (each forward runs under torch.inference_mode).
+"""
+
+import copy
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnist_demo.checkpoints import DEFAULT_DIR, DEFAULT_NAME, checkpoint_path, load_checkpoint
+from mnist_demo.errors import CheckpointError, DemoError
+from mnist_demo.preprocess import BLANK_MESSAGE, Preprocessed, to_mnist
+
+PREVIEW_SCALE = 10
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one image; for a blank image every field but `message` is None."""
+
+    probabilities: dict[str, float] | None  # "0".."9" -> probability, summing to 1
+    digit: int | None
+    confidence: float | None  # the probability of `digit`
+    preview: np.ndarray | None  # uint8 [280, 280]: the 28x28 input the model saw, enlarged
+    message: str = ""
+
+    @property
+    def blank(self) -> bool:
+        return self.probabilities is None
+
+
+BLANK = Prediction(None, None, None, None, BLANK_MESSAGE)
+
+
+class Predictor:
+    """A model plus the MNIST preprocessing: `predict(image) -> Prediction`; safe to share across threads."""
+
+    def __init__(self, model: nn.Module, name: str = "model", meta: dict | None = None):
+        self.model = copy.deepcopy(model).cpu().eval().requires_grad_(False)
+        self.name = name
+        self.meta = dict(meta or {})
+
+    @classmethod
+    def from_checkpoint(cls, name: str = DEFAULT_NAME, directory: str | Path = DEFAULT_DIR) -> "Predictor":
+        """Load `directory/NAME.pt` (CheckpointError with the reason when it cannot be used)."""
+        checkpoint = load_checkpoint(name, directory)
+        return cls(checkpoint.model, checkpoint.name, checkpoint.meta)
+
+    def predict(self, image) -> Prediction:
+        """Predict the digit in any image `preprocess.to_mnist` accepts; BLANK when nothing is drawn.
+
+        Raises ImageError for an image that cannot be read or is too large.
+        """
+        prepared = to_mnist(image)
+        if prepared is None:
+            return BLANK
+        return self.predict_prepared(prepared)
+
+    __call__ = predict
+
+    def predict_prepared(self, prepared: Preprocessed) -> Prediction:
+        """The prediction for an already preprocessed image."""
+        probs = self.probabilities(prepared.tensor)[0]
+        digit = int(np.argmax(probs))
+        return Prediction({str(d): float(p) for d, p in enumerate(probs)}, digit, float(probs[digit]),
+                          prepared.preview(PREVIEW_SCALE))
+
+    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        """float64 [N, 10] softmax probabilities for a normalised batch [N, 1, 28, 28]."""
+        with torch.inference_mode():
+            logits = self.model(batch)
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+
+def top_k(probabilities: dict[str, float] | None, k: int = 3) -> list[tuple[int, float]]:
+    """The k most probable digits as (digit, probability), most probable first; [] for a blank result."""
+    if not probabilities:
+        return []
+    ranked = sorted(probabilities.items(), key=lambda item: (-item[1], int(item[0])))
+    return [(int(digit), float(p)) for digit, p in ranked[:max(0, int(k))]]
+
+
+_cache: dict[tuple, Predictor] = {}
+_cache_lock = threading.Lock()
+
+
+def default_predictor(directory: str | Path = DEFAULT_DIR, name: str = DEFAULT_NAME) -> Predictor:
+    """The shipped model's Predictor, loaded once and shared (reloaded when the file changes).
+
+    Raises CheckpointError with what to do when the checkpoint is missing or unusable.
+    """
+    path = checkpoint_path(name, directory)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"No trained model yet: {path.name} is missing from {path.parent}. "
+                              f"Train a model and save it as {name!r}, then try again.") from None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        if key not in _cache:
+            predictor = Predictor.from_checkpoint(name, directory)
+            for old in [k for k in _cache if k[0] == key[0]]:
+                del _cache[old]
+            _cache[key] = predictor
+        return _cache[key]
+
+
+def predict_files(paths, predictor: Predictor) -> list[dict]:
+    """One row per file: {"file", "digit", "probability", "probabilities"}, or {"file", "error"}.
+
+    A file that cannot be read or holds no digit gets an error row; the others still get predictions.
+    """
+    rows = []
+    for path in paths:
+        label = os.fspath(path)
+        try:
+            result = predictor.predict(Path(path))
+        except DemoError as err:
+            rows.append({"file": label, "error": str(err)})
+            continue
+        if result.blank:
+            rows.append({"file": label, "error": "no digit found (the image is blank)"})
+        else:
+            rows.append({"file": label, "digit": result.digit, "probability": result.confidence,
+                         "probabilities": result.probabilities})
+    return rows

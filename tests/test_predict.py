@@ -1,0 +1,241 @@
+"""Predictions: a quickly trained CNN reads drawn digits; blanks, bad files, threads and checkpoints."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from mnist_demo.checkpoints import save_checkpoint
+from mnist_demo.config import make_config
+from mnist_demo.data import cached_mnist
+from mnist_demo.errors import CheckpointError, ImageError
+from mnist_demo.models import build_model
+from mnist_demo.predict import BLANK, Predictor, default_predictor, predict_files, top_k
+from mnist_demo.train import train
+
+
+def draw_digit(digit: int, canvas=(400, 400), box=(110, 60, 290, 340), width=28, sketch=False):
+    """0, 1 or 7 drawn as a person would, thick strokes; black on white RGB, or black in alpha (Sketchpad)."""
+    if sketch:
+        image, ink = Image.new("RGBA", canvas, (0, 0, 0, 0)), (0, 0, 0, 255)
+    else:
+        image, ink = Image.new("RGB", canvas, "white"), (0, 0, 0)
+    pen = ImageDraw.Draw(image)
+    left, top, right, bottom = box
+    if digit == 0:
+        pen.ellipse(box, outline=ink, width=width)
+    elif digit == 1:
+        pen.line([((left + right) / 2, top), ((left + right) / 2, bottom)], fill=ink, width=width)
+    elif digit == 7:
+        pen.line([(left, top), (right, top), (left + 0.35 * (right - left), bottom)], fill=ink, width=width,
+                 joint="curve")
+    return image
+
+
+@pytest.fixture(scope="session")
+def trained():
+    """A CNN trained for one epoch on 10000 MNIST images (97% test accuracy; ~20-80 s on 2 cores)."""
+    result = train(make_config("fast", limit=10000), cached_mnist())
+    return result.model
+
+
+@pytest.fixture(scope="session")
+def predictor(trained):
+    return Predictor(trained, "quick")
+
+
+@pytest.fixture(scope="module")
+def untrained():
+    torch.manual_seed(0)
+    return Predictor(build_model("cnn"), "untrained")
+
+
+DRAWINGS = [  # canvas, box, stroke width
+    ((400, 400), (110, 60, 290, 340), 28),
+    ((800, 800), (80, 380, 330, 760), 40),  # small and off-centre on a Sketchpad-sized canvas
+    ((120, 90), (40, 10, 80, 80), 9),
+    ((1500, 1000), (300, 100, 800, 900), 12),  # thin pen on a large canvas
+]
+
+
+@pytest.mark.parametrize("sketch", [False, True], ids=["ink-on-white", "sketchpad-alpha"])
+@pytest.mark.parametrize("canvas, box, width", DRAWINGS)
+@pytest.mark.parametrize("digit", [0, 1, 7])
+def test_drawn_digits_are_recognised(predictor, digit, canvas, box, width, sketch):
+    result = predictor.predict(draw_digit(digit, canvas, box, width, sketch))
+    assert result.digit == digit, result.probabilities
+    assert set(result.probabilities) == {str(d) for d in range(10)}
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+    assert result.confidence == max(result.probabilities.values()) > 0.5
+    assert result.preview.shape == (280, 280) and result.preview.dtype == np.uint8
+    assert not result.blank and result.message == ""
+
+
+def test_numpy_sketchpad_value(predictor):
+    sheet = np.array(draw_digit(7, (800, 800), (250, 150, 550, 650), 40, sketch=True))
+    result = predictor({"background": None, "layers": [sheet], "composite": sheet})
+    assert result.digit == 7
+
+
+def test_blank_drawing(predictor):
+    for blank in (None, Image.new("RGBA", (800, 800)), np.full((300, 300, 3), 255, np.uint8),
+                  {"background": None, "layers": [], "composite": None}):
+        result = predictor.predict(blank)
+        assert result is BLANK and result.blank
+        assert result.probabilities is None and result.digit is None and result.preview is None
+        assert result.message == "Draw a digit"
+        assert top_k(result.probabilities) == []
+
+
+def test_unreadable_image_raises_image_error(predictor):
+    with pytest.raises(ImageError):
+        predictor.predict(b"not an image")
+
+
+def test_top_k():
+    probs = {str(d): p for d, p in enumerate([0.05, 0.5, 0.05, 0.0, 0.2, 0.0, 0.0, 0.2, 0.0, 0.0])}
+    assert top_k(probs) == [(1, 0.5), (4, 0.2), (7, 0.2)]  # ties: the smaller digit first
+    assert top_k(probs, k=1) == [(1, 0.5)]
+    assert len(top_k(probs, k=20)) == 10 and top_k(probs, k=0) == []
+
+
+def test_the_predictor_keeps_its_own_frozen_copy(trained):
+    predictor = Predictor(trained)
+    before = predictor(draw_digit(1)).probabilities
+    trained.train()  # someone fine-tuning the original must not disturb the predictor
+    try:
+        assert not predictor.model.training
+        assert all(not p.requires_grad for p in predictor.model.parameters())
+        assert predictor(draw_digit(1)).probabilities == before
+    finally:
+        trained.eval()
+
+
+def test_concurrent_callers_get_the_same_answers(predictor):
+    images = [draw_digit(d, sketch=s) for d in (0, 1, 7) for s in (False, True)]
+    expected = [predictor(image).probabilities for image in images]
+    results, errors = {}, []
+
+    def work(worker: int):
+        try:
+            for round_ in range(5):
+                for i, image in enumerate(images):
+                    results[worker, round_, i] = predictor(image).probabilities
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 4 * 5 * len(images)
+    for (_, _, i), probs in results.items():
+        assert probs == pytest.approx(expected[i], abs=1e-6)
+
+
+def _save(model, name, directory):
+    return save_checkpoint(model, name, {"model": "cnn", "accuracy": 0.97}, directory)
+
+
+def test_from_checkpoint(trained, predictor, tmp_path):
+    _save(trained, "quick", tmp_path)
+    loaded = Predictor.from_checkpoint("quick", tmp_path)
+    assert loaded.name == "quick" and loaded.meta["model"] == "cnn"
+    image = draw_digit(0)
+    assert loaded(image).probabilities == pytest.approx(predictor(image).probabilities, abs=1e-6)
+    with pytest.raises(CheckpointError):
+        Predictor.from_checkpoint("absent", tmp_path)
+
+
+def test_default_predictor_is_cached_and_explains_a_missing_model(trained, tmp_path):
+    with pytest.raises(CheckpointError, match="No trained model yet.*default.pt"):
+        default_predictor(tmp_path)
+    path = _save(trained, "default", tmp_path)
+    first = default_predictor(tmp_path)
+    assert default_predictor(tmp_path) is first
+    assert first(draw_digit(7)).digit == 7
+    time.sleep(0.01)
+    _save(build_model("cnn"), "default", tmp_path)  # replaced on disk: loaded again
+    assert path.exists() and default_predictor(tmp_path) is not first
+    (tmp_path / "default.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        default_predictor(tmp_path)
+
+
+def test_predict_files_reports_each_file(predictor, tmp_path):
+    draw_digit(7).save(tmp_path / "seven.png")
+    draw_digit(1, sketch=True).save(tmp_path / "one.png")
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    paths = [tmp_path / "seven.png", str(tmp_path / "one.png"), tmp_path / "blank.png",
+             tmp_path / "notes.txt", tmp_path / "missing.png", tmp_path]
+    rows = predict_files(paths, predictor)
+    assert [row["file"] for row in rows] == [str(p) for p in paths]
+    assert rows[0]["digit"] == 7 and rows[1]["digit"] == 1
+    for row in rows[:2]:
+        assert set(row) == {"file", "digit", "probability", "probabilities"}
+        assert row["probability"] == row["probabilities"][str(row["digit"])]
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0)
+    for row in rows[2:]:
+        assert set(row) == {"file", "error"} and row["error"]
+    assert "blank" in rows[2]["error"] and "no such file" in rows[4]["error"]
+
+
+def test_the_engine_does_not_import_gradio():
+    code = "import sys, mnist_demo.predict, mnist_demo.preprocess; sys.exit('gradio' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+MODES = ["L", "RGB", "RGBA", "LA", "P", "1", "I;16", "I", "F", "CMYK", "numpy-float", "numpy-uint16"]
+
+
+@st.composite
+def random_images(draw):
+    height, width = draw(st.integers(1, 300)), draw(st.integers(1, 300))
+    mode = draw(st.sampled_from(MODES))
+    kind = draw(st.sampled_from(["noise", "strokes", "constant"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    channels = {"RGB": 3, "RGBA": 4, "LA": 2, "CMYK": 4}.get(mode, 1)
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    if kind == "noise":
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+    elif kind == "constant":
+        pixels = np.full(shape, rng.integers(0, 256), np.uint8)
+    else:
+        pixels = np.full(shape, 255, np.uint8)
+        for _ in range(rng.integers(1, 4)):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            pixels[y:y + rng.integers(1, 60), x:x + rng.integers(1, 60)] = rng.integers(0, 256)
+    if mode == "numpy-float":
+        return pixels.astype(np.float32) / rng.choice([1.0, 255.0])
+    if mode == "numpy-uint16":
+        return pixels.astype(np.uint16) * 257
+    if channels > 1:
+        return Image.frombytes(mode, (width, height), pixels.tobytes())
+    if mode == "I;16":
+        return Image.fromarray(pixels.astype(np.uint16) * 257)
+    return Image.fromarray(pixels).convert(mode)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(image=random_images())
+def test_any_image_gives_probabilities_or_a_clear_error(untrained, image):
+    try:
+        result = untrained.predict(image)
+    except ImageError:
+        return
+    if result.blank:
+        assert result.message == "Draw a digit"
+        return
+    assert len(result.probabilities) == 10
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-9)
+    assert 0 <= result.digit <= 9 and result.preview.shape == (280, 280)
