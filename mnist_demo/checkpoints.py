@@ -84,6 +84,7 @@ def save_checkpoint(model: nn.Module, name: str, meta: dict, directory: str | Pa
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are meant to be shared
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()

@@ -6,6 +6,7 @@ Every model takes images in [0, 1] shaped [N, 1, 28, 28] (what data.normalize gi
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 from torch import nn
 
 from mnist_demo.data import MEAN, STD
@@ -39,18 +40,26 @@ class NeuralNetwork(nn.Module):
         return logits
 
 
-def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                         nn.ReLU(inplace=True), nn.MaxPool2d(2))
+def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
 class SmallCNN(nn.Module):
-    """Three 3x3 conv blocks (28 -> 14 -> 7 -> 3) with batch norm, then a linear classifier."""
+    """A 5x5 stride-2 stem (28 -> 14), two 3x3 conv + max-pool blocks (14 -> 7 -> 3), a linear classifier.
+
+    The strided stem avoids full-resolution batch norm and pooling, which cost more than the
+    convolutions themselves on a CPU; with channels_last this is about twice as fast per step as
+    three conv-pool blocks of the same widths, at the same accuracy.
+    """
 
     def __init__(self, widths: tuple[int, int, int] = (24, 48, 96)):
         super().__init__()
         a, b, c = widths
-        self.features = nn.Sequential(Standardize(), _conv_block(1, a), _conv_block(a, b), _conv_block(b, c))
+        self.features = nn.Sequential(
+            Standardize(), *_conv_bn_relu(1, a, 5, stride=2),
+            *_conv_bn_relu(a, b, 3), nn.MaxPool2d(2),
+            *_conv_bn_relu(b, c, 3), nn.MaxPool2d(2))
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c * 3 * 3, 10))
 
     def forward(self, x):
@@ -75,15 +84,22 @@ MODELS: dict[str, ModelSpec] = {
                   "The tutorial's MLP 784-512-512-10 without the final ReLU (logits can go negative), "
                   "on standardised pixels."),
         ModelSpec("cnn", SmallCNN,
-                  "A small convolutional net (3 conv blocks with batch norm): >= 99% test accuracy "
-                  "after one epoch."),
+                  "A small convolutional net (strided stem + 2 conv blocks, batch norm): >= 99% test "
+                  "accuracy after one epoch."),
     )
 }
 
 
 def build_model(name: str) -> nn.Module:
-    """A freshly initialised model of the registered `name` (KeyError-free: validate the name first)."""
-    return MODELS[name].build()
+    """A freshly initialised model of the registered `name` (validate the name first).
+
+    Convolutional models come in channels_last memory format: faster convolutions, pooling and
+    batch norm on CPUs and tensor-core GPUs alike; the weights and state dict are unchanged.
+    """
+    model = MODELS[name].build()
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def param_count(model: nn.Module) -> int:
