@@ -1,0 +1,205 @@
+"""mnist-demo's web app: `python demo.py` opens the Gradio app (Train, Draw, CPU vs CUDA, Checkpoints).
+
+    python demo.py                          # http://127.0.0.1:7860, for you alone
+    python demo.py --share --auth me:secret  # a public link (when online), with a login and tighter caps
+
+Nothing heavy happens at start-up: MNIST loads on the first training, checkpoints are read when a page opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no waiting for it offline)
+
+AUTH_ENV = "MNIST_DEMO_AUTH"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _seconds(text: str) -> float | str | None:
+    if text == "default":
+        return text
+    if str(text).strip().lower() in ("none", "off", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (or 'none')") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds (or 'none')")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of megabytes")
+    return value
+
+
+def parse_auth(text: str | None) -> list[tuple[str, str]] | None:
+    """"user:pass" or "u1:p1,u2:p2" -> [(user, pass), ...]; ValueError with a readable reason."""
+    if text is None or not text.strip():
+        return None
+    pairs = []
+    for item in text.split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("expected USER:PASS (or several, comma-separated), e.g. --auth alice:s3cret")
+        pairs.append((user, password))
+    return pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python demo.py", description="mnist-demo's web app: train on MNIST, draw digits, "
+                "compare CPU and CUDA, manage checkpoints.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
+                   "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument("--share", action="store_true", help="also create a public gradio.live link (needs internet); "
+                   "tightens the per-run caps and quotas unless given explicitly")
+    p.add_argument("--auth", default=None, metavar="USER:PASS",
+                   help=f"require a login (or set {AUTH_ENV}); several as u1:p1,u2:p2")
+    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s)")
+    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are saved and listed "
+                   "(default: checkpoints/ in this repository)")
+    p.add_argument("--device", default=None, help="default training device: cpu, cuda or mps "
+                   "(default: the fastest present)")
+    p.add_argument("--max-trainings", type=_positive_int, default=None,
+                   help="trainings (and benchmarks) at once (default: 1 on CPU, 2 with a GPU)")
+    p.add_argument("--queue-size", type=_count, default=None,
+                   help="runs that may wait for a slot; more are told to try again (default: 4)")
+    p.add_argument("--max-epochs", type=_positive_int, default=None,
+                   help="the most epochs one run may ask for (default: 20; 6 with --share)")
+    p.add_argument("--max-train-seconds", type=_seconds, default="default",
+                   help="wall-clock cap per run, after which it stops and keeps its partial model; 'none' for no "
+                        "cap (default: 1800; 600 with --share)")
+    p.add_argument("--max-saves", type=_positive_int, default=None,
+                   help="checkpoints one visitor may save (default: 5; 3 with --share)")
+    p.add_argument("--max-save-mb", type=_megabytes, default=None,
+                   help="megabytes of checkpoints one visitor may save (default: 50; 20 with --share)")
+    p.add_argument("--max-upload-mb", type=_megabytes, default=None,
+                   help="largest checkpoint upload in megabytes (default: 20; 10 with --share)")
+    p.add_argument("--max-checkpoint-dir-mb", type=_megabytes, default=None,
+                   help="the checkpoint folder's size cap for saves from the app (default: 500; 200 with --share)")
+    p.add_argument("--predict-threads", type=_positive_int, default=1,
+                   help="torch threads per prediction (default: 1, so drawings stay fast while a training "
+                        "uses the other cores)")
+    return p
+
+
+def make_settings(args):
+    """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
+    from mnist_demo.app import Settings
+    from mnist_demo.config import DEFAULT_MAX_EPOCHS
+    from mnist_demo.devices import available_devices, resolve_device
+    from mnist_demo.errors import DeviceError
+
+    if args.device:
+        try:
+            resolve_device(args.device)
+        except DeviceError as err:
+            raise SystemExit(f"python demo.py: error: --{err}")
+    if args.max_epochs is not None and args.max_epochs > DEFAULT_MAX_EPOCHS:
+        raise SystemExit(f"python demo.py: error: --max-epochs {args.max_epochs} is over the engine's "
+                         f"limit of {DEFAULT_MAX_EPOCHS}")
+    gpu = any(d != "cpu" for d in available_devices()) and (args.device or "auto").split(":")[0] != "cpu"
+    overrides = {
+        "data_dir": args.data_dir,
+        "checkpoint_dir": args.checkpoint_dir,
+        "device": args.device.lower() if args.device else None,
+        "max_trainings": args.max_trainings or (2 if gpu else 1),
+        "queue_size": args.queue_size,
+        "max_epochs": args.max_epochs,
+        "max_saves_per_visitor": args.max_saves,
+        "max_save_mb_per_visitor": args.max_save_mb,
+        "max_upload_mb": args.max_upload_mb,
+        "max_checkpoint_dir_mb": args.max_checkpoint_dir_mb,
+        "predict_threads": args.predict_threads,
+    }
+    values = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings.for_share(**values) if args.share else Settings(**values)
+    if args.max_train_seconds != "default":
+        settings.max_train_seconds = args.max_train_seconds
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        auth = parse_auth(args.auth if args.auth is not None else os.environ.get(AUTH_ENV))
+    except ValueError as err:
+        parser.error(f"--auth: {err}")
+    settings = make_settings(args)
+
+    from mnist_demo.app import build_app, launch_kwargs
+
+    # ---------------------------------------------------------------- layout and events
+    demo = build_app(settings)
+
+    # ---------------------------------------------------------------- launch
+    if args.share and not auth:
+        print(f"Warning: --share without --auth: anyone with the link can use this app; add --auth USER:PASS "
+              f"(or set {AUTH_ENV}).", flush=True)
+    kwargs = launch_kwargs(settings, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+                           prevent_thread_lock=True, auth_message="mnist-demo: please log in" if auth else None)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured) if args.share else contextlib.nullcontext():
+            demo.launch(**kwargs)
+    except OSError as err:
+        sys.stdout.write(captured.getvalue())
+        print(f"python demo.py: error: cannot serve on {args.host}:{args.port} ({err})", file=sys.stderr)
+        return 1
+    if args.share:
+        text = captured.getvalue()
+        if "Could not create share link" in text:
+            sys.stdout.write(text[:text.index("Could not create share link")].rstrip("\n") + "\n")
+            print(f"Could not create a share link (no internet connection?): the app keeps serving locally at "
+                  f"{demo.local_url}", flush=True)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        demo.mnist_context.jobs.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The Gradio app: `build_app(settings) -> gr.Blocks` with the tabs Train, Draw, CPU vs CUDA and Checkpoints.
+
+Layout first (one module per tab), then the events; every computation goes through the engine
+(`mnist_demo.*`) or the gradio-free helpers here (`jobs`, `live`, `library`, `state`). Nothing is loaded while
+the page is built: MNIST loads on the first training, checkpoints are listed when a page opens.
+
+Launch with `demo.launch(**launch_kwargs(settings))`, which adds the CSS, the upload size limit and the
+checkpoint folder as an allowed path for downloads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from mnist_demo.app import bench_tab, checkpoints_tab, draw_tab, teach, train_tab
+from mnist_demo.app.state import AppContext, Settings, Visitor, close_visitor, new_visitor
+
+__all__ = ["build_app", "launch_kwargs", "Settings", "AppContext"]
+
+TITLE = "MNIST, hands on"
+
+CSS = """
+.mnist-small { font-size: 0.9em; opacity: 0.85; }
+.mnist-progress { width: 100%; height: 14px; border-radius: 7px; background: var(--neutral-200, #e5e7eb);
+  overflow: hidden; margin-top: 4px; }
+.mnist-progress-fill { height: 100%; background: var(--color-accent, #f97316); transition: width 0.4s ease; }
+.mnist-progress-done .mnist-progress-fill { background: #2f9e44; }
+.mnist-progress-stopped .mnist-progress-fill { background: #f59f00; }
+.mnist-progress-failed .mnist-progress-fill { background: #e03131; }
+.mnist-progress-text { font-size: 0.9em; margin: 4px 0 2px 0; font-variant-numeric: tabular-nums; }
+#train-log textarea { font-family: var(--font-mono, monospace); font-size: 0.85em; }
+#draw-preview img { image-rendering: pixelated; }
+"""
+
+# A fresh Gradio 6 Sketchpad starts on the "image" tool and asks the user to pick the brush first. This picks
+# it for them whenever the pad is visible with no tool chosen and nothing drawn (on load, on opening the
+# tab, after Clear), and never overrides a tool the user chose (brush or eraser are then highlighted).
+BRUSH_JS = """
+() => {
+  if (window.__mnistBrushTimer) { return; }
+  const pick = () => {
+    const pad = document.getElementById('draw-pad');
+    if (!pad || pad.offsetParent === null) { return; }
+    const buttons = Array.from(pad.querySelectorAll('button'));
+    let brush = buttons.find((b) => b.getAttribute('aria-label') === 'Brush' || b.title === 'Brush');
+    if (!brush) { brush = pad.querySelector('button.quite-round'); }
+    if (!brush) { return; }
+    const chosen = buttons.some((b) => b.classList.contains('highlight'));
+    if (!chosen) { brush.click(); }
+  };
+  window.__mnistBrushTimer = setInterval(pick, 300);
+  pick();
+}
+"""
+
+
+class Refresher:
+    """A function of the visitor that returns updates for a fixed list of output components."""
+
+    def __init__(self, fn, outputs):
+        self.fn, self.outputs = fn, list(outputs)
+
+    def __call__(self, visitor: Visitor):
+        result = self.fn(visitor)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    """The whole app for these settings (not launched). `demo.mnist_context` holds its services."""
+    settings = settings or Settings()
+    ctx = AppContext(settings)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        visitor = gr.State(new_visitor(), delete_callback=close_visitor)  # deep-copied per session: fresh
+        gr.Markdown(f"# {TITLE}\nTrain a digit recogniser on MNIST, draw digits for it to read, compare CPU "
+                    "and CUDA speed. Grown from the PyTorch tutorial's 784-512-512-10 MLP.", elem_id="app-title")
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab_block:
+                train_ui = train_tab.build(ctx)
+            with gr.Tab("Draw", id="draw", elem_id="tab-draw") as draw_tab_block:
+                draw_ui = draw_tab.build(ctx)
+            with gr.Tab("CPU vs CUDA", id="bench", elem_id="tab-bench"):
+                bench_ui = bench_tab.build(ctx)
+            with gr.Tab("Checkpoints", id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab_block:
+                checkpoints_ui = checkpoints_tab.build(ctx)
+        with gr.Accordion("About sharing this demo", open=False, elem_id="teach-sharing"):
+            gr.Markdown(teach.SHARING)
+
+        # ------------------------------------------------------------------ events
+        refresh_draw = Refresher(lambda v: draw_tab.refresh(ctx, v), [draw_ui.model, draw_ui.model_info])
+        refresh_checkpoints = Refresher(lambda v: checkpoints_tab.refresh(ctx, v),
+                                        [checkpoints_ui.table, checkpoints_ui.name])
+        train_tab.wire(ctx, train_ui, visitor, refresh_draw, refresh_checkpoints)
+        draw_tab.wire(ctx, draw_ui, visitor)
+        bench_tab.wire(ctx, bench_ui, visitor)
+        checkpoints_tab.wire(ctx, checkpoints_ui, visitor, refresh_draw)
+
+        def on_open(visitor: Visitor, request: gr.Request):
+            visitor.username = getattr(request, "username", None) or visitor.username
+            return (*refresh_draw(visitor), *refresh_checkpoints(visitor))
+
+        demo.load(on_open, [visitor], [*refresh_draw.outputs, *refresh_checkpoints.outputs], js=BRUSH_JS,
+                  api_visibility="private", concurrency_id="files", concurrency_limit=2)
+        draw_tab_block.select(lambda v: refresh_draw(v), [visitor], refresh_draw.outputs, js=BRUSH_JS,
+                              api_visibility="private", concurrency_id="files", concurrency_limit=2)
+        train_tab_block.select(train_ui.redraw, [visitor], [train_ui.loss_plot, train_ui.accuracy_plot],
+                               api_visibility="private", queue=False, show_progress="hidden")
+        checkpoints_tab_block.select(lambda v: refresh_checkpoints(v), [visitor], refresh_checkpoints.outputs,
+                                     api_visibility="private", concurrency_id="files", concurrency_limit=2)
+
+        def queue_status():
+            """The jobs queue: runs going, runs waiting, and this server's limits."""
+            threads = [t.name for t in threading.enumerate() if t.name.startswith(("train-", "benchmark-"))]
+            return {**ctx.jobs.snapshot(), "predict": ctx.predict_stats(), "job_threads": len(threads)}
+
+        status_json = gr.JSON(visible=False)
+        status_button = gr.Button(visible=False)
+        status_button.click(queue_status, None, status_json, api_name="queue_status", queue=False)
+
+        def on_unload(request: gr.Request):
+            session = getattr(request, "session_hash", None)
+            if session:
+                ctx.jobs.cancel_owner(session, "the page was closed")
+
+        demo.unload(on_unload)
+    demo.mnist_context = ctx
+    demo.queue(default_concurrency_limit=1)
+    return demo
+
+
+def launch_kwargs(settings: Settings, **extra) -> dict:
+    """Keyword arguments for `demo.launch`: CSS, upload limit, downloads from the checkpoint folder."""
+    gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
+    kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
+                  show_error=True, footer_links=["api", "gradio"], run_history=False)
+    kwargs.update(extra)
+    return kwargs

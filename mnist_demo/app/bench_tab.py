@@ -1,0 +1,229 @@
+"""The CPU vs CUDA tab: runs the engine benchmark (`bench.py`) through the shared jobs queue, exclusively,
+so it never runs at the same time as a training and its figures are not polluted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from mnist_demo import bench
+from mnist_demo.app import teach
+from mnist_demo.app.common import error_text, md_escape, refused, seconds
+from mnist_demo.app.state import AppContext, Visitor
+from mnist_demo.errors import ConfigError, DemoError
+from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.models import MODELS
+
+DEFAULT_SIZES = "1,64,256,1024"
+DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}
+DEVICE_COLOUR_NAMES = {"cpu": "blue", "cuda": "red", "mps": "green"}
+TABLE_COLUMNS = ["device", "operation", "batch size", "ms per step (median)", "samples/s", "speed-up over CPU",
+                 "runs", "note"]
+
+
+class BenchStopped(Exception):
+    """Raised from the row callback to end a benchmark early."""
+
+
+@dataclass
+class BenchUI:
+    model: gr.Dropdown
+    batch_sizes: gr.Textbox
+    repeats: gr.Number
+    button: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+    table: gr.Dataframe
+    plot: gr.LinePlot
+    reading: gr.Markdown
+
+
+def gpu_note(ctx: AppContext) -> str:
+    accelerators = [d for d in ctx.devices if d != "cpu"]
+    if accelerators:
+        return (f"This machine has **{', '.join(accelerators)}**: the benchmark times the CPU and "
+                f"{', '.join(accelerators)} side by side.")
+    reason = bench.unavailable_reason("cuda") or "no CUDA GPU"
+    return ("**No GPU here**: " + md_escape(reason) + ". The benchmark still runs the CPU side. "
+            "With a CUDA GPU, the table would add a cuda row per batch size with its speed-up over this CPU, "
+            "the cost of copying each batch from host memory, and CUDA's one-time start-up cost.")
+
+
+def build(ctx: AppContext) -> BenchUI:
+    gr.Markdown(gpu_note(ctx), elem_id="bench-gpu-note")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=280):
+            model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                                elem_id="bench-model", info="mlp is quick on a CPU; cnn is heavier")
+            sizes = gr.Textbox(DEFAULT_SIZES, label="Batch sizes", elem_id="bench-batch-sizes",
+                               info=f"comma-separated, each 1 to {bench.MAX_BATCH_SIZE}")
+            repeats = gr.Number(bench.DEFAULT_REPEATS, label="Repeats", step=1, elem_id="bench-repeats",
+                                info=f"timed runs per cell, 1 to {bench.MAX_REPEATS} (each cell also stops "
+                                     f"after {bench.DEFAULT_TIME_BUDGET_S:g} s of timed work)")
+            with gr.Row():
+                button = gr.Button("Run benchmark", variant="primary", elem_id="bench-button")
+                stop = gr.Button("Stop", variant="stop", elem_id="bench-stop")
+            with gr.Accordion("What does this measure?", open=False, elem_id="teach-bench"):
+                gr.Markdown(teach.CPU_VS_CUDA)
+        with gr.Column(scale=3, min_width=360):
+            status = gr.Markdown("Press **Run benchmark**. It waits for any training to finish first, and "
+                                 "nothing else runs while it measures.", elem_id="bench-status")
+            reading = gr.Markdown("", elem_id="bench-reading")
+            plot = gr.LinePlot(None, x="batch size", y="samples/s", color="device",
+                               label="Training step: samples/s vs batch size", sort=None, height=280,
+                               color_map=DEVICE_COLOURS, elem_id="bench-plot")
+            gr.Markdown("One line per device: " + ", ".join(
+                f"<span style='color:{DEVICE_COLOURS[d]}'>**{d}**</span> {c}" for d, c in DEVICE_COLOUR_NAMES.items()
+                if d in ctx.devices or d == "cuda") + ".",
+                elem_classes=["mnist-small"], elem_id="bench-legend")
+    table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label="Timings",
+                         elem_id="bench-table")
+    return BenchUI(model, sizes, repeats, button, stop, status, table, plot, reading)
+
+
+def validate(model, batch_sizes, repeats) -> tuple[str, tuple[int, ...], int]:
+    for field, value in (("model", model), ("batch_sizes", batch_sizes), ("repeats", repeats)):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ConfigError(field, "is empty")
+    model = bench.validate_model(model)
+    if isinstance(batch_sizes, str):
+        sizes = bench.parse_batch_sizes(batch_sizes)
+    elif isinstance(batch_sizes, (list, tuple)):
+        sizes = bench.validate_batch_sizes(batch_sizes)
+    else:
+        sizes = bench.validate_batch_sizes([batch_sizes])
+    return model, sizes, bench.validate_repeats(repeats)
+
+
+def _fmt(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def table_rows(rows: list[dict]) -> list[list]:
+    out = []
+    for row in rows:
+        op = bench.OP_LABELS.get(row["op"], row["op"])
+        if row["status"] != "ok":
+            out.append([row["device"], op, row["batch_size"], "-", "-", "-", 0, row.get("note", "")])
+            continue
+        speedup = "baseline" if row["device"] == "cpu" else _fmt(row.get("speedup_vs_cpu"), "{:.2f}x")
+        out.append([row["device"], op, row["batch_size"], _fmt(row["ms_median"], "{:.3f}"),
+                    _fmt(row["samples_per_s"], "{:,.0f}"), speedup,
+                    row["runs"], row.get("note", "")])
+    return out
+
+
+def plot_frame(rows: list[dict], sizes=()) -> pd.DataFrame:
+    """samples/s per training step against batch size (as ordered categories), one line per device."""
+    points = [(str(r["batch_size"]), float(r["samples_per_s"]), r["device"]) for r in rows
+              if r["op"] == bench.TRAIN and r["status"] == "ok" and r["samples_per_s"]]
+    frame = pd.DataFrame(points, columns=["batch size", "samples/s", "device"])
+    return frame.astype({"batch size": "string", "samples/s": "float64", "device": "string"})
+
+
+def plot(rows: list[dict], sizes):
+    """The plot update, sent once with every device's line: Gradio 6.31's LinePlot keeps the colour series of
+    the first data it gets and would not draw a device that appears in a later update."""
+    frame = plot_frame(rows, sizes)
+    if frame.empty:
+        return gr.skip()
+    return gr.LinePlot(frame, sort=[str(s) for s in sizes])
+
+
+def what_ran(report: dict) -> str:
+    devices = []
+    for entry in report["devices"]:
+        if entry["available"]:
+            devices.append(f"{entry['name']} ({entry['description']})")
+        else:
+            devices.append(f"{entry['name']}: not available ({entry['reason']})")
+    return (f"Ran: model `{report['model']}` ({report['parameters']:,} parameters), batch sizes "
+            f"{', '.join(map(str, report['batch_sizes']))}, up to {report['repeats']} timed runs per cell after "
+            f"{report['warmup']} warm-up runs ({report['time_budget_s']:g} s budget per cell), torch "
+            f"{report['torch_version']}, in {seconds(report.get('elapsed_s'))}, with no training running. "
+            f"Devices: {md_escape('; '.join(devices))}.")
+
+
+def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
+    outputs = [ui.status, ui.table, ui.plot, ui.reading]
+
+    def run(model, batch_sizes, repeats, visitor: Visitor, request: gr.Request):
+        """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
+        try:
+            model, sizes, repeats = validate(model, batch_sizes, repeats)
+        except DemoError as err:
+            yield refused(error_text(err)), gr.skip(), gr.skip(), gr.skip()
+            return
+        owner = visitor.job_owner(getattr(request, "session_hash", None))
+        try:
+            ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
+        except (Busy, AlreadyActive) as err:
+            yield f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip()
+            return
+        visitor.ticket = ticket
+        rows: list[dict] = []
+
+        def work(stop, emit):
+            from mnist_demo.app.draw_tab import use_threads
+
+            use_threads(ctx.settings.default_threads)
+
+            def on_row(row):
+                emit(row)
+                if stop.is_set():
+                    raise BenchStopped()
+
+            try:
+                return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
+                                           on_row=on_row)
+            except BenchStopped:
+                return None
+
+        yield "Waiting for a free slot...", [], None, ""
+        last = 0.0
+        for item in run_job(ticket, work):
+            if isinstance(item, Waiting):
+                if time.monotonic() - last >= 1.0:
+                    last = time.monotonic()
+                    yield (f"**Waiting in line: you are number {item.position}.** The benchmark runs alone, "
+                           "after the runs ahead of it.", gr.skip(), gr.skip(), gr.skip())
+            elif isinstance(item, Started):
+                yield "**Measuring...** one-time start-up costs first, then each batch size.", [], gr.skip(), ""
+            elif isinstance(item, dict):
+                rows.append(item)
+                yield f"**Measuring...** {len(rows)} cells done.", table_rows(rows), gr.skip(), gr.skip()
+            elif isinstance(item, Finished):
+                report = item.result
+                if report is None:
+                    yield (f"**Stopped** ({md_escape(item.stop_reason or 'stopped')}) after {len(rows)} cells.",
+                           table_rows(rows), plot(rows, sizes), "")
+                    return
+                with visitor.lock:
+                    visitor.bench = report
+                yield (what_ran(report), table_rows(report["rows"]), plot(report["rows"], sizes),
+                       "**Reading.** " + md_escape(report["reading"][0]) + "\n\n" + md_escape(report["reading"][1]))
+                return
+            elif isinstance(item, Failed):
+                yield refused(error_text(item.error)), table_rows(rows), gr.skip(), ""
+                return
+            elif isinstance(item, Tick):
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            elif isinstance(item, Cancelled):
+                yield f"**Not run**: {md_escape(item.reason)}.", gr.skip(), gr.skip(), gr.skip()
+                return
+
+    ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",
+                    concurrency_limit=None, concurrency_id="bench", show_progress="hidden")
+
+    def stop(visitor: Visitor):
+        ticket = visitor.ticket
+        if ticket is None or not ticket.active or ticket.kind != "benchmark":
+            return "Nothing of yours is measuring."
+        ticket.cancel(STOPPED_BY_USER)
+        return "Stopping after the current cell..."
+
+    ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)

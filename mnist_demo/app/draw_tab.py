@@ -1,0 +1,217 @@
+"""The Draw tab: a Sketchpad ready to draw, predictions on each stroke, the 28x28 the model sees, a model picker.
+
+Also the public API endpoint `predict` (one image file of any size -> label and probabilities), served by the
+same prediction function. Predictions run in their own concurrency group ("predict"), never behind a
+training, and with torch limited to `Settings.predict_threads` intra-op threads in their worker thread:
+with a training using both cores, a 2-thread single-image forward fights the training's threads for them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from mnist_demo.app import teach
+from mnist_demo.app.common import md_escape, refused
+from mnist_demo.app.library import hyperparameters
+from mnist_demo.app.state import YOURS, AppContext, Visitor
+from mnist_demo.checkpoints import DEFAULT_NAME
+from mnist_demo.errors import CheckpointError, DemoError, ImageError
+from mnist_demo.predict import Predictor, default_predictor
+from mnist_demo.preprocess import BLANK_MESSAGE
+
+CANVAS = 280  # px: one digit (shown enlarged); a small canvas is quicker for the browser to export per stroke
+BRUSH_RADIUS = 11
+NO_MODEL = "No model yet"
+
+
+@dataclass
+class DrawUI:
+    model: gr.Dropdown
+    model_info: gr.Markdown
+    pad: gr.Sketchpad
+    clear: gr.Button
+    label: gr.Label
+    preview: gr.Image
+    message: gr.Markdown
+    api_image: gr.File
+    api_label: gr.Label
+    api_button: gr.Button
+    api_info: gr.JSON
+    api_info_button: gr.Button
+
+
+def build(ctx: AppContext) -> DrawUI:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            model = gr.Dropdown([], value=None, label="Model", elem_id="draw-model",
+                                info="Your just-trained model, a saved checkpoint, or the shipped default")
+            model_info = gr.Markdown("", elem_id="draw-model-info", elem_classes=["mnist-small"])
+            pad = gr.Sketchpad(label="Draw one digit", type="numpy", image_mode="RGBA",
+                               canvas_size=(CANVAS, CANVAS), fixed_canvas=True, height=480,
+                               brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+                               eraser=gr.Eraser(default_size=BRUSH_RADIUS + 4), layers=False, transforms=(),
+                               sources=(), buttons=[], elem_id="draw-pad")
+            clear = gr.Button("Clear", elem_id="draw-clear", size="md")
+        with gr.Column(scale=2, min_width=300):
+            label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label="Prediction (top 3)", elem_id="draw-label")
+            preview = gr.Image(None, label="What the model sees: 28x28, enlarged", type="numpy", image_mode="L",
+                               height=280, width=280, interactive=False, buttons=[], elem_id="draw-preview")
+            message = gr.Markdown("", elem_id="draw-message")
+            with gr.Accordion("What does preprocessing do to my drawing?", open=False, elem_id="teach-preprocess"):
+                gr.Markdown(teach.PREPROCESSING)
+    with gr.Group(visible=False):  # the public API's own input and output (same function as the Sketchpad)
+        api_image = gr.File(label="image", type="filepath", elem_id="api-image")
+        api_label = gr.Label(label="probabilities", elem_id="api-label")
+        api_button = gr.Button("predict", elem_id="api-predict")
+        api_info = gr.JSON(label="model", elem_id="api-model-info")
+        api_info_button = gr.Button("model info", elem_id="api-model-info-button")
+    return DrawUI(model, model_info, pad, clear, label, preview, message, api_image, api_label, api_button,
+                  api_info, api_info_button)
+
+
+# --------------------------------------------------------------------------- engine glue
+
+def use_threads(n: int) -> None:
+    """torch intra-op threads for this worker thread (OpenMP keeps the setting per thread)."""
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def choices(ctx: AppContext, visitor: Visitor) -> list[tuple[str, str]]:
+    options = []
+    current = visitor.current
+    if current is not None:
+        options.append((f"Your current model ({current.label()})", YOURS))
+    options += ctx.library.usable_names()
+    return options
+
+
+def predictor_for(ctx: AppContext, visitor: Visitor) -> tuple[Predictor, str]:
+    """The visitor's chosen model and its name; CheckpointError saying what to do when there is none."""
+    choice = visitor.draw_choice
+    if choice == YOURS:
+        current = visitor.current
+        if current is None:
+            raise CheckpointError("You have no model of your own yet: train one in the Train tab, or pick "
+                                  "another model above.")
+        return current.predictor, "your current model"
+    if choice == DEFAULT_NAME or not choice:
+        return default_predictor(ctx.library.directory), f"{DEFAULT_NAME} (shipped)"
+    return ctx.library.predictor(choice), choice
+
+
+def model_info(ctx: AppContext, visitor: Visitor) -> str:
+    try:
+        predictor, name = predictor_for(ctx, visitor)
+    except DemoError as err:
+        return refused(str(err))
+    meta = predictor.meta or {}
+    accuracy = meta.get("accuracy")
+    acc = f"{100 * accuracy:.2f}% test accuracy" if isinstance(accuracy, float) else "test accuracy unknown"
+    return (f"Using **{md_escape(name)}**: {md_escape(str(meta.get('model', '?')))}, {acc}, "
+            f"{md_escape(hyperparameters(meta))}.")
+
+
+def refresh(ctx: AppContext, visitor: Visitor):
+    """(dropdown update, model info) with the visitor's choice kept when it still exists."""
+    options = choices(ctx, visitor)
+    values = [v for _, v in options]
+    with visitor.lock:
+        if visitor.draw_choice not in values:
+            visitor.draw_choice = values[0] if values else DEFAULT_NAME
+        value = visitor.draw_choice if values else None
+    return gr.Dropdown(choices=options, value=value), model_info(ctx, visitor)
+
+
+def timed_predict(ctx: AppContext, predictor: Predictor, image):
+    """`predictor.predict(image)` with this worker's torch threads set, its duration recorded."""
+    use_threads(ctx.settings.predict_threads)
+    start = time.perf_counter()
+    try:
+        return predictor.predict(image)
+    finally:
+        ctx.record_predict(1000 * (time.perf_counter() - start))
+
+
+def predict(ctx: AppContext, visitor: Visitor, image):
+    """(label value, preview, message) for any image `preprocess.to_mnist` accepts."""
+    try:
+        predictor, name = predictor_for(ctx, visitor)
+    except DemoError as err:
+        return NO_MODEL, None, refused(str(err))
+    try:
+        prediction = timed_predict(ctx, predictor, image)
+    except ImageError as err:
+        return "Cannot read the image", None, refused(str(err))
+    if prediction.blank:
+        return BLANK_MESSAGE, None, ""
+    return prediction.probabilities, prediction.preview, f"Model: {md_escape(name)}"
+
+
+# --------------------------------------------------------------------------- events
+
+def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
+    group = dict(concurrency_id="predict", concurrency_limit=2)
+
+    def on_draw(image, visitor: Visitor):
+        return predict(ctx, visitor, image)
+
+    ui.pad.change(on_draw, [ui.pad, visitor], [ui.label, ui.preview, ui.message], api_name="predict_drawing",
+                  api_visibility="private", trigger_mode="always_last", show_progress="hidden", **group)
+
+    def on_clear():
+        return None, BLANK_MESSAGE, None, ""
+
+    ui.clear.click(on_clear, None, [ui.pad, ui.label, ui.preview, ui.message], api_visibility="private",
+                   queue=False, show_progress="hidden")
+
+    def on_pick(choice, image, visitor: Visitor):
+        valid = [v for _, v in choices(ctx, visitor)]
+        if choice not in valid:
+            return (refused(f"Model: {choice!r} is not available; choose one from the list"), gr.skip(),
+                    gr.skip(), gr.skip())
+        with visitor.lock:
+            visitor.draw_choice = choice
+        label, preview, message = predict(ctx, visitor, image)
+        return model_info(ctx, visitor), label, preview, message
+
+    ui.model.input(on_pick, [ui.model, ui.pad, visitor], [ui.model_info, ui.label, ui.preview, ui.message],
+                   api_name="choose_model", show_progress="hidden", **group)
+
+    def api_predict(image, visitor: Visitor):
+        """Predict the digit in one image (PNG or JPEG, any size; dark ink on light, or ink in alpha).
+
+        Returns the label and the probability of every digit; a blank image returns the label "Draw a digit"
+        with no probabilities. Uses this session's Draw-tab model (the shipped default unless changed)."""
+        if image is None:
+            raise gr.Error("No image: send one image file (PNG or JPEG).")
+        if isinstance(image, (list, tuple)):
+            raise gr.Error("Send one image, not several.")
+        path = Path(str(image))
+        try:
+            predictor, _ = predictor_for(ctx, visitor)
+            prediction = timed_predict(ctx, predictor, path)
+        except DemoError as err:  # name the file as sent, not by its temporary path on this server
+            raise gr.Error(str(err).replace(str(path), path.name)) from None
+        if prediction.blank:
+            return BLANK_MESSAGE
+        return prediction.probabilities
+
+    ui.api_button.click(api_predict, [ui.api_image, visitor], [ui.api_label], api_name="predict", **group)
+
+    def api_model_info(visitor: Visitor):
+        """Which model this session's predictions use."""
+        current = visitor.current
+        info = {"choice": visitor.draw_choice, "current": None}
+        if current is not None:
+            info["current"] = {"model": current.meta.get("model"), "accuracy": current.meta.get("accuracy"),
+                               "origin": current.origin, "run_id": current.run_id,
+                               "epochs": current.meta.get("epochs"), "steps": current.meta.get("steps")}
+        return info
+
+    ui.api_info_button.click(api_model_info, [visitor], [ui.api_info], api_name="model_info", queue=False)

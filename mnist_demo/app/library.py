@@ -1,0 +1,327 @@
+"""The app's rules for the checkpoint directory (no gradio): who may write what, quotas, listing, uploads.
+
+- Names follow the engine's rule (`checkpoints.clean_name`): no paths, nothing outside the directory.
+- The shipped model (`default`) and any file not saved through the app (no owner in its metadata) are
+  read-only here: they cannot be overwritten or deleted from the UI.
+- A visitor may overwrite or delete only checkpoints they saved (their owner token is in the metadata).
+- Bounded: per visitor (count and bytes), and for the whole directory (count, bytes, free disk space).
+- Uploads: size limit first, then the engine's `load_file` (weights_only, format, architecture, finite).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_path, clean_name,
+                                    load_checkpoint, load_file, save_checkpoint)
+from mnist_demo.errors import CheckpointError
+from mnist_demo.predict import Predictor
+
+UPLOAD_SUFFIXES = (".pt", ".pth")
+DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save
+ESTIMATE_FACTOR = 1.1  # a checkpoint's size on disk vs its tensors' bytes
+
+
+@dataclass(frozen=True)
+class Row:
+    """One checkpoint as the table shows it."""
+
+    name: str
+    model: str
+    accuracy: str
+    epochs: str
+    hyperparameters: str
+    date: str
+    size: str
+    status: str  # "usable" or "unusable: why"
+    owner: str  # "shipped", "you", "another visitor", "-" (made outside the app)
+    usable: bool
+    deletable: bool
+
+    def as_list(self) -> list[str]:
+        return [self.name, self.model, self.accuracy, self.epochs, self.hyperparameters, self.date, self.size,
+                self.owner, self.status]
+
+
+COLUMNS = ["name", "model", "test accuracy", "epochs", "hyperparameters", "date (UTC)", "size", "owner", "status"]
+
+
+def human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.0f} KB"
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def hyperparameters(meta: dict | None) -> str:
+    config = (meta or {}).get("config") or {}
+    if not isinstance(config, dict) or not config:
+        return "-"
+    parts = [str(config.get("optimizer", "?"))]
+    try:
+        parts.append(f"lr {float(config.get('lr')):g}")
+    except (TypeError, ValueError):
+        pass
+    if config.get("batch_size"):
+        parts.append(f"batch {config['batch_size']}")
+    if config.get("schedule"):
+        parts.append(str(config["schedule"]))
+    if config.get("augment"):
+        parts.append("augmented")
+    if config.get("limit"):
+        parts.append(f"{config['limit']} samples")
+    return ", ".join(parts)
+
+
+def _date(meta: dict | None) -> str:
+    text = (meta or {}).get("date")
+    try:
+        when = dt.datetime.fromisoformat(str(text))
+    except (TypeError, ValueError):
+        return "-"
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def _accuracy(meta: dict | None) -> str:
+    value = (meta or {}).get("accuracy")
+    return f"{100 * value:.2f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "?"
+
+
+def _epochs(meta: dict | None) -> str:
+    value = (meta or {}).get("epochs")
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "?"
+    return f"{value:g}" if value == int(value) else f"{value:.2f}"
+
+
+class Library:
+    """The checkpoint directory as the app sees it. Thread-safe."""
+
+    def __init__(self, directory, max_per_owner: int = 5, max_bytes_per_owner: int = 50 * 2**20,
+                 max_total_bytes: int = 500 * 2**20, max_files: int = 200, max_upload_bytes: int = 20 * 2**20,
+                 predictor_cache: int = 8):
+        self.directory = Path(directory)
+        self.max_per_owner = max_per_owner
+        self.max_bytes_per_owner = max_bytes_per_owner
+        self.max_total_bytes = max_total_bytes
+        self.max_files = max_files
+        self.max_upload_bytes = max_upload_bytes
+        self._lock = threading.RLock()
+        self._infos: dict[str, tuple[tuple, CheckpointInfo]] = {}
+        self._predictors: OrderedDict[tuple, Predictor] = OrderedDict()
+        self._predictor_cache = predictor_cache
+
+    # ----------------------------------------------------------------- reading
+
+    def infos(self) -> list[CheckpointInfo]:
+        """Every checkpoint with its metadata or the reason it cannot be used (unchanged files are not re-read)."""
+        with self._lock:
+            if not self.directory.is_dir():
+                return []
+            rows, seen = [], set()
+            for path in sorted(self.directory.glob("*.pt")):
+                try:
+                    name = clean_name(path.name)
+                    stat = path.stat()
+                except (CheckpointError, OSError):
+                    continue
+                if not path.is_file():
+                    continue
+                key = (stat.st_mtime_ns, stat.st_size)
+                cached = self._infos.get(name)
+                if cached is None or cached[0] != key:
+                    try:
+                        info = CheckpointInfo(name, path, stat.st_size, load_file(path).meta)
+                    except CheckpointError as err:
+                        info = CheckpointInfo(name, path, stat.st_size, None, str(err))
+                    cached = (key, info)
+                    self._infos[name] = cached
+                rows.append(cached[1])
+                seen.add(name)
+            for gone in set(self._infos) - seen:
+                del self._infos[gone]
+            return rows
+
+    def info(self, name: str) -> CheckpointInfo | None:
+        name = clean_name(name)
+        return next((i for i in self.infos() if i.name == name), None)
+
+    @staticmethod
+    def owner_of(info: CheckpointInfo) -> str | None:
+        owner = (info.meta or {}).get("owner")
+        return owner if isinstance(owner, str) else None
+
+    def rows(self, owner: str | None = None) -> list[Row]:
+        result = []
+        for info in self.infos():
+            meta = info.meta
+            file_owner = self.owner_of(info)
+            if info.name == DEFAULT_NAME:
+                who = "shipped"
+            elif file_owner is None:
+                who = "-"
+            else:
+                who = "you" if file_owner == owner else "another visitor"
+            usable = info.error is None
+            result.append(Row(info.name, (meta or {}).get("model", "?") if usable else "?",
+                              _accuracy(meta) if usable else "-", _epochs(meta) if usable else "-",
+                              hyperparameters(meta) if usable else "-", _date(meta) if usable else "-",
+                              human_bytes(info.size), "usable" if usable else f"unusable: {info.error}",
+                              who, usable, who == "you" and info.name != DEFAULT_NAME))
+        return result
+
+    def usable_names(self) -> list[tuple[str, str]]:
+        """(label, name) for every loadable checkpoint, the shipped default first."""
+        options = []
+        for info in self.infos():
+            if info.error is not None:
+                continue
+            meta = info.meta or {}
+            tag = "shipped default" if info.name == DEFAULT_NAME else "saved"
+            options.append((f"{info.name} ({tag}: {meta.get('model', '?')}, {_accuracy(meta)})", info.name))
+        options.sort(key=lambda o: (o[1] != DEFAULT_NAME, o[1]))
+        return options
+
+    def load(self, name: str) -> Checkpoint:
+        return load_checkpoint(name, self.directory)
+
+    def path(self, name: str) -> Path:
+        path = checkpoint_path(name, self.directory)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {clean_name(name)!r} does not exist")
+        return path
+
+    def predictor(self, name: str) -> Predictor:
+        """A shared, read-only Predictor for a saved checkpoint (reloaded when the file changes)."""
+        path = self.path(name)
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key in self._predictors:
+                self._predictors.move_to_end(key)
+                return self._predictors[key]
+        predictor = Predictor.from_checkpoint(name, self.directory)
+        with self._lock:
+            for old in [k for k in self._predictors if k[0] == key[0]]:
+                del self._predictors[old]
+            self._predictors[key] = predictor
+            while len(self._predictors) > self._predictor_cache:
+                self._predictors.popitem(last=False)
+        return predictor
+
+    # ----------------------------------------------------------------- writing
+
+    def _usage(self, owner: str) -> tuple[int, int, int, int]:
+        """(files, bytes) of the whole directory and (files, bytes) of `owner`'s checkpoints."""
+        files = total = mine = mine_bytes = 0
+        for info in self.infos():
+            files += 1
+            total += info.size
+            if self.owner_of(info) == owner:
+                mine += 1
+                mine_bytes += info.size
+        return files, total, mine, mine_bytes
+
+    def check_writable(self, name: str, owner: str) -> str:
+        """The clean name if `owner` may write it; CheckpointError saying why not."""
+        name = clean_name(name)
+        if name == DEFAULT_NAME:
+            raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be overwritten here: "
+                                  "choose another name")
+        info = self.info(name)
+        if info is not None:
+            file_owner = self.owner_of(info)
+            if file_owner != owner:
+                whose = "made outside this app" if file_owner is None else "saved by another visitor"
+                raise CheckpointError(f"a checkpoint named {name!r} already exists ({whose}); "
+                                      "you can only overwrite your own: choose another name")
+        return name
+
+    def save(self, model, meta: dict, name: str, owner: str) -> Path:
+        """Save `model` as NAME for `owner`, within the quotas; the earlier file stays intact on any failure."""
+        from mnist_demo.models import param_count
+
+        with self._lock:
+            name = self.check_writable(name, owner)
+            existing = self.info(name)
+            replacing = existing.size if existing is not None else 0
+            estimate = int(sum(t.numel() * t.element_size() for t in model.state_dict().values())
+                           * ESTIMATE_FACTOR) + 4096
+            files, total, mine, mine_bytes = self._usage(owner)
+            if existing is None and mine >= self.max_per_owner:
+                raise CheckpointError(f"you already have {mine} saved checkpoints, the most allowed per visitor: "
+                                      "delete one in the Checkpoints tab or overwrite one of yours")
+            if mine_bytes - replacing + estimate > self.max_bytes_per_owner:
+                raise CheckpointError(f"saving would put your checkpoints at {human_bytes(mine_bytes - replacing + estimate)}"
+                                      f", over the {human_bytes(self.max_bytes_per_owner)} allowed per visitor")
+            if existing is None and files >= self.max_files:
+                raise CheckpointError(f"the checkpoint folder is full ({files} files, the most allowed); "
+                                      "nothing was saved")
+            if total - replacing + estimate > self.max_total_bytes:
+                raise CheckpointError(f"the checkpoint folder is full ({human_bytes(total)} of "
+                                      f"{human_bytes(self.max_total_bytes)}); nothing was saved")
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                free = shutil.disk_usage(self.directory).free
+            except OSError as err:
+                raise CheckpointError(f"could not save: the checkpoint folder cannot be used "
+                                      f"({err.strerror or err})") from None
+            if free < estimate + DISK_HEADROOM:
+                raise CheckpointError(f"could not save {name}.pt: the disk is full "
+                                      f"({human_bytes(free)} free); the earlier file, if any, is intact")
+            if not os.access(self.directory, os.W_OK):
+                raise CheckpointError(f"could not save {name}.pt: the checkpoint folder is read-only; "
+                                      "the earlier file, if any, is intact")
+            meta = dict(meta, owner=owner, parameters=param_count(model))
+            try:
+                return save_checkpoint(model, name, meta, self.directory)
+            except CheckpointError as err:
+                raise CheckpointError(f"{err}; the earlier file, if any, is intact") from None
+
+    def delete(self, name: str, owner: str) -> None:
+        with self._lock:
+            name = clean_name(name)
+            if name == DEFAULT_NAME:
+                raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be deleted here")
+            info = self.info(name)
+            if info is None:
+                raise CheckpointError(f"checkpoint {name!r} does not exist")
+            if self.owner_of(info) != owner:
+                raise CheckpointError(f"{name!r} was not saved by you: you can only delete your own checkpoints")
+            try:
+                info.path.unlink()
+            except OSError as err:
+                raise CheckpointError(f"could not delete {name}.pt: {err.strerror or err}") from None
+            self._infos.pop(name, None)
+
+    # ----------------------------------------------------------------- uploads
+
+    def load_upload(self, path, original_name: str | None = None) -> Checkpoint:
+        """Check an uploaded file (suffix, size) and load it with the engine's safe loader."""
+        if path is None or str(path).strip() == "":
+            raise CheckpointError("no file was uploaded")
+        path = Path(path)
+        label = Path(original_name).name if original_name else path.name
+        if path.suffix.lower() not in UPLOAD_SUFFIXES:
+            raise CheckpointError(f"{label} is not a .pt file: upload a checkpoint saved by this app "
+                                  "(or `python -m mnist_demo train --out NAME`)")
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise CheckpointError(f"{label}: the upload could not be read") from None
+        if size > self.max_upload_bytes:
+            raise CheckpointError(f"{label} is too large ({human_bytes(size)}); the limit is "
+                                  f"{human_bytes(self.max_upload_bytes)}")
+        if size == 0:
+            raise CheckpointError(f"{label} is empty")
+        return load_file(path)

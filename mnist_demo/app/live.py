@@ -1,0 +1,202 @@
+"""A training run as the Train tab shows it (no gradio): the work to hand to the jobs queue, and `LiveRun`,
+which turns the engine's events into the tutorial-style log, the curves and the progress figures.
+
+The engine reports a Progress event every `log_every` batches and an EpochEnd (full test set) after each
+epoch. For curves that grow while an epoch runs, the work also measures accuracy on a fixed sample of the
+test set (SAMPLE_SIZE images) at most every SAMPLE_EVERY_S seconds, between two batches.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from mnist_demo.config import TrainConfig
+from mnist_demo.data import cached_mnist
+from mnist_demo.devices import resolve_device
+from mnist_demo.jobs import Cancelled, Failed, Finished, Started, Tick, Waiting
+from mnist_demo.train import EpochEnd, Progress, TrainResult, evaluate, init_model, train
+
+TUTORIAL_LOG_EVERY = 100  # the tutorial prints a loss line every 100 batches
+UPDATE_STEPS = (1, 2, 4, 5, 10, 20, 25, 50, 100)  # divisors of 100, so the tutorial's lines are all emitted
+UPDATES_PER_EPOCH = 15
+SAMPLE_SIZE = 1000
+SAMPLE_EVERY_S = 1.5
+MAX_LOG_LINES = 3000
+SAMPLE_SERIES = f"{SAMPLE_SIZE:,} test images (during the epoch)"
+FULL_SERIES = "full test set (end of epoch)"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What the run is doing when it is not training (loading data, building the model)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class StartAccuracy:
+    """The untrained model's accuracy (about 10%: chance), on the sample and on the full test set."""
+
+    sample: float
+    full: float
+
+
+@dataclass(frozen=True)
+class SampleAccuracy:
+    step: int
+    epoch: float  # fractional epochs done
+    accuracy: float
+
+
+def update_every(config: TrainConfig, size: int) -> int:
+    """Batches between progress events: a few dozen batches at most, about UPDATES_PER_EPOCH per epoch."""
+    batches = math.ceil(size / config.batch_size)
+    target = max(1, batches // UPDATES_PER_EPOCH)
+    return max(d for d in UPDATE_STEPS if d <= target)
+
+
+def for_live_view(config: TrainConfig, train_size: int = 60000) -> TrainConfig:
+    """The config with `log_every` set for live curves (the log still shows the tutorial's every-100 lines)."""
+    size = min(config.limit or train_size, train_size)
+    return replace(config, log_every=update_every(config, size))
+
+
+def training_work(config: TrainConfig, data_dir, threads: int | None = None):
+    """`work(stop, emit) -> TrainResult` for `jobs.run_job`: load the data, build the model, train."""
+
+    def work(stop, emit):
+        if threads:
+            torch.set_num_threads(threads)  # per thread (OpenMP): predictions elsewhere keep their own
+        emit(Phase("Loading MNIST (the first run loads it; later runs reuse it)..."))
+        device = resolve_device(config.device)
+        data = cached_mnist(data_dir, device)
+        if stop.is_set():
+            return None
+        emit(Phase(f"Training on {device.type}..."))
+        model = init_model(config, device)
+        sample_x, sample_y = data.test_images[:SAMPLE_SIZE], data.test_labels[:SAMPLE_SIZE]
+        emit(StartAccuracy(evaluate(model, sample_x, sample_y).accuracy,
+                           evaluate(model, data.test_images, data.test_labels).accuracy))
+        last = [time.perf_counter()]
+
+        def on_event(event):
+            emit(event)
+            if isinstance(event, Progress) and event.step < event.total_steps and not stop.is_set():
+                now = time.perf_counter()
+                if now - last[0] >= SAMPLE_EVERY_S:
+                    last[0] = now
+                    accuracy = evaluate(model, sample_x, sample_y).accuracy
+                    emit(SampleAccuracy(event.step, event.step / event.batches, accuracy))
+
+        return train(config, data, on_event=on_event, stop=stop, model=model)
+
+    return work
+
+
+class LiveRun:
+    """Everything the Train tab shows about one run, updated from the events it receives."""
+
+    def __init__(self, config: TrainConfig, train_size: int = 60000):
+        self.config = config
+        self.size = min(config.limit or train_size, train_size)
+        self.batches = math.ceil(self.size / config.batch_size)
+        self.lines: list[str] = []
+        self.losses: list[tuple[float, int, float]] = []  # (epoch, step, loss)
+        self.accuracies: list[tuple[float, int, float, str]] = []  # (epoch, step, accuracy %, series)
+        self.progress: Progress | None = None
+        self.phase = "Waiting for a slot..."
+        self.position = 0
+        self.started = False
+        self.result: TrainResult | None = None
+        self.error: BaseException | None = None
+        self.stop_reason: str | None = None
+        self.cancelled: str | None = None
+        self.elapsed_s = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None or self.error is not None or self.cancelled is not None
+
+    def apply(self, item) -> bool:
+        """Take one item from `jobs.run_job`; True when it is worth redrawing at once."""
+        if isinstance(item, Waiting):
+            changed = item.position != self.position
+            self.position = item.position
+            self.phase = f"Waiting in line: you are number {item.position}"
+            return changed
+        if isinstance(item, Started):
+            self.started, self.position = True, 0
+            self.phase = "Starting..."
+            return True
+        if isinstance(item, Phase):
+            self.phase = item.text
+            return True
+        if isinstance(item, Progress):
+            self.progress = item
+            self.elapsed_s = item.elapsed_s
+            epoch = item.step / item.batches if item.batches else 0.0
+            self.losses.append((round(epoch, 4), item.step, item.loss))
+            if item.batch == 0:
+                self._log(f"Epoch {item.epoch}\n-------------------------------")
+            if item.batch % TUTORIAL_LOG_EVERY == 0 or item.step == item.total_steps:
+                self._log(item.log_line())
+            return False
+        if isinstance(item, StartAccuracy):
+            self.accuracies.append((0.0, 0, 100 * item.full, FULL_SERIES))
+            self.accuracies.append((0.0, 0, 100 * item.sample, SAMPLE_SERIES))
+            return True
+        if isinstance(item, SampleAccuracy):
+            self.accuracies.append((round(item.epoch, 4), item.step, 100 * item.accuracy, SAMPLE_SERIES))
+            return False
+        if isinstance(item, EpochEnd):
+            epoch = item.step / self.batches if self.batches else float(item.epoch)
+            self.accuracies.append((round(epoch, 4), item.step, 100 * item.evaluation.accuracy, FULL_SERIES))
+            note = " (stopped early)" if item.partial else ""
+            self._log(item.evaluation.log_lines().rstrip() + note + "\n")
+            self.elapsed_s = item.elapsed_s
+            return True
+        if isinstance(item, Tick):
+            self.elapsed_s = max(self.elapsed_s, item.elapsed_s)
+            return False
+        if isinstance(item, Finished):
+            self.result, self.stop_reason, self.elapsed_s = item.result, item.stop_reason, item.elapsed_s
+            if item.result is None:
+                self.cancelled = item.stop_reason or "stopped before training began"
+            else:
+                self._log("Done!" if not item.result.stopped else f"Stopped: {item.stop_reason or 'stopped'}.")
+            return True
+        if isinstance(item, Failed):
+            self.error, self.stop_reason = item.error, item.stop_reason
+            return True
+        if isinstance(item, Cancelled):
+            self.cancelled = item.reason
+            return True
+        return False
+
+    def _log(self, text: str) -> None:
+        self.lines.extend(text.split("\n"))
+        if len(self.lines) > MAX_LOG_LINES:
+            del self.lines[: len(self.lines) - MAX_LOG_LINES]
+
+    def log_text(self) -> str:
+        return "\n".join(self.lines)
+
+    def fraction(self) -> float:
+        if self.result is not None and not self.result.stopped:
+            return 1.0
+        p = self.progress
+        return p.step / p.total_steps if p and p.total_steps else 0.0
+
+    def eta_s(self) -> float | None:
+        p = self.progress
+        if p is None:
+            return None
+        eta = p.eta_s
+        return eta if math.isfinite(eta) else None
+
+    def samples_per_s(self) -> float | None:
+        return self.progress.samples_per_s if self.progress else None

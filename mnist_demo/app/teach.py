@@ -1,0 +1,58 @@
+"""Short explanations shown where people meet each idea (collapsed accordions in the UI). Plain Markdown."""
+
+LOSS = """
+**The loss** is one number saying how wrong the model is on a batch. Here it is the *cross-entropy*: the
+model gives each digit a probability, and the loss is `-log(probability of the right digit)`, averaged over
+the batch. A model that guesses at random (1 in 10) scores `-log(0.1) = 2.30` - the first line of the log.
+A confident, correct model scores near 0. Training nudges every weight a little in the direction that
+lowers the loss (the *gradient*). The curve is noisy because each point is one batch, not the whole set.
+"""
+
+EPOCH_BATCH = """
+**A batch** is a handful of training images (64 in the tutorial) processed together: one forward pass,
+one loss, one update of the weights (*one step*). **An epoch** is one pass over all 60,000 training
+images: 60000 / 64 = 938 steps. The log's `[ 6400/60000]` counts images seen in this epoch.
+After each epoch the model is tested on the 10,000 *test* images it never trains on: that is the
+"Test Error" block and the accuracy curve (the light points in between use a fixed sample of 1,000
+test images, so you can watch it learn during the epoch).
+"""
+
+LEARNING_RATE = """
+**The learning rate** is the size of each step: new weight = weight - learning rate x gradient.
+Too small and the loss creeps down (the tutorial's SGD at 0.001 reaches only ~25-50% after one epoch);
+too large and it jumps over the valley and can blow up to NaN ("training diverged": try 10x lower).
+Adam adapts the step per weight, which is why the *fast* preset learns in one epoch. The *one-cycle*
+schedule warms the rate up, then anneals it to almost zero for the final, careful steps.
+"""
+
+FINAL_RELU = """
+**Why the tutorial model's last ReLU hurts.** The tutorial ends its network with `nn.ReLU()` after the
+last `Linear`, so every output ("logit") is clipped at 0. Cross-entropy needs the wrong digits' logits to
+go *below* the right one's; clipped at 0, a wrong digit can only tie, and a unit that goes negative gets no
+gradient at all ("dead"). Learning is slow and can stall. The `mlp` model is the same network without that
+ReLU (and with standardised pixels): same size, much better. Compare them with the *tutorial* preset.
+"""
+
+PREPROCESSING = """
+**What preprocessing does to your drawing.** MNIST digits are white ink on black, 28x28 pixels, the
+digit scaled to fit 20x20 and centred by its *centre of mass*. Your drawing is turned into exactly that:
+find the ink (dark strokes on a light page, or strokes in the alpha channel), crop to it, thicken strokes
+that are too thin, shrink to 20 px on the longer side, and paste it centred into 28x28. The small image
+on the right is what the model actually sees. A digit drawn small in a corner reads as well as a large one.
+"""
+
+CPU_VS_CUDA = """
+**CPU vs CUDA.** A training step costs a fixed overhead (launching work, Python, synchronisation) plus
+arithmetic that grows with the batch. On a CPU, small batches are overhead-bound and large ones
+arithmetic-bound. A GPU has far more arithmetic units, but each step pays kernel-launch and
+synchronisation costs, so it wins only once batches are big enough. Copying each batch from host memory
+to the GPU also costs time, which is why this project keeps the whole data set on the device.
+The timings: median of repeated runs after warm-up, the device synchronised before each clock read.
+"""
+
+SHARING = """
+**Sharing this demo.** Each visitor's model, log, curves and Draw-tab choice are their own. Trainings
+and benchmarks share a few slots; the rest wait in line (you see your place), and a full line says
+"busy, try again in a minute". Closing the tab or pressing Stop ends your run within a moment.
+The shipped model cannot be overwritten or deleted; you can delete only checkpoints you saved.
+"""

@@ -1,0 +1,393 @@
+"""The Train tab: controls -> engine config -> the shared jobs queue -> live log, curves and progress bar.
+
+Everything that trains lives in the engine (`config`, `train`) and in `live.py`/`jobs.py`; this module only
+lays out the controls and turns a LiveRun into what the components show.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+
+import gradio as gr
+import pandas as pd
+
+from mnist_demo.app import teach
+from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
+from mnist_demo.app.live import FULL_SERIES, SAMPLE_SERIES, LiveRun, for_live_view, training_work
+from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
+from mnist_demo.checkpoints import metadata
+from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TrainConfig, make_config
+from mnist_demo.devices import resolve_device
+from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
+from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, run_job
+from mnist_demo.models import MODELS
+from mnist_demo.predict import Predictor
+from mnist_demo.train import TrainingDiverged
+
+log = logging.getLogger(__name__)
+
+TRAIN_SIZE = 60000
+APP_MAX_BATCH = 8192  # the engine allows 60000; a shared demo should not build 60000-image batches
+REDRAW_S = 1.0  # at most one UI update per second unless something important happened
+MODEL_LABELS = {
+    "tutorial": "tutorial: the tutorial's MLP 784-512-512-10 (final ReLU kept)",
+    "mlp": "mlp: the same MLP without the final ReLU",
+    "cnn": "cnn: small convolutional net",
+}
+EMPTY_WANTED = {
+    "preset": f"choose one of {', '.join(PRESETS)}",
+    "model": f"choose one of {', '.join(MODELS)}",
+    "optimizer": f"choose one of {', '.join(OPTIMIZERS)}",
+    "lr": "must be a number greater than 0 and at most 10",
+    "batch_size": f"must be a whole number from 1 to {APP_MAX_BATCH}",
+    "epochs": "must be a whole number of passes over the data, from 1",
+    "augment": "must be true or false",
+    "device": "choose a device this machine has",
+    "limit": f"must be a whole number from 1 to {TRAIN_SIZE}",
+}
+
+
+def lenient(component):
+    """Hand any submitted value to the function, which refuses bad ones with a field-named message (a Radio
+    would answer an unknown choice with a generic error). Set on the instance: a Component subclass would make
+    gradio write a .pyi stub next to this module."""
+    component.preprocess = lambda payload: payload
+    return component
+
+
+@dataclass
+class TrainUI:
+    preset: gr.Dropdown
+    model: gr.Dropdown
+    optimizer: gr.Radio
+    lr: gr.Number
+    batch_size: gr.Number
+    epochs: gr.Number
+    augment: gr.Checkbox
+    device: gr.Dropdown
+    limit: gr.Number
+    train_button: gr.Button
+    stop_button: gr.Button
+    status: gr.Markdown
+    progress: gr.HTML
+    log: gr.Textbox
+    loss_plot: gr.LinePlot
+    accuracy_plot: gr.LinePlot
+    save_name: gr.Textbox
+    save_button: gr.Button
+    save_status: gr.Markdown
+
+    @property
+    def controls(self) -> list:
+        return [self.preset, self.model, self.optimizer, self.lr, self.batch_size, self.epochs, self.augment,
+                self.device, self.limit]
+
+
+# --------------------------------------------------------------------------- layout
+
+def build(ctx: AppContext) -> TrainUI:
+    preset = PRESETS[DEFAULT_PRESET]
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            preset_dd = gr.Dropdown([(f"{name}: {PRESET_HELP[name]}", name) for name in PRESETS],
+                                    value=DEFAULT_PRESET, label="Preset", allow_custom_value=True,
+                                    info="Fills the controls below with a tested recipe", elem_id="train-preset")
+            model = gr.Dropdown([(MODEL_LABELS.get(n, n), n) for n in MODELS], value=preset.model, label="Model",
+                                allow_custom_value=True, elem_id="train-model")
+            optimizer = lenient(gr.Radio(list(OPTIMIZERS), value=preset.optimizer, label="Optimizer",
+                                         elem_id="train-optimizer"))
+            with gr.Row():
+                lr = gr.Number(preset.lr, label="Learning rate", step=0.0005, elem_id="train-lr", min_width=100)
+                batch = gr.Number(preset.batch_size, label="Batch size", precision=None, step=1,
+                                  elem_id="train-batch-size", min_width=100)
+                epochs = gr.Number(preset.epochs, label=f"Epochs (max {ctx.settings.max_epochs})", step=1,
+                                   elem_id="train-epochs", min_width=100)
+            with gr.Row():
+                augment = gr.Checkbox(preset.augment, label="Augmentation (random shifts, turns, stroke width)",
+                                      elem_id="train-augment")
+                device = gr.Dropdown(ctx.devices, value=ctx.default_device, label="Device",
+                                     allow_custom_value=True, elem_id="train-device", min_width=100)
+            with gr.Accordion("More options", open=False, elem_id="train-more"):
+                limit = gr.Number(TRAIN_SIZE, label="Training images", step=1000, elem_id="train-limit",
+                                  info=f"Train on the first N of the {TRAIN_SIZE:,} images: fewer is quicker")
+            with gr.Row():
+                train_button = gr.Button("Train", variant="primary", elem_id="train-button")
+                stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
+            caps = (f"Limits here: up to {ctx.settings.max_epochs} epochs and "
+                    f"{seconds(ctx.settings.max_train_seconds) if ctx.settings.max_train_seconds else 'no'} "
+                    f"per run; {ctx.settings.max_trainings} run(s) at once, {ctx.settings.queue_size} waiting.")
+            gr.Markdown(caps, elem_id="train-limits", elem_classes=["mnist-small"])
+            with gr.Accordion("What is the learning rate?", open=False, elem_id="teach-lr"):
+                gr.Markdown(teach.LEARNING_RATE)
+            with gr.Accordion("What are an epoch and a batch?", open=False, elem_id="teach-epoch"):
+                gr.Markdown(teach.EPOCH_BATCH)
+            with gr.Accordion("Why does the tutorial model's last ReLU hurt?", open=False, elem_id="teach-relu"):
+                gr.Markdown(teach.FINAL_RELU)
+        with gr.Column(scale=3, min_width=360):
+            status = gr.Markdown("Choose a preset (or your own values) and press **Train**.",
+                                 elem_id="train-status")
+            progress = gr.HTML(progress_html(0.0, "Not started", "idle"), elem_id="train-progress",
+                               js_on_load=None)
+            with gr.Row():
+                loss_plot = gr.LinePlot(_loss_frame(None), x="epoch", y="loss", label="Training loss",
+                                        x_title="epochs done", y_title="loss (cross-entropy, per batch)",
+                                        height=260, elem_id="loss-plot")
+                accuracy_plot = gr.LinePlot(None, x="epoch", y="accuracy", color="measured on",
+                                            label="Test accuracy", x_title="epochs done",
+                                            y_title="test accuracy (%)", y_lim=[0, 100], height=260,
+                                            color_map={SAMPLE_SERIES: "#74a9e8", FULL_SERIES: "#d9480f"},
+                                            elem_id="accuracy-plot")
+            gr.Markdown("Test accuracy: <span style='color:#d9480f'>**orange**</span>, the full 10,000 test "
+                        "images before training and at each epoch's end; <span style='color:#3b7dd8'>**blue**"
+                        "</span>, 1,000 of them measured during the epoch.", elem_classes=["mnist-small"],
+                        elem_id="accuracy-legend")
+            with gr.Accordion("What is the loss?", open=False, elem_id="teach-loss"):
+                gr.Markdown(teach.LOSS)
+            log_box = gr.Textbox("", label="Log (the tutorial's format)", lines=12, max_lines=12,
+                                 autoscroll=True, interactive=False, elem_id="train-log", buttons=["copy"])
+            with gr.Row(equal_height=True):
+                save_name = gr.Textbox("", label="Save your current model as", placeholder="e.g. my-cnn",
+                                       max_length=64, elem_id="save-name", scale=3)
+                save_button = gr.Button("Save", elem_id="save-button", scale=1)
+            save_status = gr.Markdown("", elem_id="save-status")
+    return TrainUI(preset_dd, model, optimizer, lr, batch, epochs, augment, device, limit, train_button,
+                   stop_button, status, progress, log_box, loss_plot, accuracy_plot, save_name, save_button,
+                   save_status)
+
+
+# --------------------------------------------------------------------------- engine glue
+
+def build_config(ctx: AppContext, preset, model, optimizer, lr, batch_size, epochs, augment, device,
+                 limit) -> TrainConfig:
+    """The validated TrainConfig for these control values, or ConfigError naming the first bad field."""
+    values = {"preset": preset, "model": model, "optimizer": optimizer, "lr": lr, "batch_size": batch_size,
+              "epochs": epochs, "augment": augment, "device": device, "limit": limit}
+    for field, value in values.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ConfigError(field, f"is empty; {EMPTY_WANTED[field]}")
+    if not isinstance(preset, str) or preset.strip().lower() not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if not isinstance(augment, bool):
+        raise ConfigError("augment", f"{augment!r} is not true or false")
+    config = make_config(preset.strip().lower(), max_epochs=ctx.settings.max_epochs, model=model,
+                         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, augment=augment,
+                         limit=limit, device=str(device).strip().lower())
+    if config.batch_size > APP_MAX_BATCH:
+        raise ConfigError("batch_size", f"{config.batch_size} is more than this app allows; "
+                                        f"must be a whole number from 1 to {APP_MAX_BATCH}")
+    if config.device is None:
+        config = replace(config, device=ctx.default_device)
+    if config.device not in ctx.devices:
+        try:
+            resolve_device(config.device)
+        except DeviceError as err:
+            raise ConfigError("device", str(err).removeprefix("device: ")) from None
+        raise ConfigError("device", f"{config.device!r} is not offered here; choose one of {', '.join(ctx.devices)}")
+    if config.limit is not None and config.limit >= TRAIN_SIZE:
+        config = replace(config, limit=None)
+    return config
+
+
+def describe_config(config: TrainConfig) -> str:
+    text = (f"{config.model}, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
+            f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}")
+    if config.augment:
+        text += ", augmented"
+    if config.limit:
+        text += f", first {config.limit:,} images"
+    return text + f", on {config.device}"
+
+
+def _loss_frame(live: LiveRun | None) -> pd.DataFrame:
+    rows = [(e, loss) for e, _, loss in live.losses] if live else []
+    return pd.DataFrame(rows, columns=["epoch", "loss"]).astype({"epoch": "float64", "loss": "float64"})
+
+
+def _accuracy_frame(live: LiveRun | None) -> pd.DataFrame | None:
+    """None until there is data: Gradio 6.31's LinePlot fixes its colour series at the first data it gets
+    (later series are not drawn, and an empty first frame breaks it), so the first frame has both series."""
+    rows = [(e, acc, series) for e, _, acc, series in live.accuracies] if live else []
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["epoch", "accuracy", "measured on"])
+    return frame.astype({"epoch": "float64", "accuracy": "float64", "measured on": "string"})
+
+
+def _progress(live: LiveRun) -> str:
+    p = live.progress
+    if live.error is not None:
+        return progress_html(live.fraction(), "Failed", "failed")
+    if live.cancelled is not None:
+        return progress_html(live.fraction(), "Not run", "idle")
+    if live.result is not None:
+        r = live.result
+        state = "stopped" if r.stopped else "done"
+        text = (f"{'Stopped' if r.stopped else 'Finished'} after {r.epochs_completed:.2f} epochs, {r.steps:,} steps, "
+                f"{seconds(r.elapsed_s)} · {r.samples_seen / max(r.train_s, 1e-9):,.0f} samples/s")
+        return progress_html(1.0 if not r.stopped else live.fraction(), text, state)
+    if p is None:
+        return progress_html(0.0, live.phase, "waiting" if not live.started else "running")
+    text = (f"Epoch {p.epoch} of {p.epochs} · step {p.step:,} of {p.total_steps:,} · "
+            f"{100 * live.fraction():.0f}% · about {seconds(live.eta_s())} left · "
+            f"{p.samples_per_s:,.0f} samples/s")
+    return progress_html(live.fraction(), text, "running")
+
+
+def _status(ctx: AppContext, live: LiveRun, config: TrainConfig) -> str:
+    what = md_escape(describe_config(config))
+    if live.error is not None:
+        err = live.error
+        if isinstance(err, TrainingDiverged):
+            return f"**Training diverged.** {md_escape(str(err))} Your previous model (if any) is kept."
+        if not isinstance(err, DemoError):
+            log.error("training failed", exc_info=err)
+        return f"**Training failed.** {md_escape(error_text(err))}"
+    if live.cancelled is not None:
+        return f"**Not started**: {md_escape(live.cancelled)}. Nothing was changed."
+    if live.result is not None:
+        r = live.result
+        acc = f"{100 * r.evaluation.accuracy:.2f}%"
+        if r.stopped:
+            return (f"**Stopped** ({md_escape(live.stop_reason or 'stopped')}) after {r.epochs_completed:.2f} "
+                    f"epochs: test accuracy {acc}. The partial model is now your current model "
+                    "(Draw tab); save it below if you like.")
+        return (f"**Done.** Test accuracy **{acc}** after {r.epochs_completed:g} epoch"
+                f"{'s' if r.epochs_completed != 1 else ''} ({seconds(r.elapsed_s)}). This is now your current "
+                "model: try it in the **Draw** tab, or save it below.")
+    if not live.started and live.position == 0:
+        return f"**Starting** {what}..."
+    if not live.started:
+        ahead = live.position - 1
+        return (f"**Waiting in line: you are number {live.position}** "
+                f"({ahead} waiting ahead of you; {md_escape(ctx.jobs.describe())}). Your run ({what}) starts "
+                "when a slot frees. **Stop** leaves the line.")
+    return f"**Training** {what}. {md_escape(live.phase)} Server: {md_escape(ctx.jobs.describe())}."
+
+
+def _adopt(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str) -> None:
+    """A finished (or stopped) run's model becomes the visitor's current model."""
+    r = live.result
+    if r is None or r.model is None:
+        return
+    meta = metadata(config.to_dict(), r.evaluation, r.epochs_completed, r.steps, preset=preset,
+                    stopped=bool(r.stopped), source="trained in the app")
+    predictor = Predictor(r.model, "your model", meta)
+    with visitor.lock:
+        visitor.current = CurrentModel(predictor.model, predictor, meta,
+                                       "stopped early" if r.stopped else "trained just now",
+                                       f"run-{int(time.time() * 1000)}")
+        visitor.draw_choice = YOURS
+
+
+# --------------------------------------------------------------------------- events
+
+def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_checkpoints) -> None:
+    """`refresh_draw(visitor)` -> (dropdown update, info); `refresh_checkpoints(visitor)` -> outputs of the table."""
+
+    def fill_preset(name):
+        if not isinstance(name, str) or name.strip().lower() not in PRESETS:
+            return [gr.skip()] * 6
+        p = PRESETS[name.strip().lower()]
+        return p.model, p.optimizer, p.lr, p.batch_size, min(p.epochs, ctx.settings.max_epochs), p.augment
+
+    ui.preset.input(fill_preset, ui.preset, [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment],
+                    api_name="preset_values", queue=False)
+
+    draw_outputs = list(refresh_draw.outputs)
+    outputs = [ui.status, ui.progress, ui.log, ui.loss_plot, ui.accuracy_plot, ui.train_button, ui.stop_button,
+               *draw_outputs, ui.save_status]
+    skip_draw = [gr.skip()] * (len(draw_outputs) + 1)  # the Draw tab's picker and info, then the save status
+
+    def train(preset, model, optimizer, lr, batch_size, epochs, augment, device, limit, visitor: Visitor,
+              request: gr.Request):
+        """Train a model with these settings; streams status, progress, log and curves."""
+        try:
+            config = build_config(ctx, preset, model, optimizer, lr, batch_size, epochs, augment, device, limit)
+        except DemoError as err:
+            yield (refused(error_text(err)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                   *skip_draw)
+            return
+        config = for_live_view(config, TRAIN_SIZE)
+        owner = visitor.job_owner(getattr(request, "session_hash", None))
+        try:
+            ticket = ctx.jobs.submit(owner, kind="train", label=describe_config(config))
+        except (Busy, AlreadyActive) as err:
+            yield (f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
+                   gr.skip(), *skip_draw)
+            return
+        live = LiveRun(config, TRAIN_SIZE)
+        with visitor.lock:
+            visitor.ticket, visitor.live = ticket, live
+        preset_name = str(preset).strip().lower()
+        yield (_status(ctx, live, config), _progress(live), "", _loss_frame(None), _accuracy_frame(None),
+               gr.update(interactive=False), gr.update(interactive=True), *skip_draw[:-1], "")
+        last, points = time.monotonic(), (0, 0)
+        work = training_work(config, ctx.settings.data_dir, ctx.settings.training_threads)
+        for item in run_job(ticket, work):
+            important = live.apply(item)
+            if live.finished:
+                break
+            if important or time.monotonic() - last >= REDRAW_S:
+                last = time.monotonic()
+                now_points = (len(live.losses), len(live.accuracies))
+                loss = _loss_frame(live) if now_points[0] != points[0] else gr.skip()
+                acc = _accuracy_frame(live) if now_points[1] != points[1] and now_points[1] else gr.skip()
+                points = now_points
+                yield (_status(ctx, live, config), _progress(live), live.log_text(), loss, acc, gr.skip(),
+                       gr.skip(), *skip_draw)
+        if live.error is None and live.result is not None:
+            _adopt(visitor, live, config, preset_name)
+        draw = ([*refresh_draw(visitor), gr.skip()] if visitor.draw_choice == YOURS and live.result is not None
+                else skip_draw)
+        accuracy = _accuracy_frame(live)
+        yield (_status(ctx, live, config), _progress(live), live.log_text(), _loss_frame(live),
+               accuracy if accuracy is not None else gr.skip(), gr.update(interactive=True),
+               gr.update(interactive=False), *draw)
+
+    ui.train_button.click(train, [*ui.controls, visitor], outputs, api_name="train", concurrency_limit=None,
+                          concurrency_id="train", show_progress="hidden")
+
+    def stop(visitor: Visitor):
+        """Stop this visitor's training (or leave the line); the partial model is kept."""
+        ticket = visitor.ticket
+        if ticket is None or not ticket.active or ticket.kind != "train":
+            return "Nothing of yours is training."
+        waiting = ticket.position > 0
+        ticket.cancel(STOPPED_BY_USER)
+        return "Left the line." if waiting else "Stopping: finishing the current batch and testing the model..."
+
+    def redraw(visitor: Visitor):
+        """Plots drawn while their tab was hidden come out blank: draw them again when the tab opens."""
+        live = visitor.live
+        if not isinstance(live, LiveRun):
+            return gr.skip(), gr.skip()
+        accuracy = _accuracy_frame(live)
+        return _loss_frame(live), accuracy if accuracy is not None else gr.skip()
+
+    ui.redraw = redraw
+
+    ui.stop_button.click(stop, [visitor], [ui.status], api_name="stop", concurrency_limit=None, queue=False,
+                         show_progress="hidden")
+
+    def save(name, visitor: Visitor, request: gr.Request):
+        """Save your current model as a named checkpoint (only your own names can be overwritten)."""
+        visitor.username = getattr(request, "username", None) or visitor.username
+        current = visitor.current
+        if current is None:
+            return (refused("No model to save yet: train one first (or load or upload one in the Checkpoints tab)."),
+                    *[gr.skip()] * (len(draw_outputs) + len(refresh_checkpoints.outputs)))
+        try:
+            if not isinstance(name, str) or not name.strip():
+                raise CheckpointError("Checkpoint name: is empty; type a name such as my-cnn")
+            path = ctx.library.save(current.model, current.meta, name, visitor.owner)
+        except CheckpointError as err:
+            return (refused(str(err)), *[gr.skip()] * (len(draw_outputs) + len(refresh_checkpoints.outputs)))
+        return (f"**Saved** as `{md_escape(path.stem)}` ({path.stat().st_size / 1024:.0f} KB). It is listed in the "
+                "Checkpoints tab and the Draw tab's model picker.",
+                *refresh_draw(visitor), *refresh_checkpoints(visitor))
+
+    ui.save_button.click(save, [ui.save_name, visitor],
+                         [ui.save_status, *draw_outputs, *refresh_checkpoints.outputs], api_name="save",
+                         concurrency_id="files", concurrency_limit=2)

@@ -1,0 +1,425 @@
+"""Admission for long runs (trainings and benchmarks): at most N at once, a bounded waiting line, per-run caps.
+
+Pure Python (threads only): the app uses it, and so can anything else. How a run goes:
+
+    queue = JobQueue(max_running=1, max_waiting=4, max_seconds=600)
+    ticket = queue.submit(owner="visitor-1", kind="train")   # Busy when the line is full
+    for update in run_job(ticket, work):                      # work(stop: Event, emit) -> result
+        ...  # Waiting(position) while in line, Started, whatever `work` emits, Tick, then Finished or Failed
+
+- Admission is first come, first served. A ticket with `exclusive=True` (the benchmark) runs alone: it waits
+  until nothing runs, and nothing else starts while it runs, so its timings are not polluted.
+- `ticket.cancel()` takes a waiting ticket out of the line, or sets the running one's `stop` event: the work
+  is expected to watch `stop` and end within a moment (the engine's `train()` checks it between batches).
+- Caps: `max_seconds` of wall time per run (the watchdog sets `stop`), and consumers that stop listening:
+  `run_job` touches its ticket every time it is pulled; a ticket not touched for `stale_after_s` is cancelled
+  (a browser tab closed mid-run, a client that went away) so its slot is freed.
+- `max_epochs` is carried for callers to pass to `config.make_config(max_epochs=...)`.
+- Nothing is left behind: the run's thread ends when its work returns, the slot is released by that thread,
+  and the watchdog thread exits once the queue is empty.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue as _queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from mnist_demo.errors import DemoError
+
+WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
+STOPPED_BY_USER = "stopped by you"
+CONSUMER_GONE = "the page or client stopped listening"
+
+
+class Busy(DemoError):
+    """The waiting line is full: try again later."""
+
+
+class AlreadyActive(DemoError):
+    """This owner already has a run waiting or running."""
+
+
+# --------------------------------------------------------------------------- what run_job yields
+
+@dataclass(frozen=True)
+class Waiting:
+    """Still in line: `position` 1 is next; `running` runs are going now."""
+
+    position: int
+    waiting: int
+    running: int
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class Started:
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Nothing new for a while (the run is busy, e.g. loading data or evaluating)."""
+
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: Any
+    stop_reason: str | None  # why `stop` was set, if it was (by the user, the time cap, ...)
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BaseException
+    stop_reason: str | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """Left the line before starting."""
+
+    reason: str
+
+
+# --------------------------------------------------------------------------- tickets
+
+class Ticket:
+    """One request for a slot. Thread-safe; create through `JobQueue.submit`."""
+
+    def __init__(self, jobs: "JobQueue", number: int, owner: str, kind: str, label: str, exclusive: bool,
+                 max_seconds: float | None):
+        self._jobs = jobs
+        self.id = number
+        self.owner = owner
+        self.kind = kind
+        self.label = label
+        self.exclusive = exclusive
+        self.max_seconds = max_seconds
+        self.stop = threading.Event()
+        self.stop_reason: str | None = None
+        self.status = WAITING
+        self.created = jobs.clock()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.last_touch = self.created
+        self.working = False  # run_job started a thread that will release the slot itself
+
+    def __repr__(self) -> str:
+        return f"Ticket({self.id}, {self.kind}, owner={self.owner!r}, {self.status})"
+
+    @property
+    def position(self) -> int:
+        """1-based place in the waiting line; 0 when running or finished."""
+        return self._jobs._position(self)
+
+    @property
+    def active(self) -> bool:
+        return self.status in (WAITING, RUNNING)
+
+    @property
+    def waited_s(self) -> float:
+        end = self.started if self.started is not None else (self.ended or self._jobs.clock())
+        return max(0.0, end - self.created)
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the run started (0 while waiting)."""
+        if self.started is None:
+            return 0.0
+        return max(0.0, (self.ended or self._jobs.clock()) - self.started)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until admitted (True), or until `timeout` passes or the ticket is cancelled (False)."""
+        return self._jobs._wait(self, timeout)
+
+    def touch(self) -> None:
+        """The consumer is still listening (see `JobQueue.stale_after_s`)."""
+        self.last_touch = self._jobs.clock()
+
+    def cancel(self, reason: str = STOPPED_BY_USER) -> None:
+        """Leave the line if waiting; ask the run to stop if running. Idempotent."""
+        self._jobs._cancel(self, reason)
+
+    def release(self) -> None:
+        """The run is over: free the slot (idempotent). Call from whoever ran the work."""
+        self._jobs._release(self)
+
+    def __enter__(self) -> "Ticket":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cancel("finished")
+        self.release()
+
+
+class JobQueue:
+    """At most `max_running` runs at once and `max_waiting` in line; the rest are refused with `Busy`."""
+
+    def __init__(self, max_running: int = 1, max_waiting: int = 4, max_seconds: float | None = None,
+                 max_epochs: int | None = None, stale_after_s: float | None = 20.0, one_per_owner: bool = True,
+                 watch_interval_s: float = 0.2, clock: Callable[[], float] = time.monotonic):
+        if int(max_running) < 1:
+            raise ValueError("max_running must be at least 1")
+        if int(max_waiting) < 0:
+            raise ValueError("max_waiting must be 0 or more")
+        if max_seconds is not None and not max_seconds > 0:
+            raise ValueError("max_seconds must be positive (or None for no cap)")
+        self.max_running = int(max_running)
+        self.max_waiting = int(max_waiting)
+        self.max_seconds = max_seconds
+        self.max_epochs = max_epochs
+        self.stale_after_s = stale_after_s
+        self.one_per_owner = one_per_owner
+        self.watch_interval_s = watch_interval_s
+        self.clock = clock
+        self._lock = threading.Condition()
+        self._waiting: list[Ticket] = []
+        self._running: list[Ticket] = []
+        self._numbers = itertools.count(1)
+        self._watchdog: threading.Thread | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- public
+
+    def submit(self, owner: str, kind: str = "train", label: str = "", exclusive: bool = False,
+               max_seconds: float | None = None) -> Ticket:
+        """A ticket, running at once if a slot is free, else waiting in line. Raises Busy / AlreadyActive."""
+        cap = self.max_seconds if max_seconds is None else min(max_seconds, self.max_seconds or max_seconds)
+        with self._lock:
+            if self._closed:
+                raise Busy("The server is shutting down; no new runs start.")
+            if self.one_per_owner:
+                mine = next((t for t in self._waiting + self._running if t.owner == owner), None)
+                if mine is not None:
+                    where = "running" if mine.status == RUNNING else f"waiting (number {self._position(mine)} in line)"
+                    raise AlreadyActive(f"You already have a {mine.kind} run {where}: stop it first, "
+                                        "or wait for it to finish.")
+            ticket = Ticket(self, next(self._numbers), str(owner), kind, label, exclusive, cap)
+            self._waiting.append(ticket)
+            self._admit()
+            if ticket.status == WAITING and len(self._waiting) > self.max_waiting:
+                self._waiting.remove(ticket)
+                ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, "busy", self.clock()
+                raise Busy(self.busy_message())
+            self._ensure_watchdog()
+            return ticket
+
+    def busy_message(self) -> str:
+        running, waiting = len(self._running), len(self._waiting)
+        return (f"The server is busy ({running} run{'s' if running != 1 else ''} going and {waiting} waiting, "
+                "the most it takes): try again in a minute.")
+
+    def cancel_owner(self, owner: str, reason: str = CONSUMER_GONE) -> int:
+        """Cancel every waiting or running ticket of `owner` (e.g. the browser tab was closed)."""
+        with self._lock:
+            mine = [t for t in self._waiting + self._running if t.owner == owner]
+        for ticket in mine:
+            ticket.cancel(reason)
+        return len(mine)
+
+    def active(self, owner: str) -> Ticket | None:
+        with self._lock:
+            return next((t for t in self._running + self._waiting if t.owner == owner), None)
+
+    def snapshot(self) -> dict:
+        """JSON-able state of the line: who runs, who waits, the limits."""
+        with self._lock:
+            def row(t: Ticket) -> dict:
+                return {"id": t.id, "kind": t.kind, "label": t.label, "status": t.status,
+                        "position": self._position(t), "elapsed_s": round(t.elapsed_s, 1),
+                        "waited_s": round(t.waited_s, 1)}
+            return {"running": [row(t) for t in self._running], "waiting": [row(t) for t in self._waiting],
+                    "max_running": self.max_running, "max_waiting": self.max_waiting,
+                    "max_seconds": self.max_seconds, "max_epochs": self.max_epochs}
+
+    def describe(self) -> str:
+        snap = self.snapshot()
+        running, waiting = len(snap["running"]), len(snap["waiting"])
+        text = f"{running} of {self.max_running} run slot{'s' if self.max_running != 1 else ''} busy"
+        return text + (f", {waiting} waiting" if waiting else "")
+
+    def close(self, reason: str = "the server is shutting down") -> None:
+        """Cancel everything and stop the watchdog."""
+        with self._lock:
+            self._closed = True
+            tickets = self._waiting + self._running
+        for ticket in tickets:
+            ticket.cancel(reason)
+        with self._lock:
+            self._lock.notify_all()
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.join(timeout=5)
+
+    # ----------------------------------------------------------------- internals (called by Ticket)
+
+    def _position(self, ticket: Ticket) -> int:
+        try:
+            return self._waiting.index(ticket) + 1
+        except ValueError:
+            return 0
+
+    def _can_start(self, ticket: Ticket) -> bool:
+        if any(t.exclusive for t in self._running):
+            return False
+        if ticket.exclusive:
+            return not self._running
+        return len(self._running) < self.max_running
+
+    def _admit(self) -> None:
+        """Start waiting tickets in order while slots allow (head of line first: no overtaking)."""
+        changed = False
+        while self._waiting and self._can_start(self._waiting[0]):
+            ticket = self._waiting.pop(0)
+            ticket.status, ticket.started = RUNNING, self.clock()
+            ticket.last_touch = ticket.started
+            self._running.append(ticket)
+            changed = True
+        if changed:
+            self._lock.notify_all()
+
+    def _wait(self, ticket: Ticket, timeout: float | None) -> bool:
+        deadline = None if timeout is None else self.clock() + timeout
+        with self._lock:
+            while ticket.status == WAITING:
+                left = None if deadline is None else deadline - self.clock()
+                if left is not None and left <= 0:
+                    break
+                self._lock.wait(left)
+            return ticket.status == RUNNING
+
+    def _cancel(self, ticket: Ticket, reason: str) -> None:
+        with self._lock:
+            if ticket.status == WAITING:
+                self._waiting.remove(ticket)
+                ticket.status, ticket.ended = CANCELLED, self.clock()
+                ticket.stop_reason = ticket.stop_reason or reason
+                ticket.stop.set()
+                self._admit()
+                self._lock.notify_all()
+            elif ticket.status == RUNNING and not ticket.stop.is_set():
+                ticket.stop_reason = ticket.stop_reason or reason
+                ticket.stop.set()
+
+    def _release(self, ticket: Ticket) -> None:
+        with self._lock:
+            if ticket in self._running:
+                self._running.remove(ticket)
+                ticket.status, ticket.ended = DONE, self.clock()
+            elif ticket in self._waiting:
+                self._waiting.remove(ticket)
+                ticket.status, ticket.ended = CANCELLED, self.clock()
+                ticket.stop.set()
+            self._admit()
+            self._lock.notify_all()
+
+    def _ensure_watchdog(self) -> None:
+        if self._watchdog is None or not self._watchdog.is_alive():
+            self._watchdog = threading.Thread(target=self._watch, name="jobs-watchdog", daemon=True)
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Enforce the wall-time cap and drop tickets nobody listens to; exit when the queue is empty."""
+        while True:
+            with self._lock:
+                if self._closed or not (self._waiting or self._running):
+                    self._watchdog = None
+                    return
+                self._lock.wait(self.watch_interval_s)
+                now = self.clock()
+                overdue = [t for t in self._running if t.max_seconds is not None and not t.stop.is_set()
+                           and t.started is not None and now - t.started > t.max_seconds]
+                stale = [] if self.stale_after_s is None else [
+                    t for t in self._waiting + self._running
+                    if not t.stop.is_set() and now - t.last_touch > self.stale_after_s]
+            for ticket in overdue:
+                ticket.cancel(f"the time limit of {ticket.max_seconds:g} s per run was reached")
+            for ticket in stale:
+                ticket.cancel(CONSUMER_GONE)
+                if ticket.status == RUNNING and not ticket.working:
+                    ticket.release()  # admitted, but nobody is there to start or end its work
+
+
+# --------------------------------------------------------------------------- running a ticket's work
+
+class _Outcome:
+    def __init__(self, result=None, error: BaseException | None = None):
+        self.result, self.error = result, error
+
+
+def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
+            poll_s: float = 0.5, tick_s: float | None = 1.0) -> Iterator[Any]:
+    """Wait in line, then run `work(stop, emit)` in its own thread, yielding as things happen.
+
+    Yields Waiting (every `poll_s` while in line), then Started, each item `work` emits, Tick when nothing
+    came for `tick_s`, and finally Finished(result) or Failed(error) - or Cancelled if it left the line.
+    Closing the generator (the consumer went away) cancels the ticket: a waiting one leaves the line, a
+    running one gets `stop` set and its thread releases the slot as soon as the work returns.
+    """
+    worker: threading.Thread | None = None
+    try:
+        while True:
+            ticket.touch()
+            if ticket.wait(poll_s):
+                break
+            if ticket.status != WAITING:
+                yield Cancelled(ticket.stop_reason or "cancelled")
+                return
+            jobs = ticket._jobs
+            with jobs._lock:
+                position, waiting, running = jobs._position(ticket), len(jobs._waiting), len(jobs._running)
+            if position:
+                yield Waiting(position, waiting, running, ticket.waited_s)
+        if ticket.stop.is_set():  # cancelled in the instant it was admitted
+            ticket.release()
+            yield Cancelled(ticket.stop_reason or "cancelled")
+            return
+        events: _queue.Queue = _queue.Queue()
+
+        def body() -> None:
+            outcome = _Outcome()
+            try:
+                outcome.result = work(ticket.stop, events.put)
+            except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed
+                outcome.error = err
+            finally:
+                ticket.release()
+                events.put(outcome)
+
+        # started before the first yield after admission: from here on, the slot is freed by this thread
+        # however the consumer behaves (it may never pull again)
+        worker = threading.Thread(target=body, name=f"{ticket.kind}-{ticket.id}", daemon=True)
+        ticket.working = True
+        worker.start()
+        yield Started(ticket.waited_s)
+        last = time.monotonic()
+        while True:
+            ticket.touch()
+            try:
+                item = events.get(timeout=poll_s)
+            except _queue.Empty:
+                if tick_s is not None and time.monotonic() - last >= tick_s:
+                    last = time.monotonic()
+                    yield Tick(ticket.elapsed_s)
+                continue
+            if isinstance(item, _Outcome):
+                if item.error is not None:
+                    yield Failed(item.error, ticket.stop_reason, ticket.elapsed_s)
+                else:
+                    yield Finished(item.result, ticket.stop_reason, ticket.elapsed_s)
+                return
+            last = time.monotonic()
+            yield item
+    finally:
+        if worker is None:
+            ticket.cancel(CONSUMER_GONE)
+            ticket.release()
+        elif worker.is_alive():
+            ticket.cancel(CONSUMER_GONE)  # the worker's own `finally` frees the slot when the work returns
