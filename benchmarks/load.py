@@ -1,11 +1,16 @@
 """Load test: 20 concurrent API clients call `predict` for 30 s while one training runs.
 
 Starts `demo.py` on a free local port (loopback only), starts a training through the app's own
-`/train` endpoint, then hammers `/predict` from CLIENTS threads, each with its own gradio_client.
+`/train` endpoint, then calls `/predict` from CLIENTS threads over Gradio's REST API (lighter than
+gradio_client, whose own CPU use on these 2 shared cores would dominate the figures).
 Prints requests served, errors and latency percentiles; the last line is one JSON object with
 `requests`, `errors`, `p50_ms` and `p95_ms`. Target on a 2-core CPU: zero errors, p95 < 250 ms.
 
-    python benchmarks/load.py [--clients 20] [--seconds 30]
+By default each client sends its next request as soon as the last one is answered (a closed loop: the
+harshest case). `--think S` makes each client pause S seconds between requests, like a person who
+draws a stroke a second. The load clients run on the same 2 cores as the server and the training.
+
+    python benchmarks/load.py [--clients 20] [--seconds 30] [--think 0]
 """
 
 import argparse
@@ -24,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gradio_client import Client, handle_file  # noqa: E402
+import httpx  # noqa: E402  (installed with gradio)
+from gradio_client import Client  # noqa: E402
 
 from tests.digits import draw  # noqa: E402
 
@@ -61,26 +67,65 @@ def digit_files(folder: Path) -> list[tuple[int, str]]:
     return files
 
 
-def client_loop(url: str, files, until: float, latencies: list, errors: list, wrong: list) -> None:
-    """One visitor: predict digit after digit until the deadline, timing each request."""
-    try:
-        client = Client(url, verbose=False)
-    except Exception as err:  # noqa: BLE001 - counted, not raised: a load test reports failures
-        errors.append(f"connect: {err}")
-        return
-    i = 0
-    while time.time() < until:
-        digit, path = files[i % len(files)]
-        i += 1
-        t0 = time.perf_counter()
+def upload(http: httpx.Client, url: str, files) -> list[tuple[int, dict]]:
+    """Upload each digit once; requests then name the uploaded file, as Gradio's own clients do."""
+    uploaded = []
+    for digit, path in files:
+        with open(path, "rb") as f:
+            reply = http.post(f"{url}gradio_api/upload", files={"files": (Path(path).name, f, "image/png")})
+        reply.raise_for_status()
+        uploaded.append((digit, {"path": reply.json()[0], "meta": {"_type": "gradio.FileData"}}))
+    return uploaded
+
+
+def call_predict(http: httpx.Client, url: str, image: dict) -> dict:
+    """One call of the public `predict` endpoint over Gradio's REST API (POST, then read the result stream)."""
+    reply = http.post(f"{url}gradio_api/call/predict", json={"data": [image]})
+    reply.raise_for_status()
+    stream = http.get(f"{url}gradio_api/call/predict/{reply.json()['event_id']}")
+    event, data = None, None
+    for line in stream.text.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event == "complete":
+            data = json.loads(line.split(":", 1)[1])
+    if data is None:
+        raise RuntimeError(f"no result: {stream.text[:200]}")
+    return data[0]
+
+
+def client_loop(url: str, files, until: float, think: float, latencies: list, errors: list,
+                wrong: list) -> None:
+    """One API client: predict digit after digit until the deadline, timing each request."""
+    with httpx.Client(timeout=30) as http:
         try:
-            result = client.predict(handle_file(path), api_name="/predict")
-        except Exception as err:  # noqa: BLE001
-            errors.append(str(err)[:200])
-            continue
-        latencies.append((time.perf_counter() - t0) * 1000)
-        if str(result.get("label")) != str(digit):
-            wrong.append((digit, result.get("label")))
+            images = upload(http, url, files)
+        except Exception as err:  # noqa: BLE001 - counted, not raised: a load test reports failures
+            errors.append(f"upload: {err}")
+            return
+        i = 0
+        while time.time() < until:
+            digit, image = images[i % len(images)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                result = call_predict(http, url, image)
+            except Exception as err:  # noqa: BLE001
+                errors.append(str(err)[:200])
+                continue
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if str(result.get("label")) != str(digit):
+                wrong.append((digit, result.get("label")))
+            time.sleep(think)
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,6 +137,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--no-training", action="store_true", help="baseline: no training alongside")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds each client waits between requests")
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -100,28 +147,30 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             files = digit_files(Path(tmp))
             trainer = Client(url, verbose=False)
-            job = trainer.submit("fast", "cnn", "adam", 0.003, 128, 3, False, "cpu", None, api_name="/train")
+            job = None if args.no_training else trainer.submit(preset="fast", epochs=5, api_name="/train")
             time.sleep(3)  # let the training get going (data load, first batches)
             latencies, errors, wrong = [], [], []
             until = time.time() + args.seconds
-            threads = [threading.Thread(target=client_loop, args=(url, files, until, latencies, errors, wrong))
+            threads = [threading.Thread(target=client_loop, args=(url, files, until, args.think, latencies, errors, wrong))
                        for _ in range(args.clients)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            training_running = not job.done()
+            training_running = job is not None and not job.done()
+            server_cpu_s = process_cpu_s(proc.pid)
             trainer.predict(api_name="/stop")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    result = {"clients": args.clients, "seconds": args.seconds, "requests": len(latencies),
+    result = {"clients": args.clients, "seconds": args.seconds, "think_s": args.think, "requests": len(latencies),
               "errors": len(errors), "wrong": len(wrong),
               "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
               "p95_ms": round(percentile(latencies, 95), 1), "max_ms": round(max(latencies, default=0), 1),
-              "training_ran_throughout": training_running, "cpu_threads": os.cpu_count()}
+              "training_ran_throughout": training_running, "cpu_threads": os.cpu_count(),
+              "server_cpu_s": server_cpu_s, "load_clients_cpu_s": round(time.process_time(), 1)}
     print(f"{result['requests']} predictions served by {args.clients} clients in {args.seconds:.0f} s "
-          f"while one training ran; {result['errors']} errors, {result['wrong']} wrong digits")
+          f"{'while one training ran' if not args.no_training else 'with no training'}; {result['errors']} errors, {result['wrong']} wrong digits")
     print(f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms")
     for err in errors[:5]:
         print("error:", err)
