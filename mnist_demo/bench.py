@@ -30,6 +30,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from mnist_demo.config import whole_number
 from mnist_demo.devices import KNOWN, available_devices, cpu_model, describe
 from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.models import MODELS, build_model, param_count
@@ -59,22 +60,6 @@ OP_LABELS = {TRAIN: "train step", INFER: "inference", COPY: "host->device copy",
 
 # ---------------------------------------------------------------- input parsing and validation
 
-def _whole(field: str, value, low: int, high: int) -> int:
-    """`value` as an int in [low, high], or ConfigError naming `field`."""
-    wanted = f"a whole number from {low} to {high}"
-    if isinstance(value, bool):
-        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}")
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}") from None
-    if not math.isfinite(number) or number != int(number):
-        raise ConfigError(field, f"{value!r} is not a whole number; must be {wanted}")
-    if not low <= number <= high:
-        raise ConfigError(field, f"{int(number)} is out of range; must be {wanted}")
-    return int(number)
-
-
 def parse_batch_sizes(text: str) -> tuple[int, ...]:
     """"1,64, 256" -> (1, 64, 256), validated (see `validate_batch_sizes`)."""
     parts = [p.strip() for p in str(text).split(",")]
@@ -94,17 +79,17 @@ def validate_batch_sizes(values) -> tuple[int, ...]:
     values = list(values or [])
     if not values:
         raise ConfigError("batch_sizes", "is empty; give at least one batch size")
-    return tuple(sorted({_whole("batch_sizes", v, 1, MAX_BATCH_SIZE) for v in values}))
+    return tuple(sorted({whole_number("batch_sizes", v, 1, MAX_BATCH_SIZE) for v in values}))
 
 
 def validate_repeats(value) -> int:
     """Timed runs per cell: a whole number in 1..1000."""
-    return _whole("repeats", value, 1, MAX_REPEATS)
+    return whole_number("repeats", value, 1, MAX_REPEATS)
 
 
 def validate_warmup(value) -> int:
     """Untimed runs per cell: a whole number in 0..100."""
-    return _whole("warmup", value, 0, MAX_WARMUP)
+    return whole_number("warmup", value, 0, MAX_WARMUP)
 
 
 def validate_time_budget(value) -> float | None:

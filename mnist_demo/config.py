@@ -82,11 +82,11 @@ def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS) -> Train
     lr = _number("lr", config.lr, 0.0, 10.0, "a number greater than 0 and at most 10", open_low=True)
     momentum = _number("momentum", config.momentum, 0.0, 0.999, "a number from 0 to 0.999")
     weight_decay = _number("weight_decay", config.weight_decay, 0.0, 1.0, "a number from 0 to 1")
-    batch_size = _whole("batch_size", config.batch_size, 1, MAX_BATCH_SIZE)
-    epochs = _whole("epochs", config.epochs, 1, max_epochs)
-    log_every = _whole("log_every", config.log_every, 1, 100000)
-    limit = None if config.limit is None else _whole("limit", config.limit, 1, MAX_BATCH_SIZE)
-    seed = None if config.seed is None else _whole("seed", config.seed, 0, 2**63 - 1)
+    batch_size = whole_number("batch_size", config.batch_size, 1, MAX_BATCH_SIZE)
+    epochs = whole_number("epochs", config.epochs, 1, max_epochs)
+    log_every = whole_number("log_every", config.log_every, 1, 100000)
+    limit = None if config.limit is None else whole_number("limit", config.limit, 1, MAX_BATCH_SIZE)
+    seed = None if config.seed is None else whole_number("seed", config.seed, 0, 2**63 - 1)
     if not isinstance(config.augment, bool):
         raise ConfigError("augment", "must be true or false")
     device = None if config.device in (None, "", "auto") else str(config.device)
@@ -114,7 +114,8 @@ def _number(field: str, value, low: float, high: float, wanted: str, open_low: b
     return number
 
 
-def _whole(field: str, value, low: int, high: int) -> int:
+def whole_number(field: str, value, low: int, high: int) -> int:
+    """`value` (a number or its text) as an int in [low, high], or ConfigError naming `field`."""
     wanted = f"a whole number from {low} to {high}"
     if isinstance(value, bool):
         raise ConfigError(field, f"{value!r} is not a number; must be {wanted}")
