@@ -367,7 +367,7 @@ def test_unavailable_cuda_is_refused_where_absent(fresh):
     import torch
 
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+        pytest.skip(reason="this machine has CUDA")
     status = fresh.predict(*TINY[:7], "cuda", TINY[8], api_name="/train")[0]
     assert "Device (device)" in status and "not available" in status
 
@@ -569,7 +569,7 @@ def test_uploads_are_checked(fresh, tmp_path, ckpt_dir):
     assert fresh.predict(api_name="/model_info")["current"] is None  # nothing changed so far
     shutil.copy2(ckpt_dir / "default.pt", tmp_path / "mine.pt")
     if (tmp_path / "mine.pt").stat().st_size > 1024 * 1024:
-        pytest.skip("the shipped model is over this test server's 1 MB upload limit")
+        pytest.skip(reason="the shipped model is over this test server's 1 MB upload limit")
     assert upload(tmp_path / "mine.pt").startswith("**Uploaded**")
     assert fresh.predict(api_name="/model_info")["current"]["origin"] == "upload mine.pt"
     assert names_in(ckpt_dir) >= {"default.pt"} and not (ckpt_dir / "mine.pt").exists()  # uploads are not saved

@@ -25,7 +25,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run"]
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
 from playwright import sync_api  # noqa: E402  (a dev requirement)
 
