@@ -270,6 +270,41 @@ def test_files_and_bytes(tmp_path):
     assert np.abs(result.image28.astype(int) - reference).mean() < 6
 
 
+@pytest.mark.parametrize("libpng", [True, False], ids=["libpng", "pil-only"])
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16"])
+def test_png_files_and_bytes_read_as_the_pil_image_does(mode, libpng, monkeypatch):
+    """Plain PNGs are decoded by libpng when torchvision has it, others (and all without it) by PIL: same pixels."""
+    from mnist_demo import preprocess
+    from mnist_demo.preprocess import as_array
+
+    if not libpng:
+        monkeypatch.setattr(preprocess, "_decode_png", lambda data: None)
+
+    image = draw("7", style="alpha" if mode in ("LA", "RGBA") else "dark")
+    if mode == "I;16":  # 16-bit grey
+        image = Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
+    else:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    expected = as_array(Image.open(io.BytesIO(buffer.getvalue())))
+    assert np.array_equal(as_array(buffer.getvalue()), expected)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_photos_turned_by_exif_are_read_upright(fmt):
+    upright = draw("7", canvas=(300, 400), box=(60, 60, 240, 340), width=28)
+    stored = upright.transpose(Image.Transpose.ROTATE_270)  # what a camera held sideways writes
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90 degrees to display": undoes the ROTATE_270 above
+    buffer = io.BytesIO()
+    stored.save(buffer, fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    result = to_mnist(buffer.getvalue())
+    reference = to_mnist(upright).image28
+    assert np.abs(result.image28.astype(int) - reference).mean() < 4
+    assert np.abs(to_mnist(stored).image28.astype(int) - reference).mean() > 10  # the turn matters
+
+
 def test_unreadable_files(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     truncated = tmp_path / "cut.png"
