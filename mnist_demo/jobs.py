@@ -15,6 +15,8 @@ Pure Python (threads only): the app uses it, and so can anything else. How a run
   `run_job` touches its ticket every time it is pulled; a ticket not touched for `stale_after_s` is cancelled
   (a browser tab closed mid-run, a client that went away) so its slot is freed.
 - `max_epochs` is carried for callers to pass to `config.make_config(max_epochs=...)`.
+- Runs are background work: their thread runs at a lower OS priority (`JOB_NICENESS`, Linux), so the web
+  server and predictions get the CPU first and a training only uses what they leave.
 - Nothing is left behind: the run's thread ends when its work returns, the slot is released by that thread,
   and the watchdog thread exits once the queue is empty.
 """
@@ -22,7 +24,9 @@ Pure Python (threads only): the app uses it, and so can anything else. How a run
 from __future__ import annotations
 
 import itertools
+import os
 import queue as _queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from typing import Any, Callable, Iterator
 from mnist_demo.errors import DemoError
 
 WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
+JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core
 STOPPED_BY_USER = "stopped by you"
 CONSUMER_GONE = "the page or client stopped listening"
 
@@ -354,6 +359,21 @@ class _Outcome:
         self.result, self.error = result, error
 
 
+def lower_priority(niceness: int = JOB_NICENESS) -> bool:
+    """Raise the calling thread's niceness by `niceness` (Linux threads have their own; needs no privilege).
+
+    True when done; False where threads have no priority of their own here (macOS, Windows) or it failed.
+    """
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+        return True
+    except OSError:
+        return False
+
+
 def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
             poll_s: float = 0.5, tick_s: float | None = 1.0) -> Iterator[Any]:
     """Wait in line, then run `work(stop, emit)` in its own thread, yielding as things happen.
@@ -385,6 +405,7 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
 
         def body() -> None:
             outcome = _Outcome()
+            lower_priority()
             try:
                 outcome.result = work(ticket.stop, events.put)
             except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed

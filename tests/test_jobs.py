@@ -1,13 +1,16 @@
 """mnist_demo.jobs: admission, the waiting line, cancellation, caps and run_job, with real threads."""
 
+import os
+import sys
 import threading
 import time
 
 import pytest
 
 from mnist_demo.errors import DemoError
-from mnist_demo.jobs import (CANCELLED, CONSUMER_GONE, DONE, RUNNING, STOPPED_BY_USER, WAITING, AlreadyActive, Busy,
-                             Cancelled, Failed, Finished, JobQueue, Started, Tick, Waiting, run_job)
+from mnist_demo.jobs import (CANCELLED, CONSUMER_GONE, DONE, JOB_NICENESS, RUNNING, STOPPED_BY_USER, WAITING,
+                             AlreadyActive, Busy, Cancelled, Failed, Finished, JobQueue, Started, Tick, Waiting,
+                             run_job)
 
 
 def wait_until(predicate, timeout=5.0, interval=0.01):
@@ -379,3 +382,16 @@ def test_admitted_while_nobody_listens_is_released():
         stream.close()
     finally:
         queue.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own priority only on Linux")
+def test_runs_yield_the_cpu_to_the_server(jobs):
+    """A run's thread is nicer than the server's threads, so page requests and predictions go first."""
+
+    def work(stop, emit):
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    items = list(run_job(jobs.submit("a"), work, poll_s=0.05))
+    assert items[-1].result == min(19, ours + JOB_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's is unchanged
