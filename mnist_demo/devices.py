@@ -42,6 +42,16 @@ def resolve_device(name: str | None) -> torch.device:
     return torch.device(name)
 
 
+def set_threads(n: int | None) -> None:
+    """torch's intra-op threads, for the whole process (0 or None: leave as is).
+
+    The setting is process-wide, not per Python thread: a worker that sets 1 thread slows every other
+    thread's torch work to 1 thread too. So a server sets it once, at start-up.
+    """
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def describe(device: torch.device | str) -> str:
     """A human name for a device: the GPU model, or the CPU model with its thread count."""
     device = torch.device(device)

@@ -168,9 +168,6 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
         rows: list[dict] = []
 
         def work(stop, emit):
-            from mnist_demo.app.draw_tab import use_threads
-
-            use_threads(ctx.settings.default_threads)
 
             def on_row(row):
                 emit(row)

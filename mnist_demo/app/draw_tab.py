@@ -2,8 +2,8 @@
 
 Also the public API endpoint `predict` (one image file of any size -> label and probabilities), served by the
 same prediction function. Predictions run in their own concurrency group ("predict"), never behind a
-training, and with torch limited to `Settings.predict_threads` intra-op threads in their worker thread:
-with a training using both cores, a 2-thread single-image forward fights the training's threads for them.
+training; the server leaves one core free of torch work (`Settings.threads`) so they stay quick while one
+runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-import torch
 
 from mnist_demo.app import teach
 from mnist_demo.app.common import md_escape, refused
@@ -76,12 +75,6 @@ def build(ctx: AppContext) -> DrawUI:
 
 # --------------------------------------------------------------------------- engine glue
 
-def use_threads(n: int) -> None:
-    """torch intra-op threads for this worker thread (OpenMP keeps the setting per thread)."""
-    if n and torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-
-
 def choices(ctx: AppContext, visitor: Visitor) -> list[tuple[str, str]]:
     options = []
     current = visitor.current
@@ -129,8 +122,7 @@ def refresh(ctx: AppContext, visitor: Visitor):
 
 
 def timed_predict(ctx: AppContext, predictor: Predictor, image):
-    """`predictor.predict(image)` with this worker's torch threads set, its duration recorded."""
-    use_threads(ctx.settings.predict_threads)
+    """`predictor.predict(image)`, its duration recorded for the queue status."""
     start = time.perf_counter()
     try:
         return predictor.predict(image)
@@ -156,7 +148,7 @@ def predict(ctx: AppContext, visitor: Visitor, image):
 # --------------------------------------------------------------------------- events
 
 def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
-    group = dict(concurrency_id="predict", concurrency_limit=2)
+    group = dict(concurrency_id="predict", concurrency_limit=ctx.settings.predict_workers)
 
     def on_draw(image, visitor: Visitor):
         return predict(ctx, visitor, image)

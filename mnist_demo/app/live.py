@@ -12,7 +12,6 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-import torch
 
 from mnist_demo.config import TrainConfig
 from mnist_demo.data import cached_mnist
@@ -65,12 +64,10 @@ def for_live_view(config: TrainConfig, train_size: int = 60000) -> TrainConfig:
     return replace(config, log_every=update_every(config, size))
 
 
-def training_work(config: TrainConfig, data_dir, threads: int | None = None):
+def training_work(config: TrainConfig, data_dir):
     """`work(stop, emit) -> TrainResult` for `jobs.run_job`: load the data, build the model, train."""
 
     def work(stop, emit):
-        if threads:
-            torch.set_num_threads(threads)  # per thread (OpenMP): predictions elsewhere keep their own
         emit(Phase("Loading MNIST (the first run loads it; later runs reuse it)..."))
         device = resolve_device(config.device)
         data = cached_mnist(data_dir, device)

@@ -324,7 +324,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         yield (_status(ctx, live, config), _progress(live), "", _loss_frame(None), _accuracy_frame(None),
                gr.update(interactive=False), gr.update(interactive=True), *skip_draw[:-1], "")
         last, points = time.monotonic(), (0, 0)
-        work = training_work(config, ctx.settings.data_dir, ctx.settings.training_threads)
+        work = training_work(config, ctx.settings.data_dir)
         for item in run_job(ticket, work):
             important = live.apply(item)
             if live.finished:
