@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import sys
+import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no waiting for it offline)
 
@@ -111,9 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest checkpoint upload in megabytes (default: 20; 10 with --share)")
     p.add_argument("--max-checkpoint-dir-mb", type=_megabytes, default=None,
                    help="the checkpoint folder's size cap for saves from the app (default: 500; 200 with --share)")
-    p.add_argument("--predict-threads", type=_positive_int, default=1,
-                   help="torch threads per prediction (default: 1, so drawings stay fast while a training "
-                        "uses the other cores)")
+    p.add_argument("--torch-threads", type=_positive_int, default=None,
+                   help="torch threads for trainings, benchmarks and predictions (default: all cores but one, "
+                        "which stays free for the web server)")
     return p
 
 
@@ -144,7 +145,7 @@ def make_settings(args):
         "max_save_mb_per_visitor": args.max_save_mb,
         "max_upload_mb": args.max_upload_mb,
         "max_checkpoint_dir_mb": args.max_checkpoint_dir_mb,
-        "predict_threads": args.predict_threads,
+        "torch_threads": args.torch_threads,
     }
     values = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings.for_share(**values) if args.share else Settings(**values)
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = make_settings(args)
 
     from mnist_demo.app import build_app, launch_kwargs
+    from mnist_demo.devices import set_threads
+
+    set_threads(settings.threads)  # process-wide; by default one core stays free for the web server
 
     # ---------------------------------------------------------------- layout and events
     demo = build_app(settings)
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.share and not auth:
         print(f"Warning: --share without --auth: anyone with the link can use this app; add --auth USER:PASS "
               f"(or set {AUTH_ENV}).", flush=True)
-    kwargs = launch_kwargs(settings, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+    kwargs = launch_kwargs(demo, settings, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
                            prevent_thread_lock=True, auth_message="mnist-demo: please log in" if auth else None)
     captured = io.StringIO()
     try:
@@ -190,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
+    threading.Thread(target=demo.mnist_rest.warm_up, name="warm-up", daemon=True).start()
     try:
         demo.block_thread()
     except KeyboardInterrupt:

@@ -1,8 +1,11 @@
 """Load test: 20 concurrent API clients call `predict` for 30 s while one training runs.
 
 Starts `demo.py` on a free local port (loopback only), starts a training through the app's own
-`/train` endpoint, then calls `/predict` from CLIENTS threads over Gradio's REST API (lighter than
-gradio_client, whose own CPU use on these 2 shared cores would dominate the figures).
+`/train` endpoint, then calls predict from CLIENTS threads, each with its own HTTP connection:
+- `--api rest` (default): the app's plain route, `POST /api/predict` with the PNG as the body;
+- `--api gradio`: Gradio's REST API for the `predict` endpoint (upload once, then `/gradio_api/call/predict`
+  and its event stream), which makes a new Gradio session for every call.
+(Both over httpx: gradio_client's own CPU use on these 2 shared cores would dominate the figures.)
 Prints requests served, errors and latency percentiles; the last line is one JSON object with
 `requests`, `errors`, `p50_ms` and `p95_ms`. Target on a 2-core CPU: zero errors, p95 < 250 ms.
 
@@ -10,7 +13,7 @@ By default each client sends its next request as soon as the last one is answere
 harshest case). `--think S` makes each client pause S seconds between requests, like a person who
 draws a stroke a second. The load clients run on the same 2 cores as the server and the training.
 
-    python benchmarks/load.py [--clients 20] [--seconds 30] [--think 0]
+    python benchmarks/load.py [--clients 20] [--seconds 30] [--think 0] [--api rest|gradio]
 """
 
 import argparse
@@ -94,12 +97,22 @@ def call_predict(http: httpx.Client, url: str, image: dict) -> dict:
     return data[0]
 
 
-def client_loop(url: str, files, until: float, think: float, latencies: list, errors: list,
+def call_rest(http: httpx.Client, url: str, png: bytes) -> str:
+    """One call of the plain route: the PNG as the body, the digit from the JSON reply."""
+    reply = http.post(f"{url}api/predict", content=png, headers={"Content-Type": "image/png"})
+    reply.raise_for_status()
+    return str(reply.json()["digit"])
+
+
+def client_loop(url: str, files, until: float, think: float, api: str, latencies: list, errors: list,
                 wrong: list) -> None:
     """One API client: predict digit after digit until the deadline, timing each request."""
     with httpx.Client(timeout=30) as http:
         try:
-            images = upload(http, url, files)
+            if api == "gradio":
+                images = upload(http, url, files)
+            else:
+                images = [(digit, Path(path).read_bytes()) for digit, path in files]
         except Exception as err:  # noqa: BLE001 - counted, not raised: a load test reports failures
             errors.append(f"upload: {err}")
             return
@@ -109,13 +122,16 @@ def client_loop(url: str, files, until: float, think: float, latencies: list, er
             i += 1
             t0 = time.perf_counter()
             try:
-                result = call_predict(http, url, image)
+                if api == "gradio":
+                    label = str(call_predict(http, url, image).get("label"))
+                else:
+                    label = call_rest(http, url, image)
             except Exception as err:  # noqa: BLE001
                 errors.append(str(err)[:200])
                 continue
             latencies.append((time.perf_counter() - t0) * 1000)
-            if str(result.get("label")) != str(digit):
-                wrong.append((digit, result.get("label")))
+            if label != str(digit):
+                wrong.append((digit, label))
             time.sleep(think)
 
 
@@ -139,6 +155,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--no-training", action="store_true", help="baseline: no training alongside")
     parser.add_argument("--think", type=float, default=0.0, help="seconds each client waits between requests")
+    parser.add_argument("--api", choices=("rest", "gradio"), default="rest",
+                        help="rest: POST /api/predict (default); gradio: Gradio's /gradio_api/call/predict")
     args = parser.parse_args()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
@@ -151,7 +169,7 @@ def main() -> int:
             time.sleep(3)  # let the training get going (data load, first batches)
             latencies, errors, wrong = [], [], []
             until = time.time() + args.seconds
-            threads = [threading.Thread(target=client_loop, args=(url, files, until, args.think, latencies, errors, wrong))
+            threads = [threading.Thread(target=client_loop, args=(url, files, until, args.think, args.api, latencies, errors, wrong))
                        for _ in range(args.clients)]
             for t in threads:
                 t.start()
@@ -163,7 +181,7 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    result = {"clients": args.clients, "seconds": args.seconds, "think_s": args.think, "requests": len(latencies),
+    result = {"api": args.api, "clients": args.clients, "seconds": args.seconds, "think_s": args.think, "requests": len(latencies),
               "errors": len(errors), "wrong": len(wrong),
               "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
               "p95_ms": round(percentile(latencies, 95), 1), "max_ms": round(max(latencies, default=0), 1),

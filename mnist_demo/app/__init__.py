@@ -4,8 +4,9 @@ Layout first (one module per tab), then the events; every computation goes throu
 (`mnist_demo.*`) or the gradio-free helpers here (`jobs`, `live`, `library`, `state`). Nothing is loaded while
 the page is built: MNIST loads on the first training, checkpoints are listed when a page opens.
 
-Launch with `demo.launch(**launch_kwargs(settings))`, which adds the CSS, the upload size limit and the
-checkpoint folder as an allowed path for downloads.
+Launch with `demo.launch(**launch_kwargs(demo, settings, auth=...))`, which adds the CSS, the upload size
+limit, the checkpoint folder as an allowed path for downloads, and the plain `POST /api/predict` route
+(`rest.py`) under the same accounts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import gradio as gr
 
 from mnist_demo.app import bench_tab, checkpoints_tab, draw_tab, teach, train_tab
+from mnist_demo.app.rest import PredictRoute
 from mnist_demo.app.state import AppContext, Settings, Visitor, close_visitor, new_visitor
 
 __all__ = ["build_app", "launch_kwargs", "Settings", "AppContext"]
@@ -125,14 +127,21 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
         demo.unload(on_unload)
     demo.mnist_context = ctx
+    demo.mnist_rest = None  # the /api/predict route, made by launch_kwargs
     demo.queue(default_concurrency_limit=1)
     return demo
 
 
-def launch_kwargs(settings: Settings, **extra) -> dict:
-    """Keyword arguments for `demo.launch`: CSS, upload limit, downloads from the checkpoint folder."""
+def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> dict:
+    """Keyword arguments for `demo.launch`: CSS, upload limit, downloads from the checkpoint folder, and the
+    `/api/predict` route (registered before Gradio's own routes, protected by the same `auth` accounts)."""
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
+    accounts = extra.get("auth")
+    rest = PredictRoute(demo.mnist_context, accounts if isinstance(accounts, list) else None,
+                        workers=settings.predict_workers)
+    demo.mnist_rest = rest
     kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
-                  show_error=True, footer_links=["api", "gradio"], run_history=False)
+                  show_error=True, footer_links=["api", "gradio"], run_history=False,
+                  app_kwargs={"routes": [rest.route()]})
     kwargs.update(extra)
     return kwargs
