@@ -30,12 +30,14 @@ def _add_train(sub) -> None:
     p.add_argument("--momentum", help="SGD momentum, 0 to 0.999")
     p.add_argument("--weight-decay", help="L2 weight decay, 0 to 1")
     p.add_argument("--schedule", help="constant or onecycle")
+    p.add_argument("--warmup", help="one-cycle warm-up, the share of steps (0 to 0.9; default 0.25)")
     p.add_argument("--batch-size", help="samples per step, 1 to 60000")
     p.add_argument("--epochs", help="passes over the training set")
     p.add_argument("--max-epochs", type=int, default=50, help="the cap on --epochs (default 50)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random shifts, rotations, scaling and stroke width on each batch")
     p.add_argument("--device", help="cpu, cuda or mps (default: the fastest present)")
+    p.add_argument("--precision", help="auto (bf16 mixed precision where measured faster), fp32 or bf16")
     p.add_argument("--seed", help="random seed (a whole number)")
     p.add_argument("--limit", help="train on the first N samples only")
     p.add_argument("--log-every", help="batches between log lines (tutorial: 100)")
@@ -132,9 +134,9 @@ def cmd_train(args) -> int:
 
     config = make_config(args.preset, max_epochs=args.max_epochs, model=args.model, optimizer=args.optimizer,
                          lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-                         schedule=args.schedule, batch_size=args.batch_size, epochs=args.epochs,
-                         augment=args.augment, device=args.device, seed=args.seed, limit=args.limit,
-                         log_every=args.log_every)
+                         schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, epochs=args.epochs,
+                         augment=args.augment, device=args.device, precision=args.precision, seed=args.seed,
+                         limit=args.limit, log_every=args.log_every)
     if args.out:
         try:  # refuse a bad name before any work
             checkpoint_path(args.out, _checkpoint_dir(args))

@@ -42,6 +42,18 @@ def resolve_device(name: str | None) -> torch.device:
     return torch.device(name)
 
 
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether `device` computes in bfloat16 natively: a CUDA GPU that supports it (Ampere and later), or a
+    CPU with AMX or AVX-512 BF16 units. Elsewhere bf16 is emulated and slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, hence the guard
+        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    return False
+
+
 def set_threads(n: int | None) -> None:
     """torch's intra-op threads, for the whole process (0 or None: leave as is).
 

@@ -45,22 +45,34 @@ def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[n
             nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
+def _conv_pool_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True)]
+
+
 class SmallCNN(nn.Module):
-    """A 5x5 stride-2 stem (28 -> 14), two 3x3 conv + max-pool blocks (14 -> 7 -> 3), a linear classifier.
+    """A 5x5 stride-2 stem (28 -> 14), two 3x3 conv + max-pool blocks (14 -> 7 -> 3), a classifier (linear, or
+    with one hidden layer of `hidden` units).
 
     The strided stem avoids full-resolution batch norm and pooling, which cost more than the
     convolutions themselves on a CPU; with channels_last this is about twice as fast per step as
-    three conv-pool blocks of the same widths, at the same accuracy.
+    three conv-pool blocks of the same widths, at the same accuracy. `pool_first` pools each block's
+    convolution output before its batch norm: a quarter of the normalisation work (batch norm is the
+    slowest layer here in channels_last), and it measured slightly more accurate, not less.
     """
 
-    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96)):
+    def __init__(self, widths: tuple[int, int, int] = (24, 48, 96), hidden: int | None = None,
+                 pool_first: bool = False):
         super().__init__()
         a, b, c = widths
-        self.features = nn.Sequential(
-            Standardize(), *_conv_bn_relu(1, a, 5, stride=2),
-            *_conv_bn_relu(a, b, 3), nn.MaxPool2d(2),
-            *_conv_bn_relu(b, c, 3), nn.MaxPool2d(2))
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c * 3 * 3, 10))
+        if pool_first:
+            blocks = [*_conv_pool_bn_relu(a, b), *_conv_pool_bn_relu(b, c)]
+        else:
+            blocks = [*_conv_bn_relu(a, b, 3), nn.MaxPool2d(2), *_conv_bn_relu(b, c, 3), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(Standardize(), *_conv_bn_relu(1, a, 5, stride=2), *blocks)
+        head = [nn.Linear(c * 3 * 3, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 10)] if hidden else \
+            [nn.Linear(c * 3 * 3, 10)]
+        self.classifier = nn.Sequential(nn.Flatten(), *head)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -84,8 +96,11 @@ MODELS: dict[str, ModelSpec] = {
                   "The tutorial's MLP 784-512-512-10 without the final ReLU (logits can go negative), "
                   "on standardised pixels."),
         ModelSpec("cnn", SmallCNN,
-                  "A small convolutional net (strided stem + 2 conv blocks, batch norm): >= 99% test "
-                  "accuracy after one epoch."),
+                  "A small convolutional net (strided stem + 2 conv blocks of 24-48-96 channels, batch "
+                  "norm): >= 99% test accuracy after one epoch; the shipped model."),
+        ModelSpec("cnn-small", lambda: SmallCNN((16, 32, 64), hidden=128, pool_first=True),
+                  "The same design at 16-32-64 channels, pooling before batch norm, with a 128-unit hidden "
+                  "layer: about half the work per image, still >= 99% after one epoch (the fast preset)."),
     )
 }
 

@@ -41,7 +41,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message):
 def test_models_lists_the_registry():
     done = cli("models", "--json")
     assert done.returncode == 0
-    assert [m["name"] for m in json.loads(done.stdout)] == ["tutorial", "mlp", "cnn"]
+    assert [m["name"] for m in json.loads(done.stdout)] == ["tutorial", "mlp", "cnn", "cnn-small"]
 
 
 def test_train_prints_the_tutorial_log_and_saves(tmp_path):

@@ -35,13 +35,14 @@ def test_overrides_are_coerced_from_text():
     ("batch_size", 10**400, "batch_size"),
     ("epochs", 0, "epochs: 0 is out of range; must be a whole number from 1 to 50"),
     ("epochs", 51, "epochs: 51 is out of range"),
-    ("model", "resnet", "model: unknown model 'resnet'; choose one of tutorial, mlp, cnn"),
+    ("model", "resnet", "model: unknown model 'resnet'; choose one of tutorial, mlp, cnn, cnn-small"),
     ("optimizer", "rmsprop", "optimizer: unknown optimizer 'rmsprop'; choose one of sgd, adam"),
     ("schedule", "cosine", "schedule: unknown schedule"),
     ("momentum", 1.5, "momentum: 1.5 is out of range"),
     ("limit", 0, "limit: 0 is out of range"),
     ("seed", -3, "seed: -3 is out of range"),
     ("augment", "yes", "augment: must be true or false"),
+    ("precision", "fp16", "precision: unknown precision 'fp16'; choose one of auto, fp32, bf16"),
 ])
 def test_bad_values_name_the_field(field, value, fragment):
     with pytest.raises(ConfigError) as err:

@@ -32,6 +32,6 @@ def test_tutorial_logits_are_clipped_and_mlp_logits_are_not():
 
 def test_registry_descriptions():
     rows = describe_models()
-    assert [r["name"] for r in rows] == ["tutorial", "mlp", "cnn"]
+    assert [r["name"] for r in rows] == ["tutorial", "mlp", "cnn", "cnn-small"]
     assert all(r["parameters"] > 0 and r["description"] for r in rows)
     assert "ReLU" in MODELS["tutorial"].description

@@ -20,6 +20,8 @@ from mnist_demo.models import build_model
 from mnist_demo.predict import BLANK, Predictor, default_predictor, predict_files, top_k
 from mnist_demo.train import train
 
+FAST_MODEL = make_config("fast").model
+
 
 def draw_digit(digit: int, canvas=(400, 400), box=(110, 60, 290, 340), width=28, sketch=False):
     """0, 1 or 7 drawn as a person would, thick strokes; black on white RGB, or black in alpha (Sketchpad)."""
@@ -41,7 +43,7 @@ def draw_digit(digit: int, canvas=(400, 400), box=(110, 60, 290, 340), width=28,
 
 @pytest.fixture(scope="session")
 def trained():
-    """A CNN trained for one epoch on 10000 MNIST images (97% test accuracy; ~20-80 s on 2 cores)."""
+    """The fast preset's CNN trained for one epoch on 10000 MNIST images (97% test accuracy; ~10-40 s on 2 cores)."""
     result = train(make_config("fast", limit=10000), cached_mnist())
     return result.model
 
@@ -142,14 +144,14 @@ def test_concurrent_callers_get_the_same_answers(predictor):
         assert probs == pytest.approx(expected[i], abs=1e-6)
 
 
-def _save(model, name, directory):
-    return save_checkpoint(model, name, {"model": "cnn", "accuracy": 0.97}, directory)
+def _save(model, name, directory, architecture=FAST_MODEL):
+    return save_checkpoint(model, name, {"model": architecture, "accuracy": 0.97}, directory)
 
 
 def test_from_checkpoint(trained, predictor, tmp_path):
     _save(trained, "quick", tmp_path)
     loaded = Predictor.from_checkpoint("quick", tmp_path)
-    assert loaded.name == "quick" and loaded.meta["model"] == "cnn"
+    assert loaded.name == "quick" and loaded.meta["model"] == FAST_MODEL
     image = draw_digit(0)
     assert loaded(image).probabilities == pytest.approx(predictor(image).probabilities, abs=1e-6)
     with pytest.raises(CheckpointError):
@@ -164,7 +166,7 @@ def test_default_predictor_is_cached_and_explains_a_missing_model(trained, tmp_p
     assert default_predictor(tmp_path) is first
     assert first(draw_digit(7)).digit == 7
     time.sleep(0.01)
-    _save(build_model("cnn"), "default", tmp_path)  # replaced on disk: loaded again
+    _save(build_model("cnn"), "default", tmp_path, "cnn")  # replaced on disk: loaded again
     assert path.exists() and default_predictor(tmp_path) is not first
     (tmp_path / "default.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from mnist_demo.config import make_config
-from mnist_demo.devices import available_devices, resolve_device
-from mnist_demo.errors import DeviceError
+from mnist_demo.devices import available_devices, native_bf16, resolve_device
+from mnist_demo.errors import ConfigError, DeviceError
 from mnist_demo.models import build_model
-from mnist_demo.train import EpochEnd, Progress, TrainingDiverged, evaluate, train
+from mnist_demo.train import EpochEnd, Progress, TrainingDiverged, autocast_dtype, evaluate, train
 
 
 def run(mnist, **overrides):
@@ -97,3 +97,26 @@ def test_devices():
     if "cuda" not in available_devices():
         with pytest.raises(DeviceError, match="cuda is not available on this machine"):
             resolve_device("cuda")
+
+
+def test_precision_auto_uses_bf16_only_for_convolutions_on_native_bf16_hardware():
+    cpu = torch.device("cpu")
+    for name in ("tutorial", "mlp", "cnn", "cnn-small"):
+        model = build_model(name)
+        auto = autocast_dtype(make_config("fast", model=name), model, cpu)
+        expected = torch.bfloat16 if name.startswith("cnn") and native_bf16(cpu) else None
+        assert auto == expected, name
+        assert autocast_dtype(make_config("fast", model=name, precision="fp32"), model, cpu) is None
+        assert autocast_dtype(make_config("fast", model=name, precision="bf16"), model, cpu) == torch.bfloat16
+    assert make_config("tutorial").precision == "fp32"  # the tutorial recipe stays as written
+    with pytest.raises(ConfigError, match="precision: bf16 mixed precision runs on cpu or cuda, not mps"):
+        autocast_dtype(make_config("fast", precision="bf16"), build_model("cnn"), torch.device("mps"))
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_bf16_training_learns_and_keeps_fp32_weights(mnist, name):
+    result, events = run(mnist, model=name, precision="bf16", batch_size=64)
+    losses = [e.loss for e in events if isinstance(e, Progress)]
+    assert result.precision == "bf16" and result.summary()["precision"] == "bf16"
+    assert losses[-1] < losses[0] / 2 and result.evaluation.accuracy > 0.85
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
