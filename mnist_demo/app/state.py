@@ -68,8 +68,8 @@ class Settings:
     def threads(self) -> int:
         """torch threads for the whole server: by default one core stays free for the web server and predictions.
 
-        Evidence (benchmarks/load.py, 2 cores, 20 clients predicting while one training runs): with 2 torch
-        threads p95 was 316 ms, with 1 it was 244 ms; the training itself ran about 15% slower.
+        Evidence (benchmarks/load.py on 2 cores, 20 clients predicting while one training runs, before trainings
+        were also made nicer): p95 316 ms with 2 torch threads, 244 ms with 1; docs/measurements.md.
         """
         return self.torch_threads or max(1, self.default_threads - 1)
 

@@ -25,6 +25,15 @@ Adam adapts the step per weight, which is why the *fast* preset learns in one ep
 schedule warms the rate up, then anneals it to almost zero for the final, careful steps.
 """
 
+FAST_PRESET = """
+**How the fast preset gets to 99% so quickly.** Four choices, each measured on this project's 2-core CPU:
+a *convolutional* net, which sees strokes and corners instead of 784 unrelated pixels; a *small* one
+(16-32-64 channels, pooling before batch norm), so each image costs little; Adam with a one-cycle schedule,
+so one pass over the data is enough; and *bfloat16 mixed precision* where the hardware computes it natively
+(Intel AMX, NVIDIA tensor cores): the forward pass runs in 16-bit, while the weights and their updates stay
+32-bit. It reaches 99% in less time than one epoch of the tutorial's loop takes.
+"""
+
 FINAL_RELU = """
 **Why the tutorial model's last ReLU hurts.** The tutorial ends its network with `nn.ReLU()` after the
 last `Linear`, so every output ("logit") is clipped at 0. Cross-entropy needs the wrong digits' logits to

@@ -34,7 +34,8 @@ REDRAW_S = 1.0  # at most one UI update per second unless something important ha
 MODEL_LABELS = {
     "tutorial": "tutorial: the tutorial's MLP 784-512-512-10 (final ReLU kept)",
     "mlp": "mlp: the same MLP without the final ReLU",
-    "cnn": "cnn: small convolutional net",
+    "cnn": "cnn: small convolutional net (the shipped model)",
+    "cnn-small": "cnn-small: smaller and faster convolutional net",
 }
 EMPTY_WANTED = {
     "preset": f"choose one of {', '.join(PRESETS)}",
@@ -125,6 +126,8 @@ def build(ctx: AppContext) -> TrainUI:
                 gr.Markdown(teach.EPOCH_BATCH)
             with gr.Accordion("Why does the tutorial model's last ReLU hurt?", open=False, elem_id="teach-relu"):
                 gr.Markdown(teach.FINAL_RELU)
+            with gr.Accordion("How does the fast preset reach 99% so quickly?", open=False, elem_id="teach-fast"):
+                gr.Markdown(teach.FAST_PRESET)
         with gr.Column(scale=3, min_width=360):
             status = gr.Markdown("Choose a preset (or your own values) and press **Train**.",
                                  elem_id="train-status")
