@@ -19,6 +19,7 @@ draws a stroke a second. The load clients run on the same 2 cores as the server 
 import argparse
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -135,6 +136,17 @@ def client_loop(url: str, files, until: float, think: float, api: str, latencies
             time.sleep(think)
 
 
+def training_samples_per_s(job) -> float | None:
+    """The training's own speed (samples/s) as its latest progress line in the app states it."""
+    if job is None:
+        return None
+    for outputs in reversed(job.outputs()):
+        found = re.search(r"([\d,]+) samples/s", str(outputs[1]) if len(outputs) > 1 else "")
+        if found:
+            return float(found.group(1).replace(",", ""))
+    return None
+
+
 def process_cpu_s(pid: int) -> float | None:
     """User + system CPU seconds a process has used so far (Linux /proc), or None elsewhere."""
     try:
@@ -169,26 +181,31 @@ def main() -> int:
             time.sleep(3)  # let the training get going (data load, first batches)
             latencies, errors, wrong = [], [], []
             until = time.time() + args.seconds
-            threads = [threading.Thread(target=client_loop, args=(url, files, until, args.think, args.api, latencies, errors, wrong))
-                       for _ in range(args.clients)]
+            loop_args = (url, files, until, args.think, args.api, latencies, errors, wrong)
+            threads = [threading.Thread(target=client_loop, args=loop_args) for _ in range(args.clients)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             training_running = job is not None and not job.done()
+            training_rate = training_samples_per_s(job)
             server_cpu_s = process_cpu_s(proc.pid)
             trainer.predict(api_name="/stop")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    result = {"api": args.api, "clients": args.clients, "seconds": args.seconds, "think_s": args.think, "requests": len(latencies),
-              "errors": len(errors), "wrong": len(wrong),
+    result = {"api": args.api, "clients": args.clients, "seconds": args.seconds, "think_s": args.think,
+              "requests": len(latencies), "errors": len(errors), "wrong": len(wrong),
               "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
               "p95_ms": round(percentile(latencies, 95), 1), "max_ms": round(max(latencies, default=0), 1),
-              "training_ran_throughout": training_running, "cpu_threads": os.cpu_count(),
-              "server_cpu_s": server_cpu_s, "load_clients_cpu_s": round(time.process_time(), 1)}
-    print(f"{result['requests']} predictions served by {args.clients} clients in {args.seconds:.0f} s "
-          f"{'while one training ran' if not args.no_training else 'with no training'}; {result['errors']} errors, {result['wrong']} wrong digits")
+              "training_ran_throughout": training_running, "training_samples_per_s": training_rate,
+              "cpu_threads": os.cpu_count(), "server_cpu_s": server_cpu_s,
+              "load_clients_cpu_s": round(time.process_time(), 1)}
+    during = "while one training ran" if not args.no_training else "with no training"
+    print(f"{result['requests']} predictions served by {args.clients} clients in {args.seconds:.0f} s {during}; "
+          f"{result['errors']} errors, {result['wrong']} wrong digits")
+    if training_rate:
+        print(f"the training meanwhile: {training_rate:,.0f} samples/s")
     print(f"latency p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms")
     for err in errors[:5]:
         print("error:", err)

@@ -45,8 +45,8 @@ class TrainConfig:
 TUTORIAL = TrainConfig(model="tutorial", optimizer="sgd", lr=1e-3, momentum=0.0, batch_size=64,
                        epochs=1, schedule="constant", precision="fp32", log_every=100)
 # The default: the smaller CNN, Adam with a short-warm-up one-cycle schedule, bf16 where the hardware has it.
-# Evidence (benchmarks/train_speed.py and a seed sweep on this 2-core AMX CPU): one epoch ends at 99.06-99.16%
-# over seeds 0-3 and takes about half the time of the 24-48-96 `cnn` with the same recipe.
+# Evidence (2-core AMX CPU): one epoch ends at 99.07-99.24% over seeds 0-5 and reaches 99% in 0.88 of the
+# tutorial loop's epoch time (benchmarks/train_speed.py); docs/measurements.md.
 FAST = TrainConfig(model="cnn-small", lr=5e-3, warmup=0.15)
 # The shipped model's recipe (checkpoints/default.pt): augmentation so that drawings read well.
 BEST = TrainConfig(epochs=6, augment=True, lr=3e-3)
