@@ -1,0 +1,86 @@
+"""The /api/predict route in-process (no server): its bounded work and its answers, over ASGI."""
+
+import asyncio
+import io
+import shutil
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from PIL import Image, ImageDraw
+
+from mnist_demo.app.rest import PATH, PredictRoute
+from mnist_demo.app.state import AppContext, Settings
+
+SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
+
+
+def one_png() -> bytes:
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=20)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def route(tmp_path) -> PredictRoute:
+    if not SHIPPED.is_file():
+        pytest.skip(reason="needs the shipped checkpoints/default.pt")
+    shutil.copy2(SHIPPED, tmp_path / "default.pt")
+    return PredictRoute(AppContext(Settings(checkpoint_dir=str(tmp_path))), workers=1, max_waiting=1)
+
+
+def post_all(route: PredictRoute, before_last) -> list[httpx.Response]:
+    """Two requests that stay in flight, then `before_last()`, then a third; all answers, in order."""
+
+    async def main():
+        app = FastAPI(routes=[route.route()])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client:
+            def send():
+                return client.post(PATH, content=one_png(), headers={"Content-Type": "image/png"})
+
+            first = [asyncio.create_task(send()) for _ in range(2)]
+            for _ in range(200):  # until both are admitted: one running, one waiting for the worker
+                if route.pending == 2:
+                    break
+                await asyncio.sleep(0.01)
+            third = await send()
+            before_last()
+            return [*(await asyncio.gather(*first)), third]
+
+    return asyncio.run(main())
+
+
+def test_a_full_line_answers_busy_and_the_admitted_requests_still_finish(route):
+    gate = threading.Event()
+    real = route.predict
+
+    def held(name, data):
+        gate.wait(30)
+        return real(name, data)
+
+    route.predict = held
+    first, second, third = post_all(route, gate.set)
+    assert third.status_code == 503 and third.headers["retry-after"] == "1"
+    assert "busy" in third.json()["error"]
+    assert [first.json()["digit"], second.json()["digit"]] == [1, 1]
+    assert route.pending == 0  # nothing left counted once everything is answered
+
+
+def test_an_unexpected_fault_is_a_json_500_without_details(route):
+    def broken(name, data):
+        raise RuntimeError("secret internal detail /srv/path")
+
+    route.predict = broken
+
+    async def main():
+        app = FastAPI(routes=[route.route()])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client:
+            return await client.post(PATH, content=one_png(), headers={"Content-Type": "image/png"})
+
+    reply = asyncio.run(main())
+    assert reply.status_code == 500 and reply.json() == {"error": "internal error; the server log has the details"}
+    assert route.pending == 0
