@@ -84,3 +84,19 @@ def test_an_unexpected_fault_is_a_json_500_without_details(route):
     reply = asyncio.run(main())
     assert reply.status_code == 500 and reply.json() == {"error": "internal error; the server log has the details"}
     assert route.pending == 0
+
+
+@pytest.mark.parametrize("auth", [("alice", "s3cret"), [("bob", "x"), ("alice", "s3cret")],
+                                  lambda user, password: (user, password) == ("alice", "s3cret")],
+                         ids=["one pair", "a list", "a function"])
+def test_every_form_of_gradio_auth_protects_the_route(route, auth):
+    route = PredictRoute(route.ctx, auth)
+
+    async def main():
+        app = FastAPI(routes=[route.route()])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://demo") as client:
+            return [await client.post(PATH, content=one_png(), headers={"Content-Type": "image/png"}, auth=creds)
+                    for creds in (None, ("alice", "wrong"), ("mallory", "s3cret"), ("alice", "s3cret"))]
+
+    *refused, accepted = asyncio.run(main())
+    assert [r.status_code for r in refused] == [401, 401, 401] and accepted.json()["digit"] == 1

@@ -136,9 +136,7 @@ def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> dict:
     """Keyword arguments for `demo.launch`: CSS, upload limit, downloads from the checkpoint folder, and the
     `/api/predict` route (registered before Gradio's own routes, protected by the same `auth` accounts)."""
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
-    accounts = extra.get("auth")
-    rest = PredictRoute(demo.mnist_context, accounts if isinstance(accounts, list) else None,
-                        workers=settings.predict_workers)
+    rest = PredictRoute(demo.mnist_context, extra.get("auth"), workers=settings.predict_workers)
     demo.mnist_rest = rest
     kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
                   show_error=True, footer_links=["api", "gradio"], run_history=False,

@@ -25,6 +25,7 @@ import hmac
 import io
 import logging
 import time
+from typing import Callable
 
 import anyio
 from fastapi import Request
@@ -55,13 +56,26 @@ class Refused(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
+def _accounts(pairs) -> Callable[[str, str], bool]:
+    """A checker for one (user, password) pair or a list of them, comparing in constant time."""
+    pairs = [pairs] if isinstance(pairs, tuple) and len(pairs) == 2 and isinstance(pairs[0], str) else pairs
+    accounts = {str(user): str(password) for user, password in pairs}
+
+    def check(user: str, password: str) -> bool:
+        expected = accounts.get(user)
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
+
+    return check
+
+
 class PredictRoute:
     """The `/api/predict` endpoint for one app: its context, its accounts and its worker pool."""
 
-    def __init__(self, ctx: AppContext, accounts: list[tuple[str, str]] | None = None, workers: int = 2,
-                 max_waiting: int = 64, max_bytes: int = MAX_IMAGE_BYTES):
+    def __init__(self, ctx: AppContext, auth=None, workers: int = 2, max_waiting: int = 64,
+                 max_bytes: int = MAX_IMAGE_BYTES):
+        """`auth` as Gradio's launch takes it: None, (user, password), a list of those, or fn(user, password)."""
         self.ctx = ctx
-        self.accounts = dict(accounts or [])
+        self.auth = auth if callable(auth) or auth is None else _accounts(auth)
         self.limiter = anyio.CapacityLimiter(workers)
         self.max_waiting = max_waiting
         self.max_bytes = max_bytes
@@ -94,7 +108,7 @@ class PredictRoute:
 
     def check_auth(self, request: Request) -> None:
         """Nothing without --auth; otherwise HTTP Basic credentials matching one of the accounts."""
-        if not self.accounts:
+        if self.auth is None:
             return
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         user, password = "", ""
@@ -103,8 +117,7 @@ class PredictRoute:
                 user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 pass
-        expected = self.accounts.get(user)
-        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+        if not (scheme.lower() == "basic" and self.auth(user, password)):
             raise Refused(401, "login required: send the app's USER:PASS as HTTP Basic credentials "
                           "(curl -u USER:PASS ...)", {"WWW-Authenticate": REALM})
 
