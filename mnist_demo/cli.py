@@ -17,12 +17,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _literal(text: str) -> str:
+    """Text for argparse's help as written: argparse %-formats help, so a bare `%` (as in "99%") must be doubled."""
+    return text.replace("%", "%%")
+
+
 def _add_train(sub) -> None:
     from mnist_demo.config import PRESETS, PRESET_HELP
 
     p = sub.add_parser("train", help="train a model and optionally save it",
                        description="Train on MNIST. Any option left out comes from the preset.")
-    p.add_argument("--preset", default=None, help="; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items())
+    p.add_argument("--preset", default=None, help=_literal("; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
                    + f" (default: fast; one of {', '.join(PRESETS)})")
     p.add_argument("--model", help="tutorial, mlp or cnn (see `models`)")
     p.add_argument("--optimizer", help="sgd or adam")

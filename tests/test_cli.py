@@ -78,3 +78,34 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
     assert done.returncode == 1
     assert "MNIST not found" in done.stderr and str(tmp_path / "none") in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _commands() -> list[str]:
+    """Every subcommand the parser knows, so a new command is covered without editing this list."""
+    import argparse
+
+    from mnist_demo.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+def test_the_command_list_is_complete():
+    assert {"train", "evaluate", "predict", "bench", "models"} <= set(_commands())
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in _commands()], ids=lambda c: " ".join(c) or "top")
+def test_every_help_prints_and_exits_0(command):
+    done = cli(*command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:") and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("script", ["demo.py", "benchmarks/train_speed.py", "benchmarks/predict_latency.py",
+                                    "benchmarks/load.py"])
+def test_every_script_help_prints_and_exits_0(script):
+    done = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout
