@@ -26,6 +26,16 @@ from mnist_demo.preprocess import BLANK_MESSAGE
 CANVAS = 280  # px: one digit (shown enlarged); a small canvas is quicker for the browser to export per stroke
 BRUSH_RADIUS = 11
 NO_MODEL = "No model yet"
+# The pad's bin icon: found by its label, else as the last button of the pad's top toolbar (undo, redo, bin),
+# so a translated label does not break it.
+CLEAR_JS = """
+() => {
+  const pad = document.getElementById('draw-pad');
+  const tools = pad ? Array.from(pad.querySelectorAll('.top-panel button')) : [];
+  const bin = tools.find((b) => b.getAttribute('aria-label') === 'Clear canvas') || tools[tools.length - 1];
+  if (bin) { bin.click(); }
+}
+"""
 
 
 @dataclass
@@ -157,10 +167,16 @@ def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
                   api_visibility="private", trigger_mode="always_last", show_progress="hidden", **group)
 
     def on_clear():
-        return None, BLANK_MESSAGE, None, ""
+        return BLANK_MESSAGE, None, ""
 
-    ui.clear.click(on_clear, None, [ui.pad, ui.label, ui.preview, ui.message], api_visibility="private",
+    # Clear presses the pad's own bin icon (CLEAR_JS) rather than sending the pad `None`: Gradio leaves a
+    # Sketchpad untouched when it gets the value it already has, so a second `None` left the strokes on the
+    # pad (Clear worked once per page). The bin empties it every time and fires the pad's change event, whose
+    # blank prediction follows any prediction still in flight; `on_clear` resets the answer at once.
+    ui.clear.click(on_clear, None, [ui.label, ui.preview, ui.message], js=CLEAR_JS, api_visibility="private",
                    queue=False, show_progress="hidden")
+    ui.pad.clear(on_clear, None, [ui.label, ui.preview, ui.message], api_visibility="private", queue=False,
+                 show_progress="hidden")
 
     def on_pick(choice, image, visitor: Visitor):
         valid = [v for _, v in choices(ctx, visitor)]
