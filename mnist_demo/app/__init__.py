@@ -34,6 +34,22 @@ CSS = """
 .mnist-progress-text { font-size: 0.9em; margin: 4px 0 2px 0; font-variant-numeric: tabular-nums; }
 #train-log textarea { font-family: var(--font-mono, monospace); font-size: 0.85em; }
 #draw-preview img { image-rendering: pixelated; }
+/* Phones (390 px wide): all four tabs fit without the overflow menu; on the Draw tab the prediction, the pad and
+   Clear come first, one under the other, short enough to share the screen, so nobody scrolls between drawing
+   and reading the answer (the model picker and the 28x28 preview follow). */
+@media (max-width: 640px) {
+  #tabs .tab-container button { padding-left: 7px; padding-right: 7px; font-size: 0.92em; }
+  #draw-row { flex-direction: column; }
+  #draw-row > .draw-column { display: contents; }
+  #draw-label { order: 1; }
+  #draw-pad { order: 2; height: 330px !important; }
+  #draw-clear { order: 3; }
+  #draw-message { order: 4; }
+  #draw-row .form:has(#draw-model), #draw-model { order: 5; }
+  #draw-model-info { order: 6; }
+  #draw-preview { order: 7; }
+  #teach-preprocess { order: 8; }
+}
 """
 
 # A fresh Gradio 6 Sketchpad starts on the "image" tool and asks the user to pick the brush first. This picks

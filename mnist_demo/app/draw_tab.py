@@ -55,8 +55,8 @@ class DrawUI:
 
 
 def build(ctx: AppContext) -> DrawUI:
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=320):
+    with gr.Row(equal_height=False, elem_id="draw-row"):
+        with gr.Column(scale=3, min_width=320, elem_classes=["draw-column"]):
             model = gr.Dropdown([], value=None, label="Model", elem_id="draw-model",
                                 info="Your just-trained model, a saved checkpoint, or the shipped default")
             model_info = gr.Markdown("", elem_id="draw-model-info", elem_classes=["mnist-small"])
@@ -66,7 +66,7 @@ def build(ctx: AppContext) -> DrawUI:
                                eraser=gr.Eraser(default_size=BRUSH_RADIUS + 4), layers=False, transforms=(),
                                sources=(), buttons=[], elem_id="draw-pad")
             clear = gr.Button("Clear", elem_id="draw-clear", size="md")
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=2, min_width=300, elem_classes=["draw-column"]):
             label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label="Prediction (top 3)", elem_id="draw-label")
             preview = gr.Image(None, label="What the model sees: 28x28, enlarged", type="numpy", image_mode="L",
                                height=280, width=280, interactive=False, buttons=[], elem_id="draw-preview")
