@@ -12,7 +12,8 @@ from mnist_demo.errors import ConfigError
 OPTIMIZERS = ("sgd", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "onecycle")
-MAX_BATCH_SIZE = 60000
+TRAIN_SIZE = 60000  # MNIST's training images
+MAX_BATCH_SIZE = TRAIN_SIZE  # the engine's cap; a caller may set a lower one (the app does)
 DEFAULT_MAX_EPOCHS = 50
 
 
@@ -60,7 +61,8 @@ PRESET_HELP = {
 }
 
 
-def make_config(preset: str | None = None, max_epochs: int = DEFAULT_MAX_EPOCHS, **overrides) -> TrainConfig:
+def make_config(preset: str | None = None, max_epochs: int = DEFAULT_MAX_EPOCHS,
+                max_batch_size: int = MAX_BATCH_SIZE, **overrides) -> TrainConfig:
     """Start from a preset, apply overrides (None means 'keep the preset's'), coerce and validate.
 
     Raises ConfigError naming the field for anything out of range; nothing runs before this passes.
@@ -74,11 +76,15 @@ def make_config(preset: str | None = None, max_epochs: int = DEFAULT_MAX_EPOCHS,
             raise ConfigError(key, "is not a training option")
     changes = {k: v for k, v in overrides.items() if v is not None}
     config = replace(PRESETS[name], **changes)
-    return validate(config, max_epochs=max_epochs)
+    return validate(config, max_epochs=max_epochs, max_batch_size=max_batch_size)
 
 
-def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS) -> TrainConfig:
-    """Return a copy with coerced types, or raise ConfigError naming the first bad field."""
+def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS,
+             max_batch_size: int = MAX_BATCH_SIZE) -> TrainConfig:
+    """Return a copy with coerced types, or raise ConfigError naming the first bad field.
+
+    `max_epochs` and `max_batch_size` are the caller's caps, so the error states the range the caller allows.
+    """
     from mnist_demo.models import MODELS  # local: models imports torch, config stays light
 
     model = _choice("model", config.model, tuple(MODELS))
@@ -90,10 +96,10 @@ def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS) -> Train
     weight_decay = _number("weight_decay", config.weight_decay, 0.0, 1.0, "a number from 0 to 1")
     warmup = _number("warmup", config.warmup, 0.0, 0.9, "a share of the steps greater than 0 and at most 0.9",
                      open_low=True)
-    batch_size = whole_number("batch_size", config.batch_size, 1, MAX_BATCH_SIZE)
+    batch_size = whole_number("batch_size", config.batch_size, 1, min(max_batch_size, MAX_BATCH_SIZE))
     epochs = whole_number("epochs", config.epochs, 1, max_epochs)
     log_every = whole_number("log_every", config.log_every, 1, 100000)
-    limit = None if config.limit is None else whole_number("limit", config.limit, 1, MAX_BATCH_SIZE)
+    limit = None if config.limit is None else whole_number("limit", config.limit, 1, TRAIN_SIZE)
     seed = None if config.seed is None else whole_number("seed", config.seed, 0, 2**63 - 1)
     if not isinstance(config.augment, bool):
         raise ConfigError("augment", "must be true or false")

@@ -51,6 +51,33 @@ def test_bad_values_name_the_field(field, value, fragment):
     assert err.value.field == field
 
 
+@pytest.mark.parametrize("cap,value,message", [
+    (8192, 8193, "batch_size: 8193 is out of range; must be a whole number from 1 to 8192"),
+    (8192, 60000, "batch_size: 60000 is out of range; must be a whole number from 1 to 8192"),
+    (8192, 0, "batch_size: 0 is out of range; must be a whole number from 1 to 8192"),
+    (8192, "abc", "batch_size: 'abc' is not a number; must be a whole number from 1 to 8192"),
+    (10**9, 60001, "batch_size: 60001 is out of range; must be a whole number from 1 to 60000"),  # never above the engine's
+])
+def test_batch_size_cap_is_the_callers_and_the_message_says_it(cap, value, message):
+    with pytest.raises(ConfigError) as err:
+        make_config("fast", batch_size=value, max_batch_size=cap)
+    assert str(err.value) == message
+    assert make_config("fast", batch_size=min(cap, 60000), max_batch_size=cap).batch_size == min(cap, 60000)
+
+
+@pytest.mark.parametrize("value", [8193, 60000, 10**9])
+def test_the_apps_batch_size_message_states_the_apps_cap(tmp_path, value):
+    from mnist_demo.app.state import AppContext, Settings
+    from mnist_demo.app.train_tab import APP_MAX_BATCH, build_config
+
+    ctx = AppContext(Settings(checkpoint_dir=str(tmp_path)))
+    with pytest.raises(ConfigError) as err:
+        build_config(ctx, "fast", "cnn", "adam", 0.003, value, 1, False, "cpu", 60000)
+    assert err.value.field == "batch_size"
+    assert str(err.value).endswith(f"out of range; must be a whole number from 1 to {APP_MAX_BATCH}")
+    assert build_config(ctx, "fast", "cnn", "adam", 0.003, APP_MAX_BATCH, 1, False, "cpu", 60000).batch_size == 8192
+
+
 def test_epoch_cap_is_configurable():
     assert make_config("fast", epochs=3, max_epochs=3).epochs == 3
     with pytest.raises(ConfigError, match="from 1 to 2"):

@@ -174,12 +174,9 @@ def build_config(ctx: AppContext, preset, model, optimizer, lr, batch_size, epoc
         raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     if not isinstance(augment, bool):
         raise ConfigError("augment", f"{augment!r} is not true or false")
-    config = make_config(preset.strip().lower(), max_epochs=ctx.settings.max_epochs, model=model,
-                         optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, augment=augment,
-                         limit=limit, device=str(device).strip().lower())
-    if config.batch_size > APP_MAX_BATCH:
-        raise ConfigError("batch_size", f"{config.batch_size} is more than this app allows; "
-                                        f"must be a whole number from 1 to {APP_MAX_BATCH}")
+    config = make_config(preset.strip().lower(), max_epochs=ctx.settings.max_epochs, max_batch_size=APP_MAX_BATCH,
+                         model=model, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                         augment=augment, limit=limit, device=str(device).strip().lower())
     if config.device is None:
         config = replace(config, device=ctx.default_device)
     if config.device not in ctx.devices:
