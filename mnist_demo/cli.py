@@ -23,7 +23,7 @@ def _literal(text: str) -> str:
 
 
 def _add_train(sub) -> None:
-    from mnist_demo.config import PRESETS, PRESET_HELP
+    from mnist_demo.config import MAX_BATCH_SIZE, PRESET_HELP, PRESETS
 
     p = sub.add_parser("train", help="train a model and optionally save it",
                        description="Train on MNIST. Any option left out comes from the preset.")
@@ -36,7 +36,7 @@ def _add_train(sub) -> None:
     p.add_argument("--weight-decay", help="L2 weight decay, 0 to 1")
     p.add_argument("--schedule", help="constant or onecycle")
     p.add_argument("--warmup", help="one-cycle warm-up, the share of steps (0 to 0.9; default 0.25)")
-    p.add_argument("--batch-size", help="samples per step, 1 to 60000")
+    p.add_argument("--batch-size", help=f"samples per step, 1 to {MAX_BATCH_SIZE}")
     p.add_argument("--epochs", help="passes over the training set")
     p.add_argument("--max-epochs", type=int, default=50, help="the cap on --epochs (default 50)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
@@ -47,7 +47,7 @@ def _add_train(sub) -> None:
     p.add_argument("--limit", help="train on the first N samples only")
     p.add_argument("--log-every", help="batches between log lines (tutorial: 100)")
     p.add_argument("--out", metavar="NAME", help="save the model as checkpoints/NAME.pt")
-    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: data)")
+    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: data, else the bundled copy)")
     p.add_argument("--no-download", action="store_true", help="never try torchvision's download")
     p.add_argument("--checkpoint-dir", default=None, help="where checkpoints go (default: checkpoints/)")
     p.add_argument("--json", action="store_true", help="end with one JSON summary line")

@@ -1,11 +1,14 @@
 """MNIST as uint8 tensors on the training device: IDX parsing, where the files come from, batches.
 
-Loading order: the given data directory -> the files bundled with this repository -> torchvision's
-download (when online). The whole set lives on the device; batches are cut by index, so no per-sample
-Python work happens in the training loop.
+Where the files come from: a data directory someone chose is used as given: its files, else torchvision's
+download into it (when online), else an error; it never falls back to other files unnoticed. The default
+(`data`, or none given) means this working directory's data/ if it holds MNIST, else the copy bundled with
+this repository, else the download. The whole set lives on the device; batches are cut by index, so no
+per-sample Python work happens in the training loop.
 """
 
 import gzip
+import os
 import struct
 import threading
 import zlib
@@ -18,6 +21,7 @@ from mnist_demo.errors import DataError
 
 MEAN, STD = 0.1307, 0.3081  # of the training images scaled to [0, 1]; models.Standardize uses them
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DATA_DIR = "data"  # the CLI's and the app's default --data-dir: ./data, else the bundled copy
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -110,24 +114,38 @@ def _download(directory: Path) -> MNIST | None:
     return _read_dir(directory)
 
 
-def missing_message(directory: Path) -> str:
+def missing_message(directory: Path, chosen: bool = False, downloaded: bool = True) -> str:
+    """What to do when MNIST is not found in `directory` (`chosen`: given by the user, so nothing else was tried)."""
     names = ", ".join(f"{n}(.gz)" for n in FILES.values())
-    return (f"MNIST not found: put the four files {names} in {Path(directory) / 'MNIST' / 'raw'} "
-            f"(or pass --data-dir); this copy also has no bundled files at {BUNDLED_DIR / 'MNIST' / 'raw'} "
-            "and the download failed (no internet?)")
+    where = Path(directory) / "MNIST" / "raw"
+    if chosen and not Path(directory).is_dir():
+        problem = "is not a folder" if Path(directory).exists() else "does not exist"
+        return (f"MNIST not found: the data directory {directory} {problem} (expected the files {names} in "
+                f"{where}); pass an existing --data-dir, or leave --data-dir out to use the bundled copy")
+    tried = [] if chosen else [f"this copy has no bundled files at {BUNDLED_DIR / 'MNIST' / 'raw'}"]
+    tried += ["the download failed (no internet?)"] if downloaded else ["downloading was switched off"]
+    return f"MNIST not found: put the four files {names} in {where} (or pass --data-dir); {' and '.join(tried)}"
 
 
 def load_mnist(data_dir: str | Path | None = None, device: str | torch.device = "cpu",
                download: bool = True) -> MNIST:
-    """Find and read MNIST (data dir -> bundled -> download) and put it on `device`."""
-    directory = Path(data_dir) if data_dir else Path("data")
-    for source in dict.fromkeys([directory.resolve(), BUNDLED_DIR]):
+    """Find and read MNIST and put it on `device`; DataError saying what to do when it is not there.
+
+    A chosen directory is the only source (downloading into it when allowed, never into a folder that does
+    not exist: that is a typo more often than a wish). The default also looks at the bundled copy.
+    """
+    chosen = bool(data_dir) and os.fspath(data_dir) != DEFAULT_DATA_DIR
+    directory = Path(data_dir) if chosen else Path(DEFAULT_DATA_DIR)
+    if chosen and not directory.is_dir():
+        raise DataError(missing_message(directory, chosen=True))
+    sources = [directory.resolve()] if chosen else [directory.resolve(), BUNDLED_DIR]
+    for source in dict.fromkeys(sources):
         found = _read_dir(source)
         if found is not None:
             return found.to(device)
     found = _download(directory) if download else None
     if found is None:
-        raise DataError(missing_message(directory))
+        raise DataError(missing_message(directory, chosen, downloaded=download))
     return found.to(device)
 
 

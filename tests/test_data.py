@@ -75,17 +75,42 @@ def test_data_dir_comes_first(tmp_path, gz):
 
 def test_missing_everywhere_gives_one_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "BUNDLED_DIR", tmp_path / "nothing-bundled")
+    monkeypatch.chdir(tmp_path)  # the default ./data is absent too
     with pytest.raises(DataError) as err:
-        load_mnist(tmp_path / "empty", download=False)
+        load_mnist(download=False)
     message = str(err.value)
-    assert str(tmp_path / "empty" / "MNIST" / "raw") in message
+    assert str(tmp_path / "nothing-bundled" / "MNIST" / "raw") in message and "downloading was switched off" in message
     for name in FILES.values():
         assert name in message
 
 
-def test_falls_back_to_bundled_files(tmp_path):
-    found = load_mnist(tmp_path / "empty", download=False)
-    assert found.source == str(data.BUNDLED_DIR)
+@pytest.mark.parametrize("chosen,exists,fragment", [
+    ("nonexistent", False, "does not exist"),
+    ("nonexistent/deeper", False, "does not exist"),
+    ("empty", True, "MNIST not found: put the four files"),
+    ("a-file", None, "is not a folder"),
+])
+def test_a_chosen_data_dir_never_falls_back_to_the_bundled_files(tmp_path, chosen, exists, fragment):
+    """`--data-dir X` means X: a typo must not train quietly on other files (the bundled ones here exist)."""
+    directory = tmp_path / chosen
+    if exists:
+        directory.mkdir()
+    elif exists is None:
+        directory.write_text("not a folder")
+    for download in (False, True):  # offline here; a folder that does not exist is refused before any download
+        if download and exists:
+            continue  # downloading into an existing folder is allowed: nothing to check offline
+        with pytest.raises(DataError) as err:
+            load_mnist(directory, download=download)
+        assert fragment in str(err.value) and str(directory / "MNIST" / "raw") in str(err.value)
+        assert str(data.BUNDLED_DIR) not in str(err.value)  # nothing else was tried, so nothing else is named
+    assert not (tmp_path / "nonexistent").exists()  # and nothing was created
+
+
+@pytest.mark.parametrize("given", [None, "", "data"])
+def test_the_default_data_dir_uses_the_bundled_files_from_anywhere(tmp_path, monkeypatch, given):
+    monkeypatch.chdir(tmp_path)  # no ./data here
+    assert load_mnist(given, download=False).source == str(data.BUNDLED_DIR)
 
 
 def test_corrupt_file_in_data_dir_is_an_error_not_a_silent_fallback(tmp_path):
