@@ -123,7 +123,8 @@ def predict_files(paths, predictor: Predictor) -> list[dict]:
         try:
             result = predictor.predict(Path(path))
         except DemoError as err:
-            rows.append({"file": label, "error": str(err)})
+            # The row names the file already; the reader's message may start with it too ("FILE: no such file").
+            rows.append({"file": label, "error": str(err).removeprefix(f"{label}: ")})
             continue
         if result.blank:
             rows.append({"file": label, "error": "no digit found (the image is blank)"})

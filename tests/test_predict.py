@@ -190,6 +190,8 @@ def test_predict_files_reports_each_file(predictor, tmp_path):
     for row in rows[2:]:
         assert set(row) == {"file", "error"} and row["error"]
     assert "blank" in rows[2]["error"] and "no such file" in rows[4]["error"]
+    for row, path in zip(rows[2:], paths[2:]):  # the row names the file; its message does not again
+        assert str(path) not in row["error"], row
 
 
 def test_the_engine_does_not_import_gradio():
