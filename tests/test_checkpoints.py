@@ -22,9 +22,9 @@ def saved(tmp_path, name="a", model="mlp"):
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
-    net = saved(tmp_path, "round.trip-1")
-    loaded = load_checkpoint("round.trip-1", tmp_path)
-    assert loaded.name == "round.trip-1" and loaded.meta["accuracy"] == 0.5 and loaded.meta["model"] == "mlp"
+    net = saved(tmp_path, "round_trip-1")
+    loaded = load_checkpoint("round_trip-1", tmp_path)
+    assert loaded.name == "round_trip-1" and loaded.meta["accuracy"] == 0.5 and loaded.meta["model"] == "mlp"
     for a, b in zip(net.state_dict().values(), loaded.model.state_dict().values()):
         assert torch.equal(a, b)
     assert not loaded.model.training
@@ -109,9 +109,55 @@ def test_names_that_could_leave_the_directory_are_refused(tmp_path, name):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_allowed_names():
-    assert clean_name("run_1.v2-final.pt") == "run_1.v2-final"
-    assert clean_name("A9") == "A9"
+@pytest.mark.parametrize("given,bare", [
+    ("A9", "A9"), ("run_1-v2-final", "run_1-v2-final"), ("x.pt", "x"), ("  x.pt  ", "x"), ("x.PT", "x"),
+    ("x", "x"), ("x" * 64, "x" * 64), ("x" * 64 + ".pt", "x" * 64), ("default", "default"),
+    ("default.pt", "default"), ("cpu1", "cpu1"), ("console", "console"), ("com", "com"), ("lpt10", "lpt10"),
+])
+def test_allowed_names_have_one_bare_form(given, bare):
+    assert clean_name(given) == bare
+    assert clean_name(bare) == bare  # applied twice, it changes nothing
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("x.pt.pt", "not allowed: use"), ("x.pt.pt.pt", "not allowed: use"), ("default.pt.pt", "not allowed: use"),
+    ("run.v2", "not allowed: use"), ("x.", "not allowed: use"), (".pt", "not allowed: use"), ("x.pth", "not allowed"),
+    ("DEFAULT", "another spelling of the shipped model"), ("Default.pt", "another spelling of the shipped model"),
+    (" DEFAULT.PT ", "another spelling of the shipped model"),
+    ("cpu", "device name"), ("CUDA", "device name"), ("mps.pt", "device name"), (" Cpu ", "device name"),
+    ("con", "reserved device name on Windows"), ("NUL", "reserved device name on Windows"),
+    ("prn.pt", "reserved device name on Windows"), ("aux", "reserved device name on Windows"),
+    ("com1", "reserved device name on Windows"), ("COM9", "reserved device name on Windows"),
+    ("lpt1", "reserved device name on Windows"), ("Lpt9.pt", "reserved device name on Windows"),
+    (None, "not allowed"), (7, "not allowed"), (["x"], "not allowed"),
+])
+def test_names_refused_in_any_spelling_write_nothing(tmp_path, name, reason):
+    with pytest.raises(CheckpointError, match=reason):
+        clean_name(name)
+    with pytest.raises(CheckpointError, match=reason):
+        save_checkpoint(build_model("mlp"), name, META, tmp_path)
+    with pytest.raises(CheckpointError, match=reason):
+        load_checkpoint(name, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("written", ["x", "x.pt", " x.PT ", "a-b_c", "Z" * 64 + ".pt", "default"])
+def test_whatever_is_written_can_be_listed_loaded_and_deleted_by_the_listed_name(tmp_path, written):
+    path = save_checkpoint(build_model("mlp"), written, META, tmp_path)
+    [row] = list_checkpoints(tmp_path)
+    assert row.error is None and row.path == path and row.name == clean_name(written) == path.stem
+    assert load_checkpoint(row.name, tmp_path).name == row.name
+    assert checkpoint_path(row.name, tmp_path) == path  # what the app's Delete removes
+    path.unlink()
+    assert list_checkpoints(tmp_path) == []
+
+
+def test_files_whose_names_break_the_rule_are_not_listed(tmp_path):
+    """Files put in the folder by hand under names this module never writes: not mistaken for other names."""
+    saved(tmp_path, "good")
+    for stray in ("x.pt.pt", "DEFAULT.pt", "con.pt", "a.b.pt", " x.pt"):
+        (tmp_path / stray).write_bytes((tmp_path / "good.pt").read_bytes())
+    assert [r.name for r in list_checkpoints(tmp_path)] == ["good"]
 
 
 def test_interrupted_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):

@@ -109,3 +109,117 @@ def test_every_script_help_prints_and_exits_0(script):
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+# --------------------------------------------------------------------------- hostile checkpoints, data dirs, messages
+
+def _hostile_files(folder):
+    """A good checkpoint and crafted ones, as a shared folder might hold them (see test_hostile_checkpoints.py)."""
+    import torch
+
+    from mnist_demo.checkpoints import FORMAT, save_checkpoint
+    from mnist_demo.models import build_model
+
+    torch.manual_seed(0)
+    save_checkpoint(build_model("cnn"), "good", {"model": "cnn", "accuracy": 0.5}, folder)
+    state = dict(build_model("cnn").state_dict())
+    base = {"format": FORMAT, "version": 1, "model": "cnn", "state_dict": state, "meta": {}}
+    torch.save(dict(base, model=["cnn"]), folder / "model-list.pt")
+    torch.save(dict(base, model={"cnn": 1}), folder / "model-dict.pt")
+    torch.save(dict(base, state_dict={"net": state}), folder / "nested-state.pt")
+    torch.save(dict(base, meta={"config": {"batch_size": torch.ones(3)}, "accuracy": torch.ones(2)}),
+               folder / "tensor-meta.pt")
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("name,code,message", [
+    ("model-list", 1, "error: model-list.pt holds an unknown model (a list, not a model name)"),
+    ("model-dict", 1, "error: model-dict.pt holds an unknown model (a dict, not a model name)"),
+    ("nested-state", 1, "error: nested-state.pt: its weights are not a plain table of named tensors"),
+    ("absent", 1, "error: checkpoint absent.pt does not exist"),
+    ("x.pt.pt", 1, "error: checkpoint name 'x.pt.pt' is not allowed"),
+    ("DEFAULT", 1, "error: checkpoint name 'DEFAULT' is not allowed: it is another spelling"),
+    ("nul", 1, "error: checkpoint name 'nul' is not allowed: 'nul' is a reserved device name on Windows"),
+    ("tensor-meta", 0, None),  # plain weights with junk metadata: the junk is dropped, the model works
+])
+def test_a_hostile_checkpoint_is_one_error_line_then_everything_still_works(tmp_path, capsys, command, name, code,
+                                                                           message):
+    from mnist_demo.cli import main
+
+    _hostile_files(tmp_path)
+    image = tmp_path / "one.png"
+    _one_png(image)
+    args = [image] if command == "predict" else ["--data-dir", str(_tiny_data(tmp_path))]
+    assert main([command, *map(str, args), "--checkpoint", name, "--checkpoint-dir", str(tmp_path)]) == code
+    out, err = capsys.readouterr()
+    if message:
+        assert err.strip().splitlines() == [err.strip()] and err.startswith(message), err
+        assert err.count(name) <= 2  # the name once, or once as typed and once as its file
+    else:
+        assert err == "" and out
+    assert main(["predict", str(image), "--checkpoint", "good", "--checkpoint-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["digit"] in range(10)
+
+
+def test_a_hostile_checkpoint_exits_1_without_a_traceback_in_a_real_process(tmp_path):
+    _hostile_files(tmp_path)
+    done = cli("evaluate", "--checkpoint", "model-list", "--checkpoint-dir", str(tmp_path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("error: model-list.pt holds an unknown model (a list, not a model name) "
+                                   "(known: tutorial, mlp, cnn, cnn-small)")
+
+
+def _one_png(path):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=20)
+    image.save(path)
+
+
+def _tiny_data(tmp_path):
+    """A 12-image MNIST set in tmp_path/data, so `evaluate` is quick."""
+    from tests.test_data import write_set
+
+    write_set(tmp_path / "data" / "MNIST" / "raw")
+    return tmp_path / "data"
+
+
+MISSING_DIR = "error: MNIST not found: the data directory /nonexistent does not exist"
+
+
+@pytest.mark.parametrize("args,cwd,code,fragment", [
+    (["train", "--data-dir", "/nonexistent"], ROOT, 1, MISSING_DIR),
+    (["train", "--data-dir", "/nonexistent", "--no-download"], ROOT, 1, MISSING_DIR),
+    (["evaluate", "--data-dir", "/nonexistent"], ROOT, 1, MISSING_DIR),
+    (["evaluate", "--data-dir", "data"], "tmp", 0, None),  # the default's name, from elsewhere: the bundled copy
+    (["evaluate"], "tmp", 0, None),
+])
+def test_a_chosen_data_dir_is_used_or_refused_never_replaced(tmp_path, args, cwd, code, fragment):
+    done = cli(*args, cwd=tmp_path if cwd == "tmp" else cwd)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    if fragment:
+        assert done.stderr.startswith(fragment) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Epoch" not in done.stdout and "loss:" not in done.stdout  # refused before any training
+    else:
+        assert "Accuracy:" in done.stdout
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (None, "no such file"),
+    (lambda p: p.write_text("hello"), "not an image file"),
+    (lambda p: p.mkdir(), "not a file"),
+])
+def test_an_image_error_line_names_the_file_once(tmp_path, capsys, make, fragment):
+    from mnist_demo.cli import main
+
+    image = tmp_path / "digit.png"
+    if make:
+        make(image)
+    assert main(["predict", str(image)]) == 1
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{image}: {fragment}") and line.count(str(image)) == 1, line
+    assert main(["predict", str(image), "--json"]) == 1
+    row = json.loads(capsys.readouterr().out)
+    assert row["file"] == str(image) and row["error"].startswith(fragment)

@@ -1,8 +1,12 @@
 """The app's rules for the checkpoint directory (no gradio): who may write what, quotas, listing, uploads.
 
-- Names follow the engine's rule (`checkpoints.clean_name`): no paths, nothing outside the directory.
+- Names follow the engine's rule (`checkpoints.clean_name`), the one normalisation for every operation: no
+  paths, nothing outside the directory, no reserved names in any spelling.
 - The shipped model (`default`) and any file not saved through the app (no owner in its metadata) are
   read-only here: they cannot be overwritten or deleted from the UI.
+- Listing never fails because of one file: a file that cannot be used is a row saying why.
+- Temporary files of interrupted saves are removed at start-up once old enough, and count against the folder's
+  size cap until then.
 - A visitor may overwrite or delete only checkpoints they saved (their owner token is in the metadata).
 - Bounded: per visitor (count and bytes), and for the whole directory (count, bytes, free disk space).
 - Uploads: size limit first, then the engine's `load_file` (weights_only, format, architecture, finite).
@@ -15,18 +19,23 @@ import math
 import os
 import shutil
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_path, clean_name,
-                                    load_checkpoint, load_file, save_checkpoint)
+from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_files, checkpoint_path,
+                                    clean_name, load_checkpoint, load_file, read_info, save_checkpoint,
+                                    temporary_files)
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor
 
 UPLOAD_SUFFIXES = (".pt", ".pth")
 DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save
 ESTIMATE_FACTOR = 1.1  # a checkpoint's size on disk vs its tensors' bytes
+# A temporary file untouched this long belongs to no save in progress (a save writes it within seconds, and
+# another process may be saving into the same folder right now).
+ORPHAN_AGE_S = 300
 
 
 @dataclass(frozen=True)
@@ -120,35 +129,26 @@ class Library:
         self._infos: dict[str, tuple[tuple, CheckpointInfo]] = {}
         self._predictors: OrderedDict[tuple, Predictor] = OrderedDict()
         self._predictor_cache = predictor_cache
+        self.temporary_bytes()  # start-up: remove what interrupted saves left behind
 
     # ----------------------------------------------------------------- reading
 
     def infos(self) -> list[CheckpointInfo]:
         """Every checkpoint with its metadata or the reason it cannot be used (unchanged files are not re-read)."""
         with self._lock:
-            if not self.directory.is_dir():
-                return []
-            rows, seen = [], set()
-            for path in sorted(self.directory.glob("*.pt")):
+            rows = []
+            for name, path in checkpoint_files(self.directory):
                 try:
-                    name = clean_name(path.name)
                     stat = path.stat()
-                except (CheckpointError, OSError):
-                    continue
-                if not path.is_file():
+                except OSError:  # removed since the directory was read
                     continue
                 key = (stat.st_mtime_ns, stat.st_size)
                 cached = self._infos.get(name)
                 if cached is None or cached[0] != key:
-                    try:
-                        info = CheckpointInfo(name, path, stat.st_size, load_file(path).meta)
-                    except CheckpointError as err:
-                        info = CheckpointInfo(name, path, stat.st_size, None, str(err))
-                    cached = (key, info)
+                    cached = (key, read_info(name, path))
                     self._infos[name] = cached
                 rows.append(cached[1])
-                seen.add(name)
-            for gone in set(self._infos) - seen:
+            for gone in set(self._infos) - {info.name for info in rows}:
                 del self._infos[gone]
             return rows
 
@@ -221,9 +221,29 @@ class Library:
 
     # ----------------------------------------------------------------- writing
 
+    def temporary_bytes(self) -> int:
+        """Remove temporary files older than ORPHAN_AGE_S (left by interrupted saves); the bytes of the rest."""
+        kept = 0
+        for path in temporary_files(self.directory):
+            try:
+                stat = path.stat()
+            except OSError:  # gone already: its save finished
+                continue
+            if time.time() - stat.st_mtime > ORPHAN_AGE_S:
+                try:
+                    path.unlink()
+                    continue
+                except OSError:  # cannot be removed (a read-only folder): it still takes the space
+                    pass
+            kept += stat.st_size
+        return kept
+
     def _usage(self, owner: str) -> tuple[int, int, int, int]:
-        """(files, bytes) of the whole directory and (files, bytes) of `owner`'s checkpoints."""
-        files = total = mine = mine_bytes = 0
+        """(files, bytes) of the whole directory and (files, bytes) of `owner`'s checkpoints.
+
+        The directory's bytes include temporary files not yet removed: they take disk space all the same.
+        """
+        files, total, mine, mine_bytes = 0, self.temporary_bytes(), 0, 0
         for info in self.infos():
             files += 1
             total += info.size
@@ -234,7 +254,7 @@ class Library:
 
     def check_writable(self, name: str, owner: str) -> str:
         """The clean name if `owner` may write it; CheckpointError saying why not."""
-        name = clean_name(name)
+        name = clean_name(name)  # refuses every other spelling of DEFAULT_NAME, so == is enough here
         if name == DEFAULT_NAME:
             raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be overwritten here: "
                                   "choose another name")
