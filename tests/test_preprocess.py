@@ -274,11 +274,11 @@ def test_files_and_bytes(tmp_path):
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "P", "I;16"])
 def test_png_files_and_bytes_read_as_the_pil_image_does(mode, libpng, monkeypatch):
     """Plain PNGs are decoded by libpng when torchvision has it, others (and all without it) by PIL: same pixels."""
-    from mnist_demo import preprocess
+    from mnist_demo import images
     from mnist_demo.preprocess import as_array
 
     if not libpng:
-        monkeypatch.setattr(preprocess, "_decode_png", lambda data: None)
+        monkeypatch.setattr(images, "_decode_png", lambda data: None)
 
     image = draw("7", style="alpha" if mode in ("LA", "RGBA") else "dark")
     if mode == "I;16":  # 16-bit grey
