@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest checkpoint upload in megabytes (default: 20; 10 with --share)")
     p.add_argument("--max-checkpoint-dir-mb", type=_megabytes, default=None,
                    help="the checkpoint folder's size cap for saves from the app (default: 500; 200 with --share)")
+    p.add_argument("--request-timeout", type=_seconds, default="default", metavar="SECONDS",
+                   help="each request must arrive whole (headers and body) within this, else 408 and the connection "
+                        "is closed; 'none' for no limit (default: 60)")
     p.add_argument("--torch-threads", type=_positive_int, default=None,
                    help="torch threads for trainings, benchmarks and predictions (default: all cores but one, "
                         "which stays free for the web server)")
@@ -163,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--auth: {err}")
     settings = make_settings(args)
 
-    from mnist_demo.app import build_app, launch_kwargs
+    from mnist_demo.app import build_app, launch_kwargs, serving
     from mnist_demo.devices import set_threads
+
+    # uvicorn, as Gradio starts it, never times out a slow client and logs each disconnect as a traceback
+    serving.install(serving.REQUEST_SECONDS if args.request_timeout == "default" else args.request_timeout)
 
     set_threads(settings.threads)  # process-wide; by default one core stays free for the web server
 

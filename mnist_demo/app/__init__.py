@@ -15,7 +15,7 @@ import threading
 
 import gradio as gr
 
-from mnist_demo.app import bench_tab, checkpoints_tab, draw_tab, teach, train_tab
+from mnist_demo.app import bench_tab, checkpoints_tab, draw_tab, editor_guard, teach, train_tab
 from mnist_demo.app.rest import PredictRoute
 from mnist_demo.app.state import AppContext, Settings, Visitor, close_visitor, new_visitor
 
@@ -98,6 +98,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 train_ui = train_tab.build(ctx)
             with gr.Tab("Draw", id="draw", elem_id="tab-draw") as draw_tab_block:
                 draw_ui = draw_tab.build(ctx)
+                editor_guard.bound(draw_ui.pad)  # layers and sizes checked before Gradio decodes anything
             with gr.Tab("CPU vs CUDA", id="bench", elem_id="tab-bench"):
                 bench_ui = bench_tab.build(ctx)
             with gr.Tab("Checkpoints", id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab_block:

@@ -11,9 +11,14 @@ in one response, so a 2-core server keeps answering scripts quickly while it tra
 
 Rules it keeps, like the rest of the app:
 - `--auth` accounts apply here too, as HTTP Basic credentials (401 without them);
-- the body is capped (`MAX_IMAGE_BYTES`) and read no further than the cap (413 beyond it);
+- the body is capped (`MAX_IMAGE_BYTES`) and read no further than the cap (413 beyond it), and must arrive
+  within `BODY_SECONDS` (408 after that: a client sending a byte every 2 s no longer holds a request open);
 - only saved checkpoints by valid name can be chosen (`?model=NAME`; default: the shipped model);
 - work is bounded: `workers` predictions at once, at most `max_waiting` more waiting (503 beyond that);
+  images over `preprocess.WORK_PIXELS` (sized from their header, ~0.1-0.7 s each to decode) take turns in one
+  lane, so a burst of them leaves the other workers to everyone else;
+- a request whose sender has gone by the time a worker is free is dropped, never computed; a sender that
+  leaves mid-upload is one INFO line in the log;
 - every refusal is JSON `{"error": "..."}` with a 4xx/5xx status, and changes nothing on the server.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import io
 import logging
@@ -29,20 +35,23 @@ from typing import Callable
 
 import anyio
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from PIL import Image, ImageDraw
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
 
 from mnist_demo.app.state import AppContext
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError, DemoError
 from mnist_demo.predict import Predictor, default_predictor
-from mnist_demo.preprocess import BLANK_MESSAGE
+from mnist_demo.preprocess import BLANK_MESSAGE, WORK_PIXELS, image_size
 
 PATH = "/api/predict"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # a 2000x2000 RGBA PNG of a drawing is well under 1 MB
+BODY_SECONDS = 20.0  # a 100 kB drawing takes 3 s even at 256 kbit/s; 5 MB needs 2 Mbit/s
+GONE = 499  # the status logged for a request dropped because its sender left (nginx's "client closed request")
 IMAGE_TYPES = ("image/", "application/octet-stream")
 log = logging.getLogger(__name__)
 REALM = 'Basic realm="mnist-demo", charset="UTF-8"'
@@ -72,14 +81,17 @@ class PredictRoute:
     """The `/api/predict` endpoint for one app: its context, its accounts and its worker pool."""
 
     def __init__(self, ctx: AppContext, auth=None, workers: int = 2, max_waiting: int = 64,
-                 max_bytes: int = MAX_IMAGE_BYTES):
+                 max_bytes: int = MAX_IMAGE_BYTES, body_seconds: float = BODY_SECONDS):
         """`auth` as Gradio's launch takes it: None, (user, password), a list of those, or fn(user, password)."""
         self.ctx = ctx
         self.auth = auth if callable(auth) or auth is None else _accounts(auth)
         self.limiter = anyio.CapacityLimiter(workers)
+        self.large = anyio.CapacityLimiter(1)  # images that must be reduced: one at a time, before a worker
         self.max_waiting = max_waiting
         self.max_bytes = max_bytes
+        self.body_seconds = body_seconds
         self.pending = 0  # requests admitted and not yet answered (running + waiting for a worker)
+        self.dropped = 0  # admitted requests never computed because their sender had left
 
     def route(self) -> APIRoute:
         return APIRoute(PATH, self.endpoint, methods=["POST"], include_in_schema=False)
@@ -88,21 +100,37 @@ class PredictRoute:
         try:
             self.check_auth(request)
             name = request.query_params.get("model") or DEFAULT_NAME
-            data = await self.read_image(request)
+            data = await self.read_within_time(request)
             if self.pending >= self.limiter.total_tokens + self.max_waiting:
                 raise Refused(503, "busy: too many predictions waiting; try again in a moment",
                               {"Retry-After": "1"})
             self.pending += 1
             try:
-                body = await anyio.to_thread.run_sync(self.predict, name, data, limiter=self.limiter)
+                body = await self.run(request, name, data)
             finally:
                 self.pending -= 1
         except Refused as err:
             return JSONResponse({"error": err.message}, status_code=err.status, headers=err.headers)
+        except ClientDisconnect:  # an ordinary event on a public link: one line, no traceback
+            log.info("%s: the client left before sending the whole request", PATH)
+            return Response(status_code=GONE)
         except Exception:  # noqa: BLE001 - a bug must not leak a traceback to strangers; it is logged here
             log.exception("%s failed", PATH)
             return JSONResponse({"error": "internal error; the server log has the details"}, status_code=500)
+        if body is None:
+            return Response(status_code=GONE)
         return JSONResponse(body)
+
+    async def run(self, request: Request, name: str, data: bytes) -> dict | None:
+        """The prediction, in a worker thread once one is free (large images first wait for their own lane);
+        None, without computing anything, when the sender has left by then."""
+        lane = self.large if self.is_large(data) else contextlib.nullcontext()
+        async with lane, self.limiter:
+            if await request.is_disconnected():
+                self.dropped += 1
+                log.info("%s: dropped a request whose sender left while it waited", PATH)
+                return None
+            return await anyio.to_thread.run_sync(self.predict, name, data)
 
     # ----------------------------------------------------------------- steps
 
@@ -121,6 +149,24 @@ class PredictRoute:
             raise Refused(401, "login required: send the app's USER:PASS as HTTP Basic credentials "
                           "(curl -u USER:PASS ...)", {"WWW-Authenticate": REALM})
 
+    async def read_within_time(self, request: Request) -> bytes:
+        """`read_image`, or 408 when the body takes longer than `body_seconds` to arrive."""
+        try:
+            with anyio.fail_after(self.body_seconds):
+                return await self.read_image(request)
+        except TimeoutError:
+            raise Refused(408, f"the image took over {self.body_seconds:g} s to arrive; send it in one go",
+                          {"Connection": "close"}) from None
+
+    @staticmethod
+    def is_large(data: bytes) -> bool:
+        """More pixels than `WORK_PIXELS`, from the header alone (unreadable data is small: it fails fast)."""
+        try:
+            width, height = image_size(data)
+        except DemoError:
+            return False
+        return width * height > WORK_PIXELS
+
     async def read_image(self, request: Request) -> bytes:
         """The image bytes: the raw body (image/png, image/jpeg...) or the form field `image`."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -129,12 +175,12 @@ class PredictRoute:
                           "image/jpeg...) or a multipart form with the field 'image'")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._body_cap(kind):
-            raise Refused(413, self._too_large())
+            raise Refused(413, self._too_large(), {"Connection": "close"})
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > self._body_cap(kind):
-                raise Refused(413, self._too_large())
+                raise Refused(413, self._too_large(), {"Connection": "close"})
         if kind == "multipart/form-data":
             return await self._form_image(request, bytes(body))
         if not body:
