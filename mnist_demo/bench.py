@@ -10,9 +10,16 @@ How it measures (docs/cpu-vs-cuda.md says why):
   MIN_RUNS runs); the row says how many runs it got. This keeps the default CPU sweep to seconds.
 - Copying one batch from host memory to the device is its own row (cuda/mps only: on cpu there is no copy).
   It is why this project keeps the whole data set on the device.
-- A batch that does not fit becomes an "out of memory at batch N" row; memory is released and the sweep
-  goes on. On the host, a batch whose estimated need exceeds the free memory is not attempted (Linux would
-  kill the process rather than raise MemoryError).
+- Memory is capped for the host it runs on. Each cell's need is estimated (activations per sample, measured
+  with hooks, times factors calibrated against measured peak RSS, plus parameters, gradients and Adam state).
+  A batch size whose cpu cells would need more than half the memory the host has available is refused up
+  front (ConfigError naming the batch size and the limit): nothing runs. Each cell is checked again just
+  before it runs (memory may have shrunk meanwhile; a CUDA cell against the GPU's free memory) and becomes a
+  "not run" row when over. A batch that still does not fit becomes an "out of memory at batch N" row; memory
+  is released and the sweep goes on.
+- Stop (a `threading.Event`: the app's Stop button, the jobs queue's wall-clock cap) is checked before every
+  step, outside the timed region, and, in a step that takes long, between its layers: the run ends within
+  about one layer's time and returns the cells finished so far, marked as stopped.
 - Optionally (`epoch=True`), a full epoch: the original tutorial loop (torchvision + DataLoader, batch 64)
   against the engine's `train()` with the same model and hyperparameters, per device.
 
@@ -24,7 +31,9 @@ import json
 import math
 import os
 import sys
+import threading
 import time
+from contextlib import contextmanager, nullcontext
 from typing import Callable
 
 import torch
@@ -49,7 +58,24 @@ DEFAULT_TIME_BUDGET_S = 1.0  # seconds of timed work per cell after which repeat
 DEFAULT_MODEL = "mlp"
 LEARNING_RATE = 1e-3  # for the timed optimizer steps; the value does not change the time
 EPOCH_BATCH_SIZE = 64  # the tutorial's batch size, used by the full-epoch comparison
-MEMORY_HEADROOM = 0.8  # share of the host's free memory a cell may be estimated to use
+# Memory caps: the share of what is available that one cell may be estimated to need. The host's share is half:
+# the host is shared (other processes, the app's visitors, whatever grows while the benchmark runs), and Linux
+# kills an over-allocating process instead of raising MemoryError. A GPU reports its own free memory and
+# raises a catchable out-of-memory error, so it may be filled further.
+HOST_MEMORY_SHARE = 0.5
+GPU_MEMORY_SHARE = 0.8
+# Calibration of `estimated_bytes`: peak RSS growth of one cell in a fresh process, per sample, against the
+# input plus the sum of all layer outputs per sample (`activation_bytes_per_sample`), at batch 1024 and 4096
+# (and 16384 for cnn and mlp: linear in the batch). Measured on cpu (docs/cpu-vs-cuda.md):
+#   train step: tutorial 1.24, mlp 1.22, cnn 0.98, cnn-small 1.29;  inference: 0.93, 0.89, 0.34, 0.47.
+# The factors are the largest of each, rounded up: never under the measured need, at most ~3x over it.
+TRAIN_MEMORY_FACTOR = 1.3
+INFER_MEMORY_FACTOR = 1.0
+# A run (warm-up or timed) that took longer than this makes the next run of the cell check Stop between its
+# layers too (hooks), not only between runs. The hooks cost 18-33 us per mlp inference at batch 1 (+14-21%
+# there), so runs shorter than this are never hooked; for a longer one it is under 0.05%. The first run of a
+# cell is hooked when it is a warm-up run (its length is not known yet); with warmup 0 it is not.
+LONG_RUN_S = 0.2
 BUSY_WARNING = 0.2  # share of CPU time used by other processes above which the cpu figures get a caveat
 
 TRAIN, INFER, COPY = "train_step", "inference", "host_to_device"
@@ -181,9 +207,11 @@ def sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def release(device: torch.device) -> None:
-    """Drop unreferenced tensors and give cached accelerator memory back."""
-    gc.collect()
+def release(device: torch.device, collect: bool = True) -> None:
+    """Drop unreferenced tensors (a garbage collection, ~0.16 s here, unless `collect` is False) and give
+    cached accelerator memory back."""
+    if collect:
+        gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
     elif device.type == "mps":
@@ -195,6 +223,71 @@ def is_out_of_memory(err: BaseException) -> bool:
     if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
         return True
     return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+# ---------------------------------------------------------------- stopping
+
+class BenchStopped(Exception):
+    """Stop was asked for (the `stop` event was set): raised between runs, or between layers of a long run."""
+
+
+def _never() -> bool:
+    return False
+
+
+def _stopped(stop: threading.Event | None) -> Callable[[], bool]:
+    """`stop` as a cheap predicate (Event.is_set costs well under a microsecond)."""
+    return stop.is_set if stop is not None else _never
+
+
+def check_stop(stopped: Callable[[], bool]) -> None:
+    if stopped():
+        raise BenchStopped()
+
+
+@contextmanager
+def layer_checks(model: nn.Module, stopped: Callable[[], bool]):
+    """While inside, every leaf module of `model` checks `stopped` before its forward, and the backward node of
+    its output checks it before computing that layer's gradients: a long step ends within one layer's time.
+
+    Backward uses node pre-hooks rather than module backward hooks: those wrap outputs in a view, which the
+    convolutional models' in-place ReLUs would then modify, an autograd error.
+    """
+    def before_forward(module, inputs):
+        check_stop(stopped)
+
+    def before_backward(grad_outputs):
+        check_stop(stopped)
+
+    def after_forward(module, inputs, output):
+        if isinstance(output, torch.Tensor) and output.grad_fn is not None:
+            output.grad_fn.register_prehook(before_backward)  # a new node every step: nothing accumulates
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_pre_hook(before_forward) for m in leaves]
+    handles += [m.register_forward_hook(after_forward) for m in leaves]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def thread_checks(stopped: Callable[[], bool]):
+    """Like `layer_checks` for models built out of reach (the tutorial's own loop builds its model): every
+    module's forward in this thread checks `stopped`. A global hook, so it ignores other threads' modules."""
+    owner = threading.get_ident()
+
+    def before_forward(module, inputs):
+        if threading.get_ident() == owner:
+            check_stop(stopped)
+
+    handle = nn.modules.module.register_module_forward_pre_hook(before_forward)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 # ---------------------------------------------------------------- timing
@@ -209,16 +302,34 @@ def clock(fn: Callable[[], object], device: torch.device) -> float:
 
 
 def time_runs(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int,
-              budget_s: float | None) -> list[float]:
-    """Warm up, then time `fn` up to `repeats` times (fewer once `budget_s` of timed work is spent)."""
+              budget_s: float | None, stop: threading.Event | None = None,
+              model: nn.Module | None = None) -> list[float]:
+    """Warm up, then time `fn` up to `repeats` times (fewer once `budget_s` of timed work is spent).
+
+    Raises BenchStopped once `stop` is set: it is checked before every run, outside the clock reads, and,
+    where `model` is given, between the layers of a run that may be long (see LONG_RUN_S).
+    """
+    stopped = _stopped(stop)
+    # The first run's length is unknown, so its layers check Stop - if it is a warm-up run: a timed run is
+    # hooked only after a run longer than LONG_RUN_S, where the hooks' cost is negligible.
+    hooked = model is not None and stop is not None and warmup > 0
+
+    def run() -> float:
+        nonlocal hooked
+        check_stop(stopped)
+        with layer_checks(model, stopped) if hooked else nullcontext():
+            seconds = clock(fn, device)
+        hooked = model is not None and stop is not None and seconds > LONG_RUN_S
+        return seconds
+
     spent = 0.0
     for _ in range(warmup):  # untimed; stops early if warm-up alone exceeds the budget (one run at least)
-        spent += clock(fn, device)
+        spent += run()
         if budget_s is not None and spent >= budget_s:
             break
     times, spent = [], 0.0
     while len(times) < repeats:
-        times.append(clock(fn, device))
+        times.append(run())
         spent += times[-1]
         if budget_s is not None and spent >= budget_s and len(times) >= MIN_RUNS:
             break
@@ -298,10 +409,10 @@ def make_host_copy(batch_size: int, device: torch.device) -> Callable[[], object
     return copy
 
 
-# ---------------------------------------------------------------- host memory guard
+# ---------------------------------------------------------------- memory caps
 
 def host_memory_available() -> int | None:
-    """Bytes of memory the host can still give (MemAvailable), or None where /proc/meminfo is absent."""
+    """Bytes of memory the host can still give: MemAvailable (Linux), else free pages (sysconf), else None."""
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -309,7 +420,10 @@ def host_memory_available() -> int | None:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
-    return None
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def host_busy_share(window_s: float = 0.25) -> float | None:
@@ -353,12 +467,83 @@ def activation_bytes_per_sample(model: nn.Module) -> int:
 
 
 def estimated_bytes(op: str, batch_size: int, per_sample: int, params: int) -> int:
-    """A generous estimate of one cell's memory: input, activations (x3 when training: saved tensors and
-    their gradients) and, for training, parameters, gradients and two Adam moments."""
+    """What one cell is estimated to need at its peak, in bytes: per sample, the input plus all layer outputs
+    times a factor calibrated against measured peak RSS (TRAIN_MEMORY_FACTOR, INFER_MEMORY_FACTOR); for
+    training also the parameters' gradients and two Adam moments (and one more copy, for slack). A host copy
+    holds the batch (float32 images, int64 labels) on the host and on the device."""
     sample_in = 28 * 28 * 4
     if op == TRAIN:
-        return batch_size * (sample_in + 3 * per_sample) + 4 * 4 * params
-    return batch_size * (sample_in + per_sample)
+        return math.ceil(batch_size * TRAIN_MEMORY_FACTOR * (sample_in + per_sample)) + 4 * 4 * params
+    if op == INFER:
+        return math.ceil(batch_size * INFER_MEMORY_FACTOR * (sample_in + per_sample))
+    return 2 * batch_size * (sample_in + 8)
+
+
+def memory_limit(name: str) -> tuple[int, str] | None:
+    """The most one cell on device `name` may be estimated to need, with how it was derived (for messages);
+    None where it cannot be known. Host memory for cpu and mps (Apple's GPUs share it), free GPU memory for
+    cuda (this query creates the CUDA context: call it after the one-time costs are measured)."""
+    if name == "cuda":
+        free, _total = torch.cuda.mem_get_info()
+        return int(GPU_MEMORY_SHARE * free), f"{GPU_MEMORY_SHARE:.0%} of the {_size(free)} free on the GPU now"
+    available = host_memory_available()
+    if available is None:
+        return None
+    share = "half" if HOST_MEMORY_SHARE == 0.5 else f"{HOST_MEMORY_SHARE:.0%}"
+    return int(HOST_MEMORY_SHARE * available), f"{share} of the {_size(available)} this host has available now"
+
+
+def largest_batch(op: str, limit: int, per_sample: int, params: int) -> int:
+    """The largest batch size whose `op` cell is estimated to fit in `limit` bytes (0 if none does)."""
+    low, high = 0, MAX_BATCH_SIZE
+    while low < high:  # estimated_bytes grows with the batch size: bisect
+        mid = (low + high + 1) // 2
+        if estimated_bytes(op, mid, per_sample, params) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{max(n, 0) / 2**20:.0f} MiB"
+
+
+def over_limit(name: str, op: str, batch_size: int, per_sample: int, params: int, model_name: str,
+               cap: tuple[int, str] | None = None) -> str | None:
+    """None when the cell fits device `name`'s memory cap (`cap`, or `memory_limit(name)` now), else why it
+    is refused, naming the batch size, the estimated need and the limit."""
+    cap = cap or memory_limit(name)
+    if cap is None:
+        return None
+    limit, how = cap
+    need = estimated_bytes(op, batch_size, per_sample, params)
+    if need <= limit:
+        return None
+    fits = largest_batch(op, limit, per_sample, params)
+    return (f"batch size {batch_size} is too large for this machine: a '{model_name}' {OP_LABELS[op]} on {name} "
+            f"needs about {_size(need)} at that batch size (estimated), over the limit of {_size(limit)} ({how}); "
+            + (f"the largest batch size that fits is {fits}" if fits else "not even batch size 1 fits now"))
+
+
+def check_memory(model_name: str, batch_sizes, devices=("cpu",)) -> None:
+    """Refuse, before any work, batch sizes whose cells would need more host memory than the limit.
+
+    Raises ConfigError("batch_sizes") naming the batch sizes, the estimated need and the limit. The training
+    step decides (it always needs more than inference). Checks cpu (always in a run) and mps (host memory);
+    cuda cells are checked just before they run, because asking a GPU for its free memory creates the CUDA
+    context, whose cost the one-time costs measure.
+    """
+    sizes = validate_batch_sizes(batch_sizes)
+    model = build_model(validate_model(model_name))
+    per_sample, params = activation_bytes_per_sample(model), param_count(model)
+    for name in ["cpu"] + (["mps"] if "mps" in (devices or ()) else []):
+        cap = memory_limit(name)
+        over = [b for b in sizes if over_limit(name, TRAIN, b, per_sample, params, model_name, cap)]
+        if over:
+            also = f" (also too large: {', '.join(map(str, over[1:]))})" if len(over) > 1 else ""
+            raise ConfigError("batch_sizes", over_limit(name, TRAIN, over[0], per_sample, params, model_name, cap)
+                              + also)
 
 
 # ---------------------------------------------------------------- one-time costs
@@ -367,10 +552,15 @@ def _has_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
-def one_time_costs(name: str, model_name: str, batch_size: int) -> list[dict]:
+def one_time_costs(name: str, model_name: str, batch_size: int, stop: threading.Event | None = None) -> list[dict]:
     """Start-up costs on device `name`, each timed alone: context, first kernel, libraries, model copy, a cold
-    first training step (and the second one, for comparison). Run before anything else touches the device."""
+    first training step (and the second one, for comparison). Run before anything else touches the device.
+
+    The training steps are skipped, with a note, when batch `batch_size` is over the device's memory cap.
+    Raises BenchStopped once `stop` is set (checked before each item and between the layers of the steps).
+    """
     device = torch.device(name)
+    stopped = _stopped(stop)
     rows = []
     what_text = {"context": "CUDA context creation (first allocation on the device)",
                  "kernel": "first kernel launch", "cublas": "first matrix multiply (cuBLAS load)",
@@ -379,14 +569,16 @@ def one_time_costs(name: str, model_name: str, batch_size: int) -> list[dict]:
                  "cold": f"first training step, cold (batch {batch_size})",
                  "warm": f"second training step, warm (batch {batch_size}), for comparison"}
 
-    def record(what: str, fn: Callable[[], object], note: str = "") -> object:
+    def record(what: str, fn: Callable[[], object], note: str = "", checks=None) -> object:
+        check_stop(stopped)
         if what != "context":  # synchronising before the context exists would create it untimed
             sync(device)
-        start = time.perf_counter()
-        value = fn()
-        sync(device)
-        rows.append({"device": name, "what": what_text[what], "ms": 1000 * (time.perf_counter() - start),
-                     "note": note})
+        with checks or nullcontext():
+            start = time.perf_counter()
+            value = fn()
+            sync(device)
+            ms = 1000 * (time.perf_counter() - start)
+        rows.append({"device": name, "what": what_text[what], "ms": ms, "note": note})
         return value
 
     if name == "cuda":
@@ -404,10 +596,17 @@ def one_time_costs(name: str, model_name: str, batch_size: int) -> list[dict]:
                                                      torch.ones(1, 1, 3, 3, device=device)))
     if name != "cpu":  # on cpu the model is built in place: nothing to copy
         model = record("to", lambda: model.to(device))
-    step = make_train_step(model, make_optimizer(model_name, model), batch_size, device)
-    record("cold", step)
-    record("warm", step)
-    del model, step
+    refused = over_limit(name, TRAIN, batch_size, activation_bytes_per_sample(model), param_count(model), model_name)
+    if refused:
+        rows.append({"device": name, "what": what_text["cold"], "ms": None, "note": f"not run: {refused}"})
+    else:
+        step = make_train_step(model, make_optimizer(model_name, model), batch_size, device)
+        # the cold step's length is unknown: its layers check Stop; the warm one's only if the cold one was long
+        record("cold", step, checks=layer_checks(model, stopped) if stop is not None else None)
+        long = rows[-1]["ms"] > 1000 * LONG_RUN_S
+        record("warm", step, checks=layer_checks(model, stopped) if stop is not None and long else None)
+        del step
+    del model
     release(device)
     return rows
 
@@ -426,19 +625,31 @@ def _oom_row(device: str, op: str, batch_size: int, detail: str) -> dict:
     return _row(device, op, batch_size, status="oom", note=f"out of memory at batch {batch_size}" + detail)
 
 
+def _refused_row(device: str, op: str, batch_size: int, reason: str) -> dict:
+    return _row(device, op, batch_size, status="refused", note=f"not run: {reason}")
+
+
 def _measure_cell(name: str, op: str, batch_size: int, make: Callable[[], Callable], repeats: int, warmup: int,
-                  budget_s: float | None) -> dict:
-    """One row: build the operation, time it, or report out of memory and release what it held."""
+                  budget_s: float | None, stop: threading.Event | None = None,
+                  model: nn.Module | None = None) -> dict:
+    """One row: build the operation, time it, or report out of memory and release what it held.
+
+    Raises BenchStopped (after dropping the cell's tensors) once `stop` is set; `model` lets a long run check
+    it between layers."""
     device = torch.device(name)
-    fn, oom = None, None
+    fn, oom, stopped = None, None, False
     try:
         fn = make()
-        times = time_runs(fn, device, repeats, warmup, budget_s)
+        times = time_runs(fn, device, repeats, warmup, budget_s, stop, model)
+    except BenchStopped:
+        stopped = True
     except Exception as err:  # noqa: BLE001 - only out-of-memory is caught; anything else is re-raised
         if not is_out_of_memory(err):
             raise
         oom = " (host memory)" if isinstance(err, MemoryError) else ""
     fn = None  # the operation's tensors go before the memory is released
+    if stopped:  # raised afresh, without the stopped run's frames; run_benchmark releases the memory once
+        raise BenchStopped()
     if oom is not None:  # released here, after the exception (and its traceback's frames) is gone
         release(device)
         return _oom_row(name, op, batch_size, oom)
@@ -449,34 +660,27 @@ def _measure_cell(name: str, op: str, batch_size: int, make: Callable[[], Callab
     return row
 
 
-def _host_guard(name: str, op: str, batch_size: int, per_sample: int, params: int) -> dict | None:
-    """An "out of memory" row, without running, when a cpu cell would need more than the host has free."""
-    if name != "cpu":
-        return None
-    free = host_memory_available()
-    need = estimated_bytes(op, batch_size, per_sample, params)
-    if free is None or need <= MEMORY_HEADROOM * free:
-        return None
-    return _oom_row(name, op, batch_size, f" (estimated {need / 2**30:.1f} GiB needed, "
-                                          f"{free / 2**30:.1f} GiB free: not attempted)")
-
-
 def sweep_device(name: str, model_name: str, batch_sizes, repeats: int, warmup: int, budget_s: float | None,
-                 on_row: Callable[[dict], None]) -> list[dict]:
-    """Every batch size on one device: a training step, an inference pass, and (not on cpu) a host copy."""
+                 on_row: Callable[[dict], None], stop: threading.Event | None = None) -> list[dict]:
+    """Every batch size on one device: a training step, an inference pass, and (not on cpu) a host copy.
+
+    Each cell is checked against the device's memory cap just before it runs (a "not run" row when over).
+    Rows go to `on_row` as they come; raises BenchStopped once `stop` is set (the rows sent so far stand)."""
     device = torch.device(name)
     model = build_model(model_name).to(device)
     optimizer = make_optimizer(model_name, model)
     per_sample, params = activation_bytes_per_sample(model), param_count(model)
-    cells = [(TRAIN, lambda b: make_train_step(model, optimizer, b, device)),
-             (INFER, lambda b: make_inference(model, b, device))]
+    cells = [(TRAIN, model, lambda b: make_train_step(model, optimizer, b, device)),
+             (INFER, model, lambda b: make_inference(model, b, device))]
     if name != "cpu":
-        cells.append((COPY, lambda b: make_host_copy(b, device)))
+        cells.append((COPY, None, lambda b: make_host_copy(b, device)))
     rows = []
     for batch_size in batch_sizes:
-        for op, make in cells:
-            row = _host_guard(name, op, batch_size, per_sample, params) or _measure_cell(
-                name, op, batch_size, lambda: make(batch_size), repeats, warmup, budget_s)
+        for op, layers, make in cells:
+            check_stop(_stopped(stop))
+            refused = over_limit(name, op, batch_size, per_sample, params, model_name)
+            row = _refused_row(name, op, batch_size, refused) if refused else _measure_cell(
+                name, op, batch_size, lambda: make(batch_size), repeats, warmup, budget_s, stop, layers)
             rows.append(row)
             on_row(row)
     del model, optimizer, cells
@@ -484,9 +688,13 @@ def sweep_device(name: str, model_name: str, batch_sizes, repeats: int, warmup: 
     return rows
 
 
-def epoch_rows(names: list[str], data_dir, on_row: Callable[[dict], None], seed: int = 0) -> list[dict]:
+def epoch_rows(names: list[str], data_dir, on_row: Callable[[dict], None], seed: int = 0,
+               stop: threading.Event | None = None) -> list[dict]:
     """One full epoch per device: the tutorial loop (torchvision + DataLoader, batch 64) and the engine's
-    `train()` with the same model ("tutorial"), SGD lr 1e-3, batch 64. Times exclude test-set evaluation."""
+    `train()` with the same model ("tutorial"), SGD lr 1e-3, batch 64. Times exclude test-set evaluation.
+
+    Raises BenchStopped once `stop` is set: the tutorial loop checks it before every layer's forward (a
+    hook on this thread; the loop itself stays verbatim), the engine between batches."""
     from mnist_demo.config import make_config
     from mnist_demo.data import load_mnist
     from mnist_demo.train import train
@@ -499,13 +707,17 @@ def epoch_rows(names: list[str], data_dir, on_row: Callable[[dict], None], seed:
     for name in names:
         device = torch.device(name)
         tutorial = engine = None
+        check_stop(_stopped(stop))
         try:
-            seed_run = run_tutorial(1, device, verbose=False, seed=seed, datasets=datasets)
+            with thread_checks(_stopped(stop)) if stop is not None else nullcontext():
+                seed_run = run_tutorial(1, device, verbose=False, seed=seed, datasets=datasets)
             tutorial = _row(name, EPOCH_TUTORIAL, EPOCH_BATCH_SIZE, ms_median=1000 * seed_run.train_s, runs=1,
                             samples_per_s=size / seed_run.train_s, accuracy=seed_run.accuracy,
                             note="torchvision MNIST + ToTensor + DataLoader(batch_size=64, shuffle=True)")
             del seed_run
-            result = train(make_config("tutorial", device=name, seed=seed), host_data.to(device))
+            result = train(make_config("tutorial", device=name, seed=seed), host_data.to(device), stop=stop)
+            if result.stopped:
+                raise BenchStopped()
             engine = _row(name, EPOCH_ENGINE, EPOCH_BATCH_SIZE, ms_median=1000 * result.train_s, runs=1,
                           samples_per_s=result.samples_seen / result.train_s,
                           accuracy=result.evaluation.accuracy,
@@ -550,9 +762,12 @@ def reading(report: dict) -> list[str]:
     cpu = _ok(rows, "cpu", TRAIN)
     absent = [d["name"] for d in report["devices"] if not d["available"]]
     if not accel:
+        if not cpu and report.get("stopped"):
+            return ["Stopped before a training step was timed.",
+                    "Run it again and let it finish, or choose fewer or smaller batch sizes for a quicker run."]
         if not cpu:
-            return ["No training step could be timed (every batch size ran out of memory).",
-                    "Try smaller batch sizes, e.g. --batch-sizes 1,64,256."]
+            return ["No training step could be timed (every batch size ran out of memory or was over the memory "
+                    "limit).", "Try smaller batch sizes, e.g. --batch-sizes 1,64,256."]
         small, best = min(cpu), max(cpu, key=lambda b: cpu[b]["samples_per_s"])
         if best == small:
             first = (f"CPU only: a '{model}' training step at batch {small} runs at "
@@ -611,11 +826,14 @@ def reading(report: dict) -> list[str]:
 def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DEFAULT_MODEL,
                   repeats: int = DEFAULT_REPEATS, warmup: int = DEFAULT_WARMUP,
                   time_budget_s: float | None = DEFAULT_TIME_BUDGET_S, epoch: bool = False, data_dir=None,
-                  on_row: Callable[[dict], None] | None = None) -> dict:
+                  on_row: Callable[[dict], None] | None = None, stop: threading.Event | None = None) -> dict:
     """Validate, then time every requested device that is present; returns a JSON-serialisable report.
 
     `devices`: names or "cpu,cuda" (None: cpu, cuda and mps where present; cpu is always added, as the
-    baseline); absent ones are listed as not available, never an error. Raises ConfigError (with the field name) on bad input, before any work.
+    baseline); absent ones are listed as not available, never an error. Raises ConfigError (with the field
+    name) on bad input, before any work, and on batch sizes over the host's memory cap (`check_memory`).
+    `stop`: once set (the app's Stop button, a wall-clock cap), the run ends within about a layer's time and
+    the report holds the cells finished so far, with `stopped` True.
     """
     names = validate_devices(devices)
     added_cpu = "cpu" not in names
@@ -625,19 +843,33 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
     model = validate_model(model)
     repeats, warmup = validate_repeats(repeats), validate_warmup(warmup)
     budget_s = validate_time_budget(time_budget_s)
-    emit = on_row or (lambda row: None)
-    started = time.perf_counter()
     present = [n for n in names if unavailable_reason(n) is None]  # checks without initialising CUDA
+    check_memory(model, sizes, present)
+    started = time.perf_counter()
     busy = host_busy_share() if "cpu" in present else None
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     one_time, rows = [], []
-    for name in present:  # one-time costs first, before anything else (even a device query) touches it
-        one_time += one_time_costs(name, model, sizes[0])
+
+    def collect(row: dict) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    stopped = False
+    try:
+        for name in present:  # one-time costs first, before anything else (even a device query) touches it
+            one_time += one_time_costs(name, model, sizes[0], stop)
+        for name in present:
+            sweep_device(name, model, sizes, repeats, warmup, budget_s, collect, stop)
+        if epoch:
+            epoch_rows(present, data_dir, collect, stop=stop)
+    except BenchStopped:
+        stopped = True
+    if stopped:  # out of the except block, the stopped run's tensors (held by its traceback) are gone
+        gc.collect()  # once for all devices
+        for name in present:
+            release(torch.device(name), collect=False)
     entries = [device_entry(n) for n in names]
-    for name in present:
-        rows += sweep_device(name, model, sizes, repeats, warmup, budget_s, emit)
-    if epoch:
-        rows += epoch_rows(present, data_dir, emit)
     add_speedups(rows)
     for entry in entries:
         if entry["name"] == "cuda" and entry["available"]:
@@ -647,9 +879,9 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
         "repeats": repeats, "warmup": warmup, "time_budget_s": budget_s, "min_runs": MIN_RUNS,
         "torch_version": torch.__version__, "cpu_model": cpu_model(), "cpu_threads": torch.get_num_threads(),
         "devices": entries, "unavailable": [e for e in entries if not e["available"]],
-        "one_time": one_time, "rows": rows,
+        "one_time": one_time, "rows": rows, "stopped": stopped,
         "notes": (["cpu was added to the devices: it is the baseline of the speed-up column."] if added_cpu
-                  else []) + _notes(present, budget_s, busy),
+                  else []) + _notes(present, budget_s, busy, stopped, len(rows)),
         "host_busy_share": busy, "load_average_1min": load, "elapsed_s": None,
     }
     report["reading"] = reading(report)
@@ -657,9 +889,13 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
     return report
 
 
-def _notes(present: list[str], budget_s: float | None, busy: float | None) -> list[str]:
+def _notes(present: list[str], budget_s: float | None, busy: float | None, stopped: bool = False,
+           cells: int = 0) -> list[str]:
     """Plain-words caveats printed under the table."""
     notes = []
+    if stopped:
+        notes.append(f"Stopped before the end: {cells} cell{'s' if cells != 1 else ''} finished and are shown; "
+                     "the cell that was running was dropped.")
     if "cpu" in present:
         notes.append("host->device copy: none on cpu (the batch is already in host memory); "
                      "the copy rows appear for cuda/mps.")
@@ -749,7 +985,9 @@ def add_arguments(parser) -> None:
                         help="comma-separated cpu, cuda, mps (default: cpu,cuda and mps where present; "
                              "cpu always runs, as the baseline; an absent device is listed as not available)")
     parser.add_argument("--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)),
-                        help="comma-separated, each 1 to 65536 (default: %(default)s)")
+                        help="comma-separated, each 1 to 65536 and within this host's memory cap: a batch size "
+                             "whose training step is estimated to need more than half the available memory is "
+                             "refused before anything runs (default: %(default)s)")
     parser.add_argument("--model", default=DEFAULT_MODEL,
                         help=f"one of {', '.join(MODELS)} (default: {DEFAULT_MODEL}: the tutorial's MLP, quick on cpu)")
     parser.add_argument("--repeats", default=str(DEFAULT_REPEATS),
