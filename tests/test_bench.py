@@ -529,3 +529,23 @@ def test_cpu_is_always_the_baseline():
     assert {r["device"] for r in report["rows"]} == ({"cpu", "cuda"} if HAS_CUDA else {"cpu"})
     assert any("baseline" in note for note in report["notes"])
 
+
+# (batch sizes typed in the app, memory the host has available, what the refusal says; None: accepted)
+APP_CASES = [
+    ("1,65536", 24 * GIB, "65536 is more than this app allows"),
+    ("64,8192", 1 * GIB, "batch size 8192 is too large for this machine"),
+    ("64,1024", 24 * GIB, None),
+]
+
+
+@pytest.mark.parametrize("sizes, available, refusal", APP_CASES)
+def test_app_refuses_over_cap_batch_sizes_before_queueing(monkeypatch, sizes, available, refusal):
+    """The CPU vs CUDA tab checks the app's cap (the Train tab's 8192) and the memory cap before it queues."""
+    bench_tab = pytest.importorskip("mnist_demo.app.bench_tab")
+    monkeypatch.setattr(bench, "host_memory_available", lambda: available)
+    if refusal is None:
+        assert bench_tab.validate("cnn", sizes, 3) == ("cnn", tuple(map(int, sizes.split(","))), 3)
+        return
+    with pytest.raises(ConfigError) as info:
+        bench_tab.validate("cnn", sizes, 3)
+    assert info.value.field == "batch_sizes" and refusal in str(info.value)

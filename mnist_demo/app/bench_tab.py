@@ -1,5 +1,9 @@
 """The CPU vs CUDA tab: runs the engine benchmark (`bench.py`) through the shared jobs queue, exclusively,
 so it never runs at the same time as a training and its figures are not polluted.
+
+Like the Train tab, Run is greyed while the benchmark runs and Stop only then; Stop (and the server's
+wall-clock cap per run) ends the benchmark within about a layer's time, keeping the cells already measured.
+Batch sizes are refused before queueing when over the app's cap or the host's memory cap.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, Cancelled, Fai
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"
+# The app's cap on batch sizes, the Train tab's (8192): a shared demo should not build huge batches. It also
+# bounds how long Stop can take: Stop lands between layers, and the longest layer of a 'cnn' training step
+# at batch 8192 took 1.6 s here (2 cores, busy with other work); at 32768 it would be about four times that.
+APP_MAX_BATCH = 8192
 DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}
-DEVICE_COLOUR_NAMES = {"cpu": "blue", "cuda": "red", "mps": "green"}
 TABLE_COLUMNS = ["device", "operation", "batch size", "ms per step (median)", "samples/s", "speed-up over CPU",
                  "runs", "note"]
-
-
-class BenchStopped(Exception):
-    """Raised from the row callback to end a benchmark early."""
 
 
 @dataclass
@@ -60,32 +63,33 @@ def build(ctx: AppContext) -> BenchUI:
             model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label="Model", allow_custom_value=True,
                                 elem_id="bench-model", info="mlp is quick on a CPU; cnn is heavier")
             sizes = gr.Textbox(DEFAULT_SIZES, label="Batch sizes", elem_id="bench-batch-sizes",
-                               info=f"comma-separated, each 1 to {bench.MAX_BATCH_SIZE}")
+                               info=f"comma-separated, each 1 to {APP_MAX_BATCH} and within what this machine's "
+                                    "memory allows (checked before it runs)")
             repeats = gr.Number(bench.DEFAULT_REPEATS, label="Repeats", step=1, elem_id="bench-repeats",
                                 info=f"timed runs per cell, 1 to {bench.MAX_REPEATS} (each cell also stops "
                                      f"after {bench.DEFAULT_TIME_BUDGET_S:g} s of timed work)")
             with gr.Row():
                 button = gr.Button("Run benchmark", variant="primary", elem_id="bench-button")
-                stop = gr.Button("Stop", variant="stop", elem_id="bench-stop")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="bench-stop")
             with gr.Accordion("What does this measure?", open=False, elem_id="teach-bench"):
                 gr.Markdown(teach.CPU_VS_CUDA)
         with gr.Column(scale=3, min_width=360):
             status = gr.Markdown("Press **Run benchmark**. It waits for any training to finish first, and "
                                  "nothing else runs while it measures.", elem_id="bench-status")
             reading = gr.Markdown("", elem_id="bench-reading")
+            # No fixed height: with one, Gradio 6.31 sizes the chart without its legend (drawn below it), which
+            # is then cut off, leaving a legend title with no entries. Its legend lists the measured devices.
             plot = gr.LinePlot(None, x="batch size", y="samples/s", color="device",
-                               label="Training step: samples/s vs batch size", sort=None, height=280,
+                               label="Training step: samples/s vs batch size", sort=None,
                                color_map=DEVICE_COLOURS, elem_id="bench-plot")
-            gr.Markdown("One line per device: " + ", ".join(
-                f"<span style='color:{DEVICE_COLOURS[d]}'>**{d}**</span> {c}" for d, c in DEVICE_COLOUR_NAMES.items()
-                if d in ctx.devices or d == "cuda") + ".",
-                elem_classes=["mnist-small"], elem_id="bench-legend")
     table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label="Timings",
                          elem_id="bench-table")
     return BenchUI(model, sizes, repeats, button, stop, status, table, plot, reading)
 
 
-def validate(model, batch_sizes, repeats) -> tuple[str, tuple[int, ...], int]:
+def validate(model, batch_sizes, repeats, devices=("cpu",)) -> tuple[str, tuple[int, ...], int]:
+    """The checked inputs, or ConfigError naming the field: before queueing, so nothing waits or runs for a
+    request that would be refused (batch sizes over APP_MAX_BATCH or the host's memory cap included)."""
     for field, value in (("model", model), ("batch_sizes", batch_sizes), ("repeats", repeats)):
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ConfigError(field, "is empty")
@@ -96,7 +100,13 @@ def validate(model, batch_sizes, repeats) -> tuple[str, tuple[int, ...], int]:
         sizes = bench.validate_batch_sizes(batch_sizes)
     else:
         sizes = bench.validate_batch_sizes([batch_sizes])
-    return model, sizes, bench.validate_repeats(repeats)
+    too_big = [b for b in sizes if b > APP_MAX_BATCH]
+    if too_big:
+        raise ConfigError("batch_sizes", f"{', '.join(map(str, too_big))} is more than this app allows; each "
+                                         f"must be a whole number from 1 to {APP_MAX_BATCH}")
+    repeats = bench.validate_repeats(repeats)
+    bench.check_memory(model, sizes, devices)
+    return model, sizes, repeats
 
 
 def _fmt(value, pattern: str) -> str:
@@ -148,79 +158,89 @@ def what_ran(report: dict) -> str:
             f"Devices: {md_escape('; '.join(devices))}.")
 
 
+def stopped_text(report: dict, reason: str | None) -> str:
+    cells = len(report["rows"])
+    return (f"**Stopped** ({md_escape(reason or 'stopped')}) after {cells} cell{'s' if cells != 1 else ''}, in "
+            f"{seconds(report.get('elapsed_s'))}: the table keeps the cells that finished; the one that was "
+            "running was dropped.")
+
+
 def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
-    outputs = [ui.status, ui.table, ui.plot, ui.reading]
+    # Run and Stop go with the other outputs, as on the Train tab: Run greyed and Stop active only while this
+    # visitor's benchmark waits or runs. Buttons are not part of the API's outputs (gradio_client skips them).
+    outputs = [ui.status, ui.table, ui.plot, ui.reading, ui.button, ui.stop]
+    running = (gr.update(interactive=False), gr.update(interactive=True))
+    idle = (gr.update(interactive=True), gr.update(interactive=False))
+    keep = (gr.skip(), gr.skip())
 
     def run(model, batch_sizes, repeats, visitor: Visitor, request: gr.Request):
         """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
         try:
-            model, sizes, repeats = validate(model, batch_sizes, repeats)
+            model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices)
         except DemoError as err:
-            yield refused(error_text(err)), gr.skip(), gr.skip(), gr.skip()
+            yield refused(error_text(err)), gr.skip(), gr.skip(), gr.skip(), *keep
             return
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
         except (Busy, AlreadyActive) as err:
-            yield f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip()
+            yield f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip(), *keep
             return
         visitor.ticket = ticket
         rows: list[dict] = []
 
         def work(stop, emit):
+            # `stop` is the ticket's: set by Stop and by the queue's wall-clock cap; the engine checks it
+            # between runs and between the layers of long runs, and returns the cells done so far
+            return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
+                                       on_row=emit, stop=stop)
 
-            def on_row(row):
-                emit(row)
-                if stop.is_set():
-                    raise BenchStopped()
-
-            try:
-                return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
-                                           on_row=on_row)
-            except BenchStopped:
-                return None
-
-        yield "Waiting for a free slot...", [], None, ""
+        yield "Waiting for a free slot...", [], None, "", *running
         last = 0.0
         for item in run_job(ticket, work):
             if isinstance(item, Waiting):
                 if time.monotonic() - last >= 1.0:
                     last = time.monotonic()
                     yield (f"**Waiting in line: you are number {item.position}.** The benchmark runs alone, "
-                           "after the runs ahead of it.", gr.skip(), gr.skip(), gr.skip())
+                           "after the runs ahead of it. **Stop** leaves the line.", gr.skip(), gr.skip(),
+                           gr.skip(), *keep)
             elif isinstance(item, Started):
-                yield "**Measuring...** one-time start-up costs first, then each batch size.", [], gr.skip(), ""
+                yield ("**Measuring...** one-time start-up costs first, then each batch size.", [], gr.skip(), "",
+                       *keep)
             elif isinstance(item, dict):
                 rows.append(item)
-                yield f"**Measuring...** {len(rows)} cells done.", table_rows(rows), gr.skip(), gr.skip()
+                yield f"**Measuring...** {len(rows)} cells done.", table_rows(rows), gr.skip(), gr.skip(), *keep
             elif isinstance(item, Finished):
                 report = item.result
-                if report is None:
-                    yield (f"**Stopped** ({md_escape(item.stop_reason or 'stopped')}) after {len(rows)} cells.",
-                           table_rows(rows), plot(rows, sizes), "")
+                if report["stopped"]:
+                    yield (stopped_text(report, item.stop_reason), table_rows(report["rows"]),
+                           plot(report["rows"], sizes), "", *idle)
                     return
                 with visitor.lock:
                     visitor.bench = report
                 yield (what_ran(report), table_rows(report["rows"]), plot(report["rows"], sizes),
-                       "**Reading.** " + md_escape(report["reading"][0]) + "\n\n" + md_escape(report["reading"][1]))
+                       "**Reading.** " + md_escape(report["reading"][0]) + "\n\n" + md_escape(report["reading"][1]),
+                       *idle)
                 return
             elif isinstance(item, Failed):
-                yield refused(error_text(item.error)), table_rows(rows), gr.skip(), ""
+                yield refused(error_text(item.error)), table_rows(rows), gr.skip(), "", *idle
                 return
             elif isinstance(item, Tick):
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), *keep
             elif isinstance(item, Cancelled):
-                yield f"**Not run**: {md_escape(item.reason)}.", gr.skip(), gr.skip(), gr.skip()
+                yield f"**Not run**: {md_escape(item.reason)}.", gr.skip(), gr.skip(), gr.skip(), *idle
                 return
 
     ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",
                     concurrency_limit=None, concurrency_id="bench", show_progress="hidden")
 
     def stop(visitor: Visitor):
+        """Stop this visitor's benchmark (or leave the line); the cells measured so far are kept."""
         ticket = visitor.ticket
         if ticket is None or not ticket.active or ticket.kind != "benchmark":
             return "Nothing of yours is measuring."
+        waiting = ticket.position > 0
         ticket.cancel(STOPPED_BY_USER)
-        return "Stopping after the current cell..."
+        return "Left the line." if waiting else "Stopping: the benchmark ends within a second or two..."
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)
