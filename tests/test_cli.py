@@ -223,3 +223,46 @@ def test_an_image_error_line_names_the_file_once(tmp_path, capsys, make, fragmen
     assert main(["predict", str(image), "--json"]) == 1
     row = json.loads(capsys.readouterr().out)
     assert row["file"] == str(image) and row["error"].startswith(fragment)
+
+
+# --------------------------------------------------------------------------- README, as written
+
+SHORTER = {  # appended where a README command trains or times, so the walk stays quick; everything else as written
+    "train": ["--limit", "3000", "--epochs", "1"],
+    "bench": ["--repeats", "2", "--warmup", "1", "--time-budget", "0.2"],
+}
+
+
+def readme_commands() -> list[str]:
+    """The `python -m mnist_demo ...` lines of README.md's "Command line" section, comments dropped."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith("python -m mnist_demo")]
+
+
+def test_readme_lists_every_command():
+    commands = {line.split()[3] for line in readme_commands()}
+    assert commands >= set(_commands()), commands
+
+
+def test_every_readme_command_runs_as_written_in_order(tmp_path):
+    """One walk through the README's examples, in order (`evaluate` reads what `train --out` saved), in a
+    folder of its own with a digit.png to read; checkpoints go to a private folder."""
+    from tests.digits import draw
+
+    draw(7).save(tmp_path / "digit.png")
+    private = tmp_path / "checkpoints"
+    for line in readme_commands():
+        args = line.split()[3:]
+        args += SHORTER.get(args[0], [])
+        if args[0] in ("train", "evaluate", "predict"):
+            args += ["--checkpoint-dir", str(private)]
+            if args[0] != "train" and "--checkpoint" not in args:
+                private.mkdir(exist_ok=True)
+                (private / "default.pt").write_bytes((ROOT / "checkpoints" / "default.pt").read_bytes())
+        done = cli(*args, cwd=tmp_path)
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        assert "Traceback" not in done.stderr, line
+        if args[0] == "predict":
+            assert json.loads(done.stdout.splitlines()[0])["digit"] == 7, done.stdout
