@@ -54,11 +54,18 @@ CSS = """
 
 # A fresh Gradio 6 Sketchpad starts on the "image" tool and asks the user to pick the brush first. This picks
 # it for them whenever the pad is visible with no tool chosen and nothing drawn (on load, on opening the
-# tab, after Clear), and never overrides a tool the user chose (brush or eraser are then highlighted).
+# tab, after Clear), and never overrides a tool the user chose (brush or eraser are then highlighted). It also
+# marks the prediction as a live region once it is in the page.
 BRUSH_JS = """
 () => {
   if (window.__mnistBrushTimer) { return; }
   const pick = () => {
+    // Screen readers announce each new prediction (the answer changes without focus moving to it).
+    const label = document.getElementById('draw-label');
+    if (label && !label.hasAttribute('aria-live')) {
+      label.setAttribute('aria-live', 'polite');
+      label.setAttribute('aria-atomic', 'true');
+    }
     const pad = document.getElementById('draw-pad');
     if (!pad || pad.offsetParent === null) { return; }
     const buttons = Array.from(pad.querySelectorAll('button'));

@@ -23,8 +23,11 @@ from mnist_demo.errors import CheckpointError, DemoError, ImageError
 from mnist_demo.predict import Predictor, default_predictor
 from mnist_demo.preprocess import BLANK_MESSAGE
 
-CANVAS = 280  # px: one digit (shown enlarged); a small canvas is quicker for the browser to export per stroke
-BRUSH_RADIUS = 11
+# px: one digit. The editor shows the paper at min(1, fit) after its bin empties it but at `fit` on a fresh page,
+# so a paper no smaller than the desktop pad's drawing area (about 417 px at height 480) keeps the same size for
+# every digit of a visit (a 280 px paper was drawn at 149%, then at 100% after the first Clear); phones fit it.
+CANVAS = 420
+BRUSH_RADIUS = 16  # the same stroke width, relative to the paper, as 11 px on the earlier 280 px paper (x1.5)
 NO_MODEL = "No model yet"
 # The pad's bin icon: found by its label, else as the last button of the pad's top toolbar (undo, redo, bin),
 # so a translated label does not break it.
@@ -63,7 +66,7 @@ def build(ctx: AppContext) -> DrawUI:
             pad = gr.Sketchpad(label="Draw one digit", type="numpy", image_mode="RGBA",
                                canvas_size=(CANVAS, CANVAS), fixed_canvas=True, height=480,
                                brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
-                               eraser=gr.Eraser(default_size=BRUSH_RADIUS + 4), layers=False, transforms=(),
+                               eraser=gr.Eraser(default_size=BRUSH_RADIUS + 6), layers=False, transforms=(),
                                sources=(), buttons=[], elem_id="draw-pad")
             clear = gr.Button("Clear", elem_id="draw-clear", size="md")
         with gr.Column(scale=2, min_width=300, elem_classes=["draw-column"]):
