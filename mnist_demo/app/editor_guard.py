@@ -13,11 +13,13 @@ list of a billion entries). `bound(pad)` wraps one component instance so that:
 - a blob is refused (HTTP 400/413) when its layer index is not below MAX_LAYERS or it is over MAX_BLOB_BYTES,
   and the blobs waiting for their event hold at most MAX_WAITING_BYTES in all, oldest dropped first.
 
-Refusals are `gr.Error`s with one readable line, shown like any other error.
+Refusals are `gr.Error`s with one readable line, shown like any other error; the server logs one INFO line
+for each, not Gradio's traceback (a refused drawing is the guard working, not a fault).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 
@@ -31,6 +33,12 @@ MAX_SHEET_PIXELS = WORK_PIXELS  # 2048x2048: larger drawings would be reduced to
 MAX_BLOB_BYTES = 5 * 1024 * 1024  # as /api/predict's body; a 280x280 sheet is a few kB
 MAX_WAITING_BYTES = 32 * 1024 * 1024  # blobs not yet used by an event, all visitors together
 MAX_WAITING_SETS = 1000  # and as many sets of them (so tiny blobs cannot pile up either)
+log = logging.getLogger(__name__)
+
+
+def refuse(message: str) -> gr.Error:
+    log.info("refused a drawing: %s", message)
+    return gr.Error(message, print_exception=False)
 
 
 class WaitingBlobs:
@@ -142,15 +150,15 @@ def _check_sheets(composite, background, layers) -> None:
     background and at most MAX_LAYERS layers) are readable and within MAX_SHEET_PIXELS together."""
     layers = [layer for layer in layers or [] if layer is not None]
     if composite is None and len(layers) > MAX_LAYERS:
-        raise gr.Error(f"The drawing has {len(layers)} layers; the limit is {MAX_LAYERS}.")
+        raise refuse(f"The drawing has {len(layers)} layers; the limit is {MAX_LAYERS}.")
     sheets = [composite] if composite is not None else [s for s in [background, *layers] if s is not None]
     total = 0
     for sheet in sheets:
         try:
             width, height = image_size(sheet if isinstance(sheet, (bytes, bytearray)) else sheet.path)
         except ImageError as err:
-            raise gr.Error(f"The drawing cannot be read: {str(err).split(': ', 1)[-1]}") from None
+            raise refuse(f"The drawing cannot be read: {str(err).split(': ', 1)[-1]}") from None
         total += width * height
         if total > MAX_SHEET_PIXELS:
-            raise gr.Error(f"The drawing is too large (over {total / 1e6:.1f} megapixels); a drawing is at most "
+            raise refuse(f"The drawing is too large (over {total / 1e6:.1f} megapixels); a drawing is at most "
                            f"{MAX_SHEET_PIXELS / 1e6:.1f} megapixels, all its layers together.")
