@@ -257,7 +257,7 @@ def test_a_benchmark_waits_for_a_training_and_drawing_keeps_answering(chromium, 
         sizes.fill("1,64")
         set_number(bencher, "bench-repeats", 3)
         bencher.locator("#bench-button").click()
-        expect(bencher.locator("#bench-status")).to_contain_text("Waiting", timeout=30000)
+        expect(bencher.locator("#bench-status")).to_contain_text("Waiting in line: you are number 1", timeout=30000)
         shot(bencher, "5-bench-waits")
         open_tab(bencher, "Draw")  # predictions answer while the training runs and the benchmark waits
         for digit in (3, 7):
@@ -372,7 +372,7 @@ def test_keyboard_reaches_every_control_each_has_a_name_and_the_answer_is_announ
           const radios = new Set();
           const keys = [];
           document.querySelectorAll("{FOCUSABLE}").forEach((e, i) => {{
-            if (!visible(e) || e.closest('#draw-pad .pixi-target, #draw-pad .pixi-target-crop')) return;
+            if (!visible(e) || e.tabIndex < 0 || e.closest('[aria-hidden=true]')) return;
             if (e.type === 'radio') {{ if (radios.has(e.name)) return; radios.add(e.name); }}
             e.dataset.journeyKey = String(i);
             keys.push(String(i) + ' ' + (e.getAttribute('aria-label') || e.innerText || e.name || e.tagName).slice(0, 40));

@@ -55,8 +55,8 @@ CSS = """
 # A fresh Gradio 6 Sketchpad starts on the "image" tool and asks the user to pick the brush first. This picks
 # it for them whenever the pad is visible with no tool chosen and nothing drawn (on load, on opening the
 # tab, after Clear), and never overrides a tool the user chose (brush or eraser are then highlighted). It also
-# marks the prediction as a live region once it is in the page.
-BRUSH_JS = """
+# marks the prediction as a live region and names unlabelled fields, for screen readers.
+PAGE_JS = """
 () => {
   if (window.__mnistBrushTimer) { return; }
   const pick = () => {
@@ -66,6 +66,14 @@ BRUSH_JS = """
       label.setAttribute('aria-live', 'polite');
       label.setAttribute('aria-atomic', 'true');
     }
+    // A field whose label Gradio draws beside it rather than around it (the read-only log) gets that label as
+    // its accessible name, so a screen reader says what it is.
+    document.querySelectorAll('textarea:not([aria-label]), input:not([aria-label])').forEach((field) => {
+      if (field.type === 'hidden' || (field.labels && field.labels.length)) { return; }
+      const block = field.closest('.block');
+      const info = block && block.querySelector('[data-testid="block-info"], [data-testid="block-label"]');
+      if (info && info.textContent.trim()) { field.setAttribute('aria-label', info.textContent.trim()); }
+    });
     const pad = document.getElementById('draw-pad');
     if (!pad || pad.offsetParent === null) { return; }
     const buttons = Array.from(pad.querySelectorAll('button'));
@@ -126,9 +134,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             visitor.username = getattr(request, "username", None) or visitor.username
             return (*refresh_draw(visitor), *refresh_checkpoints(visitor))
 
-        demo.load(on_open, [visitor], [*refresh_draw.outputs, *refresh_checkpoints.outputs], js=BRUSH_JS,
+        demo.load(on_open, [visitor], [*refresh_draw.outputs, *refresh_checkpoints.outputs], js=PAGE_JS,
                   api_visibility="private", concurrency_id="files", concurrency_limit=2)
-        draw_tab_block.select(lambda v: refresh_draw(v), [visitor], refresh_draw.outputs, js=BRUSH_JS,
+        draw_tab_block.select(lambda v: refresh_draw(v), [visitor], refresh_draw.outputs, js=PAGE_JS,
                               api_visibility="private", concurrency_id="files", concurrency_limit=2)
         train_tab_block.select(train_ui.redraw, [visitor], [train_ui.loss_plot, train_ui.accuracy_plot],
                                api_visibility="private", queue=False, show_progress="hidden")

@@ -119,17 +119,18 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
     def on_upload(path, visitor: Visitor):
         """Upload a .pt checkpoint (size limit, weights only, architecture checked); it becomes your current model."""
         if isinstance(path, (list, tuple)):
-            return (refused("Upload one .pt file at a time."), *skips)
+            return (refused("Upload one .pt file at a time."), None, *skips)
         original = Path(str(path)).name if path else None
         try:
             checkpoint = ctx.library.load_upload(path, original)
         except CheckpointError as err:
-            return (refused(str(err)), *skips)
+            return (refused(str(err)), None, *skips)
         size = Path(str(path)).stat().st_size
         _adopt(visitor, checkpoint, f"upload {original}")
         return (f"**Uploaded** `{md_escape(original)}` ({human_bytes(size)}, model "
                 f"{md_escape(checkpoint.meta.get('model', '?'))}): it is now your current model. Save it from "
-                "the Train tab to keep it.", *refresh_draw(visitor))
+                "the Train tab to keep it.", None, *refresh_draw(visitor))
 
-    ui.upload.upload(on_upload, [ui.upload, visitor], [ui.status, *draw_outputs], api_name="upload_checkpoint",
-                     **group)
+    # The drop zone empties after each upload (the status names the file), ready for the next one.
+    ui.upload.upload(on_upload, [ui.upload, visitor], [ui.status, ui.upload, *draw_outputs],
+                     api_name="upload_checkpoint", **group)

@@ -139,7 +139,7 @@ def build(ctx: AppContext) -> TrainUI:
                                         height=260, elem_id="loss-plot")
                 accuracy_plot = gr.LinePlot(None, x="epoch", y="accuracy", color="measured on",
                                             label="Test accuracy", x_title="epochs done",
-                                            y_title="test accuracy (%)", y_lim=[0, 100], height=260,
+                                            y_title="test accuracy (%)", y_lim=[0, 100],
                                             color_map={SAMPLE_SERIES: "#74a9e8", FULL_SERIES: "#d9480f"},
                                             elem_id="accuracy-plot")
             gr.Markdown("Test accuracy: <span style='color:#d9480f'>**orange**</span>, the full 10,000 test "
