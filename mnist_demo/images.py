@@ -5,10 +5,11 @@ integers, bool or floats; a torch tensor; a file path or the file's bytes (PNG, 
 a Gradio ImageEditor/Sketchpad value {"background", "layers", "composite"}; None (nothing drawn).
 
 Limits, each checked before the costly step it guards (figures measured on this project's 2-core machine,
-docs/measurements.md, "Hostile images"):
+docs/measurements.md, "Hostile images and clients"):
 - MAX_PIXELS, from the header or the shape, before anything is decoded. 4096x4096 (16.8 megapixels) keeps a
-  12-megapixel phone photo (4032x3024) while a drawing needs well under one; decoding one that large takes
-  about 0.5 s and 4 bytes a pixel (67 MB as RGBA), the most any one request costs.
+  12-megapixel phone photo (4032x3024) while a drawing needs well under one. Reading one that large takes
+  0.3-0.5 s and raises peak memory by 144 MB (the decode at 4 bytes a pixel, then a premultiplied copy for
+  the reduction), so two at once (two prediction workers) stay under 300 MB; 25 MP took +202 MB each.
 - WORK_PIXELS: larger images are area-averaged by a whole factor (PIL's `reduce`) straight after decoding,
   so the ink map, crop and resizing never handle more than 2048x2048 pixels.
 - Bit depth: 16-bit colour is decoded straight to 8 bits by PIL; 16-bit grey, int and float arrays are
@@ -221,7 +222,8 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     """Values as uint8: uint8 kept; bool -> 0/255; floats in [0, 1] x255; 16-bit /257; other ranges min-max.
 
     Converted a block of rows at a time, so the float temporaries stay near 4 MB whatever the image's size
-    (whole-image float copies took 1.4 GB for a 4999x4999 16-bit RGBA image).
+    (whole-array float copies took +209 MB for a 4096x4096 float64 array; blocks take +31 MB, 17 of them the
+    answer).
     """
     if array.dtype == np.uint8:
         return array

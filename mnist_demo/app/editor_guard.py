@@ -9,7 +9,7 @@ list of a billion entries). `bound(pad)` wraps one component instance so that:
 - only the composite is decoded when there is one (the prediction uses nothing else); the background and the
   layers are decoded only when it is missing, and then at most MAX_LAYERS of them;
 - every sheet that will be decoded is sized from its header first: each, and all of them together, at most
-  MAX_SHEET_PIXELS (the Draw tab's canvas is 280x280; even a 3x screen exports well under one megapixel);
+  MAX_SHEET_PIXELS (the Draw tab's canvas is 420x420; even at 3x for a dense screen that is 1.6 megapixels);
 - a blob is refused (HTTP 400/413) when its layer index is not below MAX_LAYERS or it is over MAX_BLOB_BYTES,
   and the blobs waiting for their event hold at most MAX_WAITING_BYTES in all, oldest dropped first.
 
