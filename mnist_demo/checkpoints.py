@@ -301,8 +301,3 @@ def read_info(name: str, path: Path) -> CheckpointInfo:
 def list_checkpoints(directory: str | Path = DEFAULT_DIR) -> list[CheckpointInfo]:
     """Every checkpoint in the directory, with its metadata or the reason it cannot be used."""
     return [read_info(name, path) for name, path in checkpoint_files(directory)]
-
-
-def accuracy_text(meta: dict | None) -> str:
-    value = (meta or {}).get("accuracy")
-    return f"{100 * value:.2f}%" if isinstance(value, float) and math.isfinite(value) else "?"

@@ -64,14 +64,6 @@ def refused(text: str) -> str:
     return f"**Not done.** {md_escape(text)}"
 
 
-def ok(text: str) -> str:
-    return f"**Done.** {md_escape(text)}"
-
-
-def note(text: str) -> str:
-    return md_escape(text)
-
-
 def seconds(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "?"

@@ -51,8 +51,6 @@ class Row:
     size: str
     status: str  # "usable" or "unusable: why"
     owner: str  # "shipped", "you", "another visitor", "-" (made outside the app)
-    usable: bool
-    deletable: bool
 
     def as_list(self) -> list[str]:
         return [self.name, self.model, self.accuracy, self.epochs, self.hyperparameters, self.date, self.size,
@@ -177,7 +175,7 @@ class Library:
                               _accuracy(meta) if usable else "-", _epochs(meta) if usable else "-",
                               hyperparameters(meta) if usable else "-", _date(meta) if usable else "-",
                               human_bytes(info.size), "usable" if usable else f"unusable: {info.error}",
-                              who, usable, who == "you" and info.name != DEFAULT_NAME))
+                              who))
         return result
 
     def usable_names(self) -> list[tuple[str, str]]:

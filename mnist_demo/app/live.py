@@ -194,6 +194,3 @@ class LiveRun:
             return None
         eta = p.eta_s
         return eta if math.isfinite(eta) else None
-
-    def samples_per_s(self) -> float | None:
-        return self.progress.samples_per_s if self.progress else None

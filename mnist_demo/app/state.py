@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ class Settings:
     queue_size: int = 4  # runs waiting for a slot; more are told "busy, try again in a minute"
     max_epochs: int = 20
     max_train_seconds: float | None = 1800.0  # wall-clock cap per run (training or benchmark)
-    shared: bool = False  # started with --share: tighter caps, warnings
     max_saves_per_visitor: int = 5
     max_save_mb_per_visitor: float = 50.0
     max_upload_mb: float = 20.0
@@ -50,7 +48,7 @@ class Settings:
 
     @classmethod
     def for_share(cls, **overrides) -> "Settings":
-        values = dict(shared=True, max_epochs=6, max_train_seconds=600.0, queue_size=4,
+        values = dict(max_epochs=6, max_train_seconds=600.0, queue_size=4,
                       max_saves_per_visitor=3, max_save_mb_per_visitor=20.0, max_upload_mb=10.0,
                       max_checkpoint_dir_mb=200.0, max_checkpoint_files=100)
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -90,7 +88,6 @@ class AppContext:
                                max_total_bytes=int(settings.max_checkpoint_dir_mb * MB),
                                max_files=settings.max_checkpoint_files,
                                max_upload_bytes=settings.upload_limit_bytes)
-        self.started = time.time()
         self.predict_ms: deque[float] = deque(maxlen=200)  # server-side time of recent predictions
 
     def record_predict(self, ms: float) -> None:
@@ -138,7 +135,6 @@ class Visitor:
         self.draw_choice: str = DEFAULT_NAME
         self.ticket: Ticket | None = None
         self.live = None  # mnist_demo.app.live.LiveRun of the last or current run
-        self.bench: dict | None = None  # the last benchmark report
         self.username: str | None = None
         self.lock = threading.RLock()
 
