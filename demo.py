@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_demo.devices import set_threads
 
     # uvicorn, as Gradio starts it, never times out a slow client and logs each disconnect as a traceback
-    serving.install(serving.REQUEST_SECONDS if args.request_timeout == "default" else args.request_timeout)
+    serving.install(serving.REQUEST_SECONDS if args.request_timeout == "default" else args.request_timeout,
+                    max_request_bytes=settings.request_limit_bytes)
 
     set_threads(settings.threads)  # process-wide; by default one core stays free for the web server
 
@@ -181,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.share and not auth:
         print(f"Warning: --share without --auth: anyone with the link can use this app; add --auth USER:PASS "
               f"(or set {AUTH_ENV}).", flush=True)
-    kwargs = launch_kwargs(demo, settings, server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                           prevent_thread_lock=True, auth_message="mnist-demo: please log in" if auth else None)
+    kwargs, rest = launch_kwargs(demo, settings, server_name=args.host, server_port=args.port, share=args.share,
+                                 auth=auth, prevent_thread_lock=True,
+                                 auth_message="mnist-demo: please log in" if auth else None)
     captured = io.StringIO()
     try:
         with contextlib.redirect_stdout(captured) if args.share else contextlib.nullcontext():
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
             sys.stdout.flush()
-    threading.Thread(target=demo.mnist_rest.warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=rest.warm_up, name="warm-up", daemon=True).start()
     try:
         demo.block_thread()
     except KeyboardInterrupt:

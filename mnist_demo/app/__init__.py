@@ -4,14 +4,15 @@ Layout first (one module per tab), then the events; every computation goes throu
 (`mnist_demo.*`) or the gradio-free helpers here (`jobs`, `live`, `library`, `state`). Nothing is loaded while
 the page is built: MNIST loads on the first training, checkpoints are listed when a page opens.
 
-Launch with `demo.launch(**launch_kwargs(demo, settings, auth=...))`, which adds the CSS, the upload size
-limit, the checkpoint folder as an allowed path for downloads, and the plain `POST /api/predict` route
-(`rest.py`) under the same accounts.
+Launch with `kwargs, rest = launch_kwargs(demo, settings, auth=...)` and `demo.launch(**kwargs)`: the
+arguments add the CSS (`static/app.css`), the upload size limit, the checkpoint folder as an allowed path for
+downloads, and the plain `POST /api/predict` route `rest` (`rest.py`) under the same accounts.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import gradio as gr
 
@@ -23,70 +24,9 @@ __all__ = ["build_app", "launch_kwargs", "Settings", "AppContext"]
 
 TITLE = "MNIST, hands on"
 
-CSS = """
-.mnist-small { font-size: 0.9em; opacity: 0.85; }
-.mnist-progress { width: 100%; height: 14px; border-radius: 7px; background: var(--neutral-200, #e5e7eb);
-  overflow: hidden; margin-top: 4px; }
-.mnist-progress-fill { height: 100%; background: var(--color-accent, #f97316); transition: width 0.4s ease; }
-.mnist-progress-done .mnist-progress-fill { background: #2f9e44; }
-.mnist-progress-stopped .mnist-progress-fill { background: #f59f00; }
-.mnist-progress-failed .mnist-progress-fill { background: #e03131; }
-.mnist-progress-text { font-size: 0.9em; margin: 4px 0 2px 0; font-variant-numeric: tabular-nums; }
-#train-log textarea { font-family: var(--font-mono, monospace); font-size: 0.85em; }
-#draw-preview img { image-rendering: pixelated; }
-/* Phones (390 px wide): all four tabs fit without the overflow menu; on the Draw tab the prediction, the pad and
-   Clear come first, one under the other, short enough to share the screen, so nobody scrolls between drawing
-   and reading the answer (the model picker and the 28x28 preview follow). */
-@media (max-width: 640px) {
-  #tabs .tab-container button { padding-left: 7px; padding-right: 7px; font-size: 0.92em; }
-  #draw-row { flex-direction: column; }
-  #draw-row > .draw-column { display: contents; }
-  #draw-label { order: 1; }
-  #draw-pad { order: 2; height: 330px !important; }
-  #draw-clear { order: 3; }
-  #draw-message { order: 4; }
-  #draw-row .form:has(#draw-model), #draw-model { order: 5; }
-  #draw-model-info { order: 6; }
-  #draw-preview { order: 7; }
-  #teach-preprocess { order: 8; }
-}
-"""
-
-# A fresh Gradio 6 Sketchpad starts on the "image" tool and asks the user to pick the brush first. This picks
-# it for them whenever the pad is visible with no tool chosen and nothing drawn (on load, on opening the
-# tab, after Clear), and never overrides a tool the user chose (brush or eraser are then highlighted). It also
-# marks the prediction as a live region and names unlabelled fields, for screen readers.
-PAGE_JS = """
-() => {
-  if (window.__mnistBrushTimer) { return; }
-  const pick = () => {
-    // Screen readers announce each new prediction (the answer changes without focus moving to it).
-    const label = document.getElementById('draw-label');
-    if (label && !label.hasAttribute('aria-live')) {
-      label.setAttribute('aria-live', 'polite');
-      label.setAttribute('aria-atomic', 'true');
-    }
-    // A field whose label Gradio draws beside it rather than around it (the read-only log) gets that label as
-    // its accessible name, so a screen reader says what it is.
-    document.querySelectorAll('textarea:not([aria-label]), input:not([aria-label])').forEach((field) => {
-      if (field.type === 'hidden' || (field.labels && field.labels.length)) { return; }
-      const block = field.closest('.block');
-      const info = block && block.querySelector('[data-testid="block-info"], [data-testid="block-label"]');
-      if (info && info.textContent.trim()) { field.setAttribute('aria-label', info.textContent.trim()); }
-    });
-    const pad = document.getElementById('draw-pad');
-    if (!pad || pad.offsetParent === null) { return; }
-    const buttons = Array.from(pad.querySelectorAll('button'));
-    let brush = buttons.find((b) => b.getAttribute('aria-label') === 'Brush' || b.title === 'Brush');
-    if (!brush) { brush = pad.querySelector('button.quite-round'); }
-    if (!brush) { return; }
-    const chosen = buttons.some((b) => b.classList.contains('highlight'));
-    if (!chosen) { brush.click(); }
-  };
-  window.__mnistBrushTimer = setInterval(pick, 300);
-  pick();
-}
-"""
+STATIC = Path(__file__).with_name("static")
+CSS = (STATIC / "app.css").read_text(encoding="utf-8")  # passed to demo.launch by launch_kwargs
+PAGE_JS = (STATIC / "page.js").read_text(encoding="utf-8")  # runs on load and when the Draw tab opens
 
 
 class Refresher:
@@ -159,19 +99,18 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
         demo.unload(on_unload)
     demo.mnist_context = ctx
-    demo.mnist_rest = None  # the /api/predict route, made by launch_kwargs
     demo.queue(default_concurrency_limit=1)
     return demo
 
 
-def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> dict:
-    """Keyword arguments for `demo.launch`: CSS, upload limit, downloads from the checkpoint folder, and the
-    `/api/predict` route (registered before Gradio's own routes, protected by the same `auth` accounts)."""
+def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> tuple[dict, PredictRoute]:
+    """(keyword arguments for `demo.launch`, the `/api/predict` route they serve): CSS, upload limit, downloads
+    from the checkpoint folder, and the route (registered before Gradio's own routes, protected by the same
+    `auth` accounts; warm it up with `route.warm_up()` once the server runs)."""
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
     rest = PredictRoute(demo.mnist_context, extra.get("auth"), workers=settings.predict_workers)
-    demo.mnist_rest = rest
     kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
                   show_error=True, footer_links=["api", "gradio"], run_history=False,
                   app_kwargs={"routes": [rest.route()]})
     kwargs.update(extra)
-    return kwargs
+    return kwargs, rest
