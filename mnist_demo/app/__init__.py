@@ -12,7 +12,9 @@ downloads, and the plain `POST /api/predict` route `rest` (`rest.py`) under the 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 
@@ -29,15 +31,16 @@ CSS = (STATIC / "app.css").read_text(encoding="utf-8")  # passed to demo.launch 
 PAGE_JS = (STATIC / "page.js").read_text(encoding="utf-8")  # runs on load and when the Draw tab opens
 
 
+@dataclass
 class Refresher:
-    """A function of the visitor that returns updates for a fixed list of output components."""
+    """Updates for a fixed list of components as a function of the visitor: `refresher(visitor)` gives
+    `{component: value}` for each of `outputs`, from `fn(visitor)`'s values in that order."""
 
-    def __init__(self, fn, outputs):
-        self.fn, self.outputs = fn, list(outputs)
+    fn: Callable[[Visitor], tuple]
+    outputs: list
 
-    def __call__(self, visitor: Visitor):
-        result = self.fn(visitor)
-        return list(result) if isinstance(result, (list, tuple)) else [result]
+    def __call__(self, visitor: Visitor) -> dict:
+        return dict(zip(self.outputs, self.fn(visitor), strict=True))
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -72,14 +75,15 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
         def on_open(visitor: Visitor, request: gr.Request):
             visitor.username = getattr(request, "username", None) or visitor.username
-            return (*refresh_draw(visitor), *refresh_checkpoints(visitor))
+            return {**refresh_draw(visitor), **refresh_checkpoints(visitor)}
 
         demo.load(on_open, [visitor], [*refresh_draw.outputs, *refresh_checkpoints.outputs], js=PAGE_JS,
                   api_visibility="private", concurrency_id="files", concurrency_limit=2)
         draw_tab_block.select(lambda v: refresh_draw(v), [visitor], refresh_draw.outputs, js=PAGE_JS,
                               api_visibility="private", concurrency_id="files", concurrency_limit=2)
-        train_tab_block.select(train_ui.redraw, [visitor], [train_ui.loss_plot, train_ui.accuracy_plot],
-                               api_visibility="private", queue=False, show_progress="hidden")
+        train_tab_block.select(lambda v: train_tab.redraw(train_ui, v), [visitor],
+                               [train_ui.loss_plot, train_ui.accuracy_plot], api_visibility="private", queue=False,
+                               show_progress="hidden")
         checkpoints_tab_block.select(lambda v: refresh_checkpoints(v), [visitor], refresh_checkpoints.outputs,
                                      api_visibility="private", concurrency_id="files", concurrency_limit=2)
 

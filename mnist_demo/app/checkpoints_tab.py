@@ -67,9 +67,9 @@ def _adopt(visitor: Visitor, checkpoint, origin: str) -> None:
 
 
 def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) -> None:
+    """`refresh_draw(visitor)` gives `{component: value}` for its `outputs` (the Draw tab's picker and info).
+    Handlers return only what they change."""
     group = dict(concurrency_id="files", concurrency_limit=2)
-    draw_outputs = list(refresh_draw.outputs)
-    skips = [gr.skip()] * len(draw_outputs)
 
     def on_refresh(visitor: Visitor, request: gr.Request):
         """The checkpoint table: name, model, test accuracy, epochs, hyperparameters, date, size, owner, status."""
@@ -85,12 +85,13 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
                 raise CheckpointError("Checkpoint: none chosen; pick one from the list")
             checkpoint = ctx.library.load(name)
         except CheckpointError as err:
-            return (refused(str(err)), *skips)
+            return {ui.status: refused(str(err))}
         _adopt(visitor, checkpoint, f"checkpoint {checkpoint.name}")
-        return (f"**Loaded** `{md_escape(checkpoint.name)}` as your current model: the Draw tab now uses it.",
-                *refresh_draw(visitor))
+        return {ui.status: f"**Loaded** `{md_escape(checkpoint.name)}` as your current model: the Draw tab now uses "
+                           "it.", **refresh_draw(visitor)}
 
-    ui.load.click(on_load, [ui.name, visitor], [ui.status, *draw_outputs], api_name="load_checkpoint", **group)
+    ui.load.click(on_load, [ui.name, visitor], [ui.status, *refresh_draw.outputs], api_name="load_checkpoint",
+                  **group)
 
     def on_pick(name):
         try:
@@ -108,29 +109,29 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
                 raise CheckpointError("Checkpoint: none chosen; pick one from the list")
             ctx.library.delete(name, visitor.owner)
         except CheckpointError as err:
-            return (refused(str(err)), gr.skip(), gr.skip(), *skips)
+            return {ui.status: refused(str(err))}
         rows, dropdown = refresh(ctx, visitor)
-        return (f"**Deleted** `{md_escape(name.strip())}`.", rows, gr.Dropdown(choices=dropdown.choices, value=None),
-                *refresh_draw(visitor))
+        return {ui.status: f"**Deleted** `{md_escape(name.strip())}`.", ui.table: rows,
+                ui.name: gr.Dropdown(choices=dropdown.choices, value=None), **refresh_draw(visitor)}
 
-    ui.delete.click(on_delete, [ui.name, visitor], [ui.status, ui.table, ui.name, *draw_outputs],
+    ui.delete.click(on_delete, [ui.name, visitor], [ui.status, ui.table, ui.name, *refresh_draw.outputs],
                     api_name="delete_checkpoint", **group)
 
     def on_upload(path, visitor: Visitor):
         """Upload a .pt checkpoint (size limit, weights only, architecture checked); it becomes your current model."""
         if isinstance(path, (list, tuple)):
-            return (refused("Upload one .pt file at a time."), None, *skips)
+            return {ui.status: refused("Upload one .pt file at a time."), ui.upload: None}
         original = Path(str(path)).name if path else None
         try:
             checkpoint = ctx.library.load_upload(path, original)
         except CheckpointError as err:
-            return (refused(str(err)), None, *skips)
+            return {ui.status: refused(str(err)), ui.upload: None}
         size = Path(str(path)).stat().st_size
         _adopt(visitor, checkpoint, f"upload {original}")
-        return (f"**Uploaded** `{md_escape(original)}` ({human_bytes(size)}, model "
-                f"{md_escape(checkpoint.meta.get('model', '?'))}): it is now your current model. Save it from "
-                "the Train tab to keep it.", None, *refresh_draw(visitor))
+        return {ui.status: f"**Uploaded** `{md_escape(original)}` ({human_bytes(size)}, model "
+                           f"{md_escape(checkpoint.meta.get('model', '?'))}): it is now your current model. Save it "
+                           "from the Train tab to keep it.", ui.upload: None, **refresh_draw(visitor)}
 
     # The drop zone empties after each upload (the status names the file), ready for the next one.
-    ui.upload.upload(on_upload, [ui.upload, visitor], [ui.status, ui.upload, *draw_outputs],
+    ui.upload.upload(on_upload, [ui.upload, visitor], [ui.status, ui.upload, *refresh_draw.outputs],
                      api_name="upload_checkpoint", **group)

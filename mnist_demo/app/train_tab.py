@@ -281,24 +281,42 @@ def _adopt(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str) ->
         visitor.draw_choice = YOURS
 
 
+def _plots(ui: TrainUI, live: LiveRun) -> dict:
+    """The run's curves; the accuracy plot is left alone until it has data (see `_accuracy_frame`)."""
+    accuracy = _accuracy_frame(live)
+    return {ui.loss_plot: _loss_frame(live), **({ui.accuracy_plot: accuracy} if accuracy is not None else {})}
+
+
+def redraw(ui: TrainUI, visitor: Visitor) -> dict:
+    """The visitor's curves, drawn again: plots drawn while their tab was hidden come out blank, so the app calls
+    this when the Train tab opens. With no run yet there is nothing to draw (Gradio needs one entry: an empty
+    update, which changes nothing)."""
+    live = visitor.live
+    return _plots(ui, live) if isinstance(live, LiveRun) else {ui.loss_plot: gr.update()}
+
+
 # --------------------------------------------------------------------------- events
 
 def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_checkpoints) -> None:
-    """`refresh_draw(visitor)` -> (dropdown update, info); `refresh_checkpoints(visitor)` -> outputs of the table."""
+    """`refresh_draw(visitor)` and `refresh_checkpoints(visitor)` give `{component: value}` for their `outputs`
+    (the Draw tab's picker and info; the checkpoint table and name). Handlers return only what they change."""
 
     def fill_preset(name):
         if not isinstance(name, str) or name.strip().lower() not in PRESETS:
-            return [gr.skip()] * 6
+            return {ui.model: gr.update()}  # an unknown name fills nothing (Train then names the bad field)
         p = PRESETS[name.strip().lower()]
-        return p.model, p.optimizer, p.lr, p.batch_size, min(p.epochs, ctx.settings.max_epochs), p.augment
+        return {ui.model: p.model, ui.optimizer: p.optimizer, ui.lr: p.lr, ui.batch_size: p.batch_size,
+                ui.epochs: min(p.epochs, ctx.settings.max_epochs), ui.augment: p.augment}
 
     ui.preset.input(fill_preset, ui.preset, [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment],
                     api_name="preset_values", queue=False)
 
-    draw_outputs = list(refresh_draw.outputs)
     outputs = [ui.status, ui.progress, ui.log, ui.loss_plot, ui.accuracy_plot, ui.train_button, ui.stop_button,
-               *draw_outputs, ui.save_status]
-    skip_draw = [gr.skip()] * (len(draw_outputs) + 1)  # the Draw tab's picker and info, then the save status
+               *refresh_draw.outputs, ui.save_status]
+
+    def buttons(training: bool) -> dict:
+        """Train greyed and Stop active only while this visitor's run waits or runs."""
+        return {ui.train_button: gr.update(interactive=not training), ui.stop_button: gr.update(interactive=training)}
 
     def train(preset, model, optimizer, lr, batch_size, epochs, augment, device, limit, visitor: Visitor,
               request: gr.Request):
@@ -306,23 +324,22 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         try:
             config = build_config(ctx, preset, model, optimizer, lr, batch_size, epochs, augment, device, limit)
         except DemoError as err:
-            yield (refused(error_text(err)), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                   *skip_draw)
+            yield {ui.status: refused(error_text(err))}
             return
         config = for_live_view(config, TRAIN_SIZE)
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="train", label=describe_config(config))
         except (Busy, AlreadyActive) as err:
-            yield (f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(),
-                   gr.skip(), *skip_draw)
+            yield {ui.status: f"**Busy.** {md_escape(str(err))}"}
             return
         live = LiveRun(config, TRAIN_SIZE)
         with visitor.lock:
             visitor.ticket, visitor.live = ticket, live
         preset_name = str(preset).strip().lower()
-        yield (_status(ctx, live, config), _progress(live), "", _loss_frame(None), _accuracy_frame(None),
-               gr.update(interactive=False), gr.update(interactive=True), *skip_draw[:-1], "")
+        yield {ui.status: _status(ctx, live, config), ui.progress: _progress(live), ui.log: "",
+               ui.loss_plot: _loss_frame(None), ui.accuracy_plot: _accuracy_frame(None), **buttons(True),
+               ui.save_status: ""}
         last, points = time.monotonic(), (0, 0)
         work = training_work(config, ctx.settings.data_dir)
         for item in run_job(ticket, work):
@@ -332,19 +349,19 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             if important or time.monotonic() - last >= REDRAW_S:
                 last = time.monotonic()
                 now_points = (len(live.losses), len(live.accuracies))
-                loss = _loss_frame(live) if now_points[0] != points[0] else gr.skip()
-                acc = _accuracy_frame(live) if now_points[1] != points[1] and now_points[1] else gr.skip()
+                update = {ui.status: _status(ctx, live, config), ui.progress: _progress(live),
+                          ui.log: live.log_text()}
+                if now_points[0] != points[0]:
+                    update[ui.loss_plot] = _loss_frame(live)
+                if now_points[1] != points[1] and now_points[1]:
+                    update[ui.accuracy_plot] = _accuracy_frame(live)
                 points = now_points
-                yield (_status(ctx, live, config), _progress(live), live.log_text(), loss, acc, gr.skip(),
-                       gr.skip(), *skip_draw)
+                yield update
         if live.error is None and live.result is not None:
             _adopt(visitor, live, config, preset_name)
-        draw = ([*refresh_draw(visitor), gr.skip()] if visitor.draw_choice == YOURS and live.result is not None
-                else skip_draw)
-        accuracy = _accuracy_frame(live)
-        yield (_status(ctx, live, config), _progress(live), live.log_text(), _loss_frame(live),
-               accuracy if accuracy is not None else gr.skip(), gr.update(interactive=True),
-               gr.update(interactive=False), *draw)
+        draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
+        yield {ui.status: _status(ctx, live, config), ui.progress: _progress(live), ui.log: live.log_text(),
+               **_plots(ui, live), **buttons(False), **draw}
 
     ui.train_button.click(train, [*ui.controls, visitor], outputs, api_name="train", concurrency_limit=None,
                           concurrency_id="train", show_progress="hidden")
@@ -358,16 +375,6 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         ticket.cancel(STOPPED_BY_USER)
         return "Left the line." if waiting else "Stopping: finishing the current batch and testing the model..."
 
-    def redraw(visitor: Visitor):
-        """Plots drawn while their tab was hidden come out blank: draw them again when the tab opens."""
-        live = visitor.live
-        if not isinstance(live, LiveRun):
-            return gr.skip(), gr.skip()
-        accuracy = _accuracy_frame(live)
-        return _loss_frame(live), accuracy if accuracy is not None else gr.skip()
-
-    ui.redraw = redraw
-
     ui.stop_button.click(stop, [visitor], [ui.status], api_name="stop", concurrency_limit=None, queue=False,
                          show_progress="hidden")
 
@@ -376,18 +383,18 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         visitor.username = getattr(request, "username", None) or visitor.username
         current = visitor.current
         if current is None:
-            return (refused("No model to save yet: train one first (or load or upload one in the Checkpoints tab)."),
-                    *[gr.skip()] * (len(draw_outputs) + len(refresh_checkpoints.outputs)))
+            return {ui.save_status: refused("No model to save yet: train one first (or load or upload one in the "
+                                            "Checkpoints tab).")}
         try:
             if not isinstance(name, str) or not name.strip():
                 raise CheckpointError("Checkpoint name: is empty; type a name such as my-cnn")
             path = ctx.library.save(current.model, current.meta, name, visitor.owner)
         except CheckpointError as err:
-            return (refused(str(err)), *[gr.skip()] * (len(draw_outputs) + len(refresh_checkpoints.outputs)))
-        return (f"**Saved** as `{md_escape(path.stem)}` ({path.stat().st_size / 1024:.0f} KB). It is listed in the "
-                "Checkpoints tab and the Draw tab's model picker.",
-                *refresh_draw(visitor), *refresh_checkpoints(visitor))
+            return {ui.save_status: refused(str(err))}
+        return {ui.save_status: f"**Saved** as `{md_escape(path.stem)}` ({path.stat().st_size / 1024:.0f} KB). It is "
+                                "listed in the Checkpoints tab and the Draw tab's model picker.",
+                **refresh_draw(visitor), **refresh_checkpoints(visitor)}
 
     ui.save_button.click(save, [ui.save_name, visitor],
-                         [ui.save_status, *draw_outputs, *refresh_checkpoints.outputs], api_name="save",
+                         [ui.save_status, *refresh_draw.outputs, *refresh_checkpoints.outputs], api_name="save",
                          concurrency_id="files", concurrency_limit=2)
