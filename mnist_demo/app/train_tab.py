@@ -7,6 +7,7 @@ lays out the controls and turns a LiveRun into what the components show.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -18,7 +19,7 @@ from mnist_demo.app.common import error_text, md_escape, progress_html, refused,
 from mnist_demo.app.live import FULL_SERIES, SAMPLE_SERIES, LiveRun, for_live_view, training_work
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.checkpoints import metadata
-from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TrainConfig, make_config
+from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
 from mnist_demo.devices import resolve_device
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
 from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, run_job
@@ -28,15 +29,8 @@ from mnist_demo.train import TrainingDiverged
 
 log = logging.getLogger(__name__)
 
-TRAIN_SIZE = 60000
 APP_MAX_BATCH = 8192  # the engine allows 60000; a shared demo should not build 60000-image batches
 REDRAW_S = 1.0  # at most one UI update per second unless something important happened
-MODEL_LABELS = {
-    "tutorial": "tutorial: the tutorial's MLP 784-512-512-10 (final ReLU kept)",
-    "mlp": "mlp: the same MLP without the final ReLU",
-    "cnn": "cnn: small convolutional net (the shipped model)",
-    "cnn-small": "cnn-small: smaller and faster convolutional net",
-}
 EMPTY_WANTED = {
     "preset": f"choose one of {', '.join(PRESETS)}",
     "model": f"choose one of {', '.join(MODELS)}",
@@ -48,6 +42,11 @@ EMPTY_WANTED = {
     "device": "choose a device this machine has",
     "limit": f"must be a whole number from 1 to {TRAIN_SIZE}",
 }
+
+
+def model_label(name: str) -> str:
+    """The Model dropdown's label: the name and the registry's description up to its first full stop or colon."""
+    return f"{name}: {re.split(r'[.:] ', MODELS[name].description + ' ')[0]}"
 
 
 def lenient(component):
@@ -95,7 +94,7 @@ def build(ctx: AppContext) -> TrainUI:
             preset_dd = gr.Dropdown([(f"{name}: {PRESET_HELP[name]}", name) for name in PRESETS],
                                     value=DEFAULT_PRESET, label="Preset", allow_custom_value=True,
                                     info="Fills the controls below with a tested recipe", elem_id="train-preset")
-            model = gr.Dropdown([(MODEL_LABELS.get(n, n), n) for n in MODELS], value=preset.model, label="Model",
+            model = gr.Dropdown([(model_label(n), n) for n in MODELS], value=preset.model, label="Model",
                                 allow_custom_value=True, elem_id="train-model")
             optimizer = lenient(gr.Radio(list(OPTIMIZERS), value=preset.optimizer, label="Optimizer",
                                          elem_id="train-optimizer"))
