@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     from mnist_demo.devices import set_threads
 
     # uvicorn, as Gradio starts it, never times out a slow client and logs each disconnect as a traceback
-    serving.install(serving.REQUEST_SECONDS if args.request_timeout == "default" else args.request_timeout)
+    serving.install(serving.REQUEST_SECONDS if args.request_timeout == "default" else args.request_timeout,
+                    max_request_bytes=settings.request_limit_bytes)
 
     set_threads(settings.threads)  # process-wide; by default one core stays free for the web server
 

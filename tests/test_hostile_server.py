@@ -91,6 +91,26 @@ def raw(server: Server, data: bytes, then: str, every: float = 0.5) -> str:
     """Send `data` on a raw socket: all at once then "close", or a byte every `every` s ("trickle") until the
     server answers or closes. Returns the status line's code, "closed", or "" (we closed first)."""
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        if then == "flood":  # the headers, then zeros as fast as the server takes them, until it answers
+            sock.sendall(data)
+            sock.settimeout(0.0)
+            chunk, sent = bytes(2**20), 0
+            while sent < FLOOD_BYTES:
+                try:
+                    sock.sendall(chunk)
+                    sent += len(chunk)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                except OSError:
+                    break
+                try:
+                    answer = sock.recv(100)
+                    return answer.split(b" ")[1].decode() if answer else "closed"
+                except BlockingIOError:
+                    pass
+            sock.settimeout(5)
+            answer = sock.recv(100)
+            return answer.split(b" ")[1].decode() if answer else "closed"
         if then == "close":
             sock.sendall(data)
             time.sleep(0.3)
@@ -113,6 +133,13 @@ UPLOAD = (b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipa
           b"\r\n\r\nabc")
 
 
+FLOOD_BYTES = 200 * 2**20  # far over the server's request cap (51 MB with the default 20 MB uploads)
+BIG_FORM = (b"POST /gradio_api/component_server HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=XX\r\nContent-Length: %d\r\n\r\n--XX\r\nContent-Disposition: form-data; name=\"files\"; "
+            b"filename=\"a.bin\"\r\n\r\n" % FLOOD_BYTES)
+BIG_BODY = HEAD.replace(b"100000", str(FLOOD_BYTES).encode())
+
+
 CLIENTS = [  # case, what is sent, how, the answer the client gets, whether the server logs a line
     ("half a body to /api/predict, then gone", HEAD + b"\x89PNG", "close", "", True),
     ("half an upload to Gradio, then gone", UPLOAD, "close", "", True),
@@ -120,6 +147,8 @@ CLIENTS = [  # case, what is sent, how, the answer the client gets, whether the 
     ("a page request, gone before the answer", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "close", "", False),
     ("headers, a byte every 0.5 s", HEAD, "trickle", "408", True),
     ("a body, a byte every 0.5 s", HEAD + b"\x89PNG" + bytes(2000), "trickle", "408", True),
+    ("a 200 MB form to Gradio's component server", BIG_FORM, "flood", "413", True),
+    ("a 200 MB body to /api/predict (its own 5 MB cap answers)", BIG_BODY, "flood", "413", False),
 ]
 
 

@@ -10,6 +10,10 @@ public link:
   request (line, headers and body) must arrive whole within `request_seconds` of its first byte, or of the
   connection's opening, else the client gets 408 and the connection is closed. It is disarmed as soon as
   the request is in, so long answers (Gradio's event streams) are never cut, and on a WebSocket upgrade.
+- uvicorn has no cap on a request's size, and some of Gradio's routes (`/gradio_api/component_server`) read a
+  whole form into memory before anything checks it. `DeadlineProtocol` also counts each request's bytes as
+  they arrive and answers 413 and closes the connection past `max_request_bytes` (set from the app's upload
+  limits; `Settings.request_limit_bytes`), so no route reads more than that.
 - A client that disconnects mid-request made uvicorn log "Exception in ASGI application" with a full
   traceback at ERROR (Starlette's ClientDisconnect, raised inside Gradio's routes, e.g. an upload).
   `QuietDisconnects` turns that into one INFO line.
@@ -37,15 +41,24 @@ class DeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for receiving each request whole (see the module docstring)."""
 
     request_seconds: float = REQUEST_SECONDS
+    max_request_bytes: int | None = None  # None: no cap
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._deadline = None
+        self._received = 0
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None and self.conn.their_state is h11.IDLE:
-            self._arm()  # the first byte of the next request on a kept-alive connection
+        if self.conn.their_state is h11.IDLE:
+            self._received = 0
+            if self._deadline is None:
+                self._arm()  # the first byte of the next request on a kept-alive connection
+        self._received += len(data)
+        if self.max_request_bytes is not None and self._received > self.max_request_bytes:
+            self._refuse(413, "Content Too Large", f"a request may send at most {self.max_request_bytes:,} bytes",
+                         "sent more than %s bytes" % f"{self.max_request_bytes:,}")
+            return
         super().data_received(data)
         if self.conn.their_state not in RECEIVING:
             self._disarm()  # the request is in (or the connection is closing or switching protocols)
@@ -60,7 +73,8 @@ class DeadlineProtocol(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(self.request_seconds, self._expire)
+        if self.request_seconds != float("inf"):
+            self._deadline = self.loop.call_later(self.request_seconds, self._expire)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -71,12 +85,21 @@ class DeadlineProtocol(H11Protocol):
         self._deadline = None
         if self.transport.is_closing() or self.conn.their_state not in RECEIVING:
             return
+        self._refuse(408, "Request Timeout", f"the request did not arrive within {self.request_seconds:g} s",
+                     f"its request did not arrive within {self.request_seconds:g} s")
+
+    def _refuse(self, status: int, reason: str, says: str, logged: str) -> None:
+        """Answer `status` (unless an answer has begun), log one INFO line and close the connection."""
+        self._disarm()
+        if self.transport.is_closing():
+            return
         client = "%s:%d" % tuple(self.client[:2]) if self.client else "a client"
-        log.info("%s: closed the connection: its request did not arrive within %g s", client, self.request_seconds)
+        log.info("%s: closed the connection: %s", client, logged)
         if self.cycle is None or not self.cycle.response_started:
-            body = f"Request Timeout: the request did not arrive within {self.request_seconds:g} s\n".encode()
-            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            body = f"{reason}: {says}\n".encode()
+            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                                 % (status, reason.encode(), len(body), body))
         self.transport.close()  # the app, if it was waiting for the body, gets a disconnect
 
 
@@ -100,8 +123,9 @@ class QuietDisconnects(logging.Filter):
 _QUIET = QuietDisconnects()
 
 
-def install(request_seconds: float | None = REQUEST_SECONDS) -> None:
-    """Deadline for requests (None: none, uvicorn as it is) and quiet disconnects, for servers started after this."""
+def install(request_seconds: float | None = REQUEST_SECONDS, max_request_bytes: int | None = None) -> None:
+    """Deadline (None: none) and size cap (None: none) for requests, and quiet disconnects, for servers started
+    after this; with neither, uvicorn's own protocol is used as it is."""
     error_log = logging.getLogger("uvicorn.error")
     if _QUIET not in error_log.filters:
         error_log.addFilter(_QUIET)
@@ -111,9 +135,10 @@ def install(request_seconds: float | None = REQUEST_SECONDS) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))  # uvicorn's look
         package.addHandler(handler)
         package.setLevel(logging.INFO)
+    guarded = request_seconds is not None or max_request_bytes is not None
     for name in ("auto", "h11"):
         uvicorn_config.HTTP_PROTOCOLS[name] = _UVICORN_PROTOCOLS[name]
-        if request_seconds is not None:
+        if guarded:
             uvicorn_config.HTTP_PROTOCOLS[name] = f"{__name__}:DeadlineProtocol"
-    if request_seconds is not None:
-        DeadlineProtocol.request_seconds = float(request_seconds)
+    DeadlineProtocol.request_seconds = float("inf") if request_seconds is None else float(request_seconds)
+    DeadlineProtocol.max_request_bytes = max_request_bytes

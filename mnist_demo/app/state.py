@@ -63,6 +63,16 @@ class Settings:
         return int(self.max_upload_mb * MB)
 
     @property
+    def gradio_file_mb(self) -> float:
+        """Gradio's own cap per uploaded file: above ours (`max_upload_mb`), so ours refuses first and says why."""
+        return max(2 * self.max_upload_mb, 50.0)
+
+    @property
+    def request_limit_bytes(self) -> int:
+        """The most one request may send the server (any route): one file at Gradio's cap and a form around it."""
+        return int((self.gradio_file_mb + 1) * MB)
+
+    @property
     def threads(self) -> int:
         """torch threads for the whole server: by default one core stays free for the web server and predictions.
 
