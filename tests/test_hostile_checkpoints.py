@@ -6,7 +6,6 @@ prediction with the good checkpoint all still work.
 """
 
 import asyncio
-import io
 import json
 import os
 import time
@@ -15,13 +14,13 @@ import httpx
 import pytest
 import torch
 from fastapi import FastAPI
-from PIL import Image, ImageDraw
 
 from mnist_demo import checkpoints
 from mnist_demo.app.library import ESTIMATE_FACTOR, ORPHAN_AGE_S, Library
 from mnist_demo.checkpoints import FORMAT, clean_meta, list_checkpoints, load_checkpoint, save_checkpoint
 from mnist_demo.errors import CheckpointError
 from mnist_demo.models import build_model
+from tests.test_rest import one_png
 
 MODEL = "cnn"  # the smallest registered model: 250 KB files
 BASE_META = {"model": MODEL, "config": {"model": MODEL, "optimizer": "adam", "lr": 0.003, "batch_size": 128,
@@ -43,14 +42,6 @@ def payload(**changes) -> dict:
 
 
 DELETE = object()
-
-
-def one_png() -> bytes:
-    image = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=20)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
