@@ -80,11 +80,11 @@ def _add_models(sub) -> None:
 
 
 def _add_bench(sub) -> None:
-    from mnist_demo import bench
+    from mnist_demo import bench_report
 
     p = sub.add_parser("bench", help="CPU vs CUDA timing comparison")
-    bench.add_arguments(p)
-    p.set_defaults(run=bench.run_cli)
+    bench_report.add_arguments(p)
+    p.set_defaults(run=bench_report.run_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:

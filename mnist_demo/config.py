@@ -87,15 +87,15 @@ def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS,
     """
     from mnist_demo.models import MODELS  # local: models imports torch, config stays light
 
-    model = _choice("model", config.model, tuple(MODELS))
-    optimizer = _choice("optimizer", config.optimizer, OPTIMIZERS)
-    schedule = _choice("schedule", config.schedule, SCHEDULES)
-    precision = _choice("precision", config.precision, PRECISIONS)
-    lr = _number("lr", config.lr, 0.0, 10.0, "a number greater than 0 and at most 10", open_low=True)
-    momentum = _number("momentum", config.momentum, 0.0, 0.999, "a number from 0 to 0.999")
-    weight_decay = _number("weight_decay", config.weight_decay, 0.0, 1.0, "a number from 0 to 1")
-    warmup = _number("warmup", config.warmup, 0.0, 0.9, "a share of the steps greater than 0 and at most 0.9",
-                     open_low=True)
+    model = choice("model", config.model, tuple(MODELS))
+    optimizer = choice("optimizer", config.optimizer, OPTIMIZERS)
+    schedule = choice("schedule", config.schedule, SCHEDULES)
+    precision = choice("precision", config.precision, PRECISIONS)
+    lr = number("lr", config.lr, 0.0, 10.0, "a number greater than 0 and at most 10", open_low=True)
+    momentum = number("momentum", config.momentum, 0.0, 0.999, "a number from 0 to 0.999")
+    weight_decay = number("weight_decay", config.weight_decay, 0.0, 1.0, "a number from 0 to 1")
+    warmup = number("warmup", config.warmup, 0.0, 0.9, "a share of the steps greater than 0 and at most 0.9",
+                    open_low=True)
     batch_size = whole_number("batch_size", config.batch_size, 1, min(max_batch_size, MAX_BATCH_SIZE))
     epochs = whole_number("epochs", config.epochs, 1, max_epochs)
     log_every = whole_number("log_every", config.log_every, 1, 100000)
@@ -109,14 +109,17 @@ def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS,
                    log_every=log_every, limit=limit, seed=seed, device=device)
 
 
-def _choice(field: str, value, allowed: tuple[str, ...]) -> str:
+def choice(field: str, value, allowed: tuple[str, ...]) -> str:
+    """`value` lower-cased if it is one of `allowed`, or ConfigError naming `field` and the choices."""
     text = str(value).strip().lower() if value is not None else ""
     if text not in allowed:
         raise ConfigError(field, f"unknown {field} {value!r}; choose one of {', '.join(allowed)}")
     return text
 
 
-def _number(field: str, value, low: float, high: float, wanted: str, open_low: bool = False) -> float:
+def number(field: str, value, low: float, high: float, wanted: str, open_low: bool = False) -> float:
+    """`value` (a number or its text) as a finite float in [low, high] (`open_low`: above low), or ConfigError
+    naming `field` and saying what is `wanted`."""
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from mnist_demo import bench
+from mnist_demo import bench, bench_core, bench_memory, bench_report
 from mnist_demo.errors import ConfigError
 from mnist_demo.jobs import Finished, JobQueue, run_job
 
@@ -66,7 +66,7 @@ def test_cuda_absent_is_reported_not_raised(report):
     assert entry["available"] is False and entry["reason"]
     assert report["unavailable"] == [entry]
     assert "No GPU here" in report["reading"][1]
-    table = bench.format_table(report)
+    table = bench_report.format_table(report)
     assert "cuda  not available:" in table
 
 
@@ -79,12 +79,12 @@ def test_cuda_rows_when_present(report):
 
 
 def test_table_and_plot_show_every_row(report):
-    table = bench.format_table(report)
+    table = bench_report.format_table(report)
     assert "ms median" in table and "samples/s" in table and "Reading:" in table
     assert table.count("\ncpu    ") == 2 * len(SIZES)
-    plot = bench.format_plot(report)
+    plot = bench_report.format_plot(report)
     assert plot.count("cpu   batch") == len(SIZES)
-    assert [b for b, _ in bench.plot_series(report)["cpu"]] == list(SIZES)
+    assert [b for b, _ in bench_report.plot_series(report)["cpu"]] == list(SIZES)
 
 
 @pytest.mark.parametrize("text, field", [
@@ -142,11 +142,11 @@ def _failing(real, batch, error):
     MemoryError(),
 ])
 def test_out_of_memory_becomes_a_row_and_the_sweep_goes_on(monkeypatch, error):
-    monkeypatch.setattr(bench, "make_train_step", _failing(bench.make_train_step, 8, error))
-    monkeypatch.setattr(bench, "make_inference", _failing(bench.make_inference, 8, error))
+    monkeypatch.setattr(bench_core, "make_train_step", _failing(bench_core.make_train_step, 8, error))
+    monkeypatch.setattr(bench_core, "make_inference", _failing(bench_core.make_inference, 8, error))
     released = []
-    real_release = bench.release
-    monkeypatch.setattr(bench, "release", lambda device: (released.append(str(device)), real_release(device)))
+    real_release = bench_core.release
+    monkeypatch.setattr(bench_core, "release", lambda device: (released.append(str(device)), real_release(device)))
     report = small_run(devices=["cpu"], repeats=2, warmup=0)
     by_key = {(r["op"], r["batch_size"]): r for r in report["rows"]}
     for op in (bench.TRAIN, bench.INFER):
@@ -154,11 +154,11 @@ def test_out_of_memory_becomes_a_row_and_the_sweep_goes_on(monkeypatch, error):
         assert by_key[(op, 8)]["note"].startswith("out of memory at batch 8")
         assert by_key[(op, 32)]["status"] == "ok" and by_key[(op, 32)]["ms_median"] > 0
     assert released.count("cpu") >= 2
-    assert "out of memory at batch 8" in bench.format_table(report)
+    assert "out of memory at batch 8" in bench_report.format_table(report)
 
 
 def test_other_errors_are_not_swallowed(monkeypatch):
-    monkeypatch.setattr(bench, "make_train_step", _failing(bench.make_train_step, 8, RuntimeError("shape mismatch")))
+    monkeypatch.setattr(bench_core, "make_train_step", _failing(bench_core.make_train_step, 8, RuntimeError("shape mismatch")))
     with pytest.raises(RuntimeError, match="shape mismatch"):
         small_run(devices=["cpu"], repeats=1, warmup=0)
 
@@ -172,8 +172,11 @@ def _no_work(monkeypatch):
     """Make any measuring fail the test: a refusal must come before any work."""
     def forbidden(*args, **kwargs):
         raise AssertionError("work started although the batch size should have been refused")
-    for name in ("one_time_costs", "sweep_device", "make_train_step", "make_inference", "host_busy_share"):
+    for name in ("one_time_costs", "sweep_device"):
         monkeypatch.setattr(bench, name, forbidden)
+    monkeypatch.setattr(bench_memory, "host_busy_share", forbidden)
+    for name in ("make_train_step", "make_inference"):
+        monkeypatch.setattr(bench_core, name, forbidden)
 
 
 # (model, batch sizes, memory the host has available, the batch size refused or None, the limit named)
@@ -189,7 +192,7 @@ MEMORY_CASES = [
 @pytest.mark.parametrize("model, sizes, available, refused, limit", MEMORY_CASES)
 def test_batch_size_over_the_memory_cap_is_refused_before_any_work(monkeypatch, model, sizes, available, refused,
                                                                    limit):
-    monkeypatch.setattr(bench, "host_memory_available", lambda: available)
+    monkeypatch.setattr(bench_memory, "host_memory_available", lambda: available)
     if refused is None:
         bench.check_memory(model, sizes)  # fits: nothing raised (and nothing run: check_memory only estimates)
         return
@@ -205,9 +208,9 @@ def test_batch_size_over_the_memory_cap_is_refused_before_any_work(monkeypatch, 
 
 
 def test_cli_refuses_an_over_cap_batch_size_with_one_line(monkeypatch, capsys):
-    monkeypatch.setattr(bench, "host_memory_available", lambda: 24 * GIB)
+    monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 24 * GIB)
     _no_work(monkeypatch)
-    assert bench.run_cli(_args("--model", "cnn", "--batch-sizes", "1,65536")) == 2
+    assert bench_report.run_cli(_args("--model", "cnn", "--batch-sizes", "1,65536")) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -222,14 +225,14 @@ def test_estimate_is_never_under_the_measured_need():
                 ("mlp", bench.INFER): 15734, ("cnn", bench.INFER): 84650, ("cnn-small", bench.INFER): 52213}
     for (name, op), per_sample in measured.items():
         model = bench.build_model(name)
-        estimate = bench.estimated_bytes(op, 4096, bench.activation_bytes_per_sample(model), bench.param_count(model))
+        estimate = bench_memory.estimated_bytes(op, 4096, bench_memory.activation_bytes_per_sample(model), bench.param_count(model))
         assert 4096 * per_sample <= estimate <= 3 * 4096 * per_sample, (name, op)
 
 
 def test_a_cell_over_the_cap_when_it_comes_is_not_run(monkeypatch):
     """Memory can shrink after the up-front check: each cell is checked again just before it runs."""
     monkeypatch.setattr(bench, "check_memory", lambda *args: None)  # as if the host had had room at first
-    monkeypatch.setattr(bench, "host_memory_available", lambda: 48 * MIB)
+    monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 48 * MIB)
     report = small_run(devices=["cpu"], batch_sizes=(1, 4096), repeats=1, warmup=0)
     big = [r for r in report["rows"] if r["batch_size"] == 4096]
     assert {r["op"] for r in big} == {bench.TRAIN, bench.INFER}
@@ -237,11 +240,11 @@ def test_a_cell_over_the_cap_when_it_comes_is_not_run(monkeypatch):
     assert all(r["note"].startswith("not run: batch size 4096 is too large") and "limit of 24 MiB" in r["note"]
                for r in big)
     assert all(r["status"] == "ok" for r in report["rows"] if r["batch_size"] == 1)
-    assert "not run: batch size 4096" in bench.format_table(report)
+    assert "not run: batch size 4096" in bench_report.format_table(report)
 
 
 def test_one_time_step_over_the_cap_is_not_run(monkeypatch):
-    monkeypatch.setattr(bench, "host_memory_available", lambda: 48 * MIB)
+    monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 48 * MIB)
     rows = bench.one_time_costs("cpu", "mlp", 4096)
     assert len(rows) == 1 and rows[0]["ms"] is None and rows[0]["note"].startswith("not run: batch size 4096")
 
@@ -366,7 +369,7 @@ def test_stop_during_a_long_cell_ends_the_run_within_seconds(slow_model, how, st
     assert {(r["op"], r["batch_size"], r["status"]) for r in report["rows"]} == {
         (bench.TRAIN, 2, "ok"), (bench.INFER, 2, "ok")}
     assert report["notes"][0].startswith("Stopped before the end: 2 cells finished")
-    assert "Stopped before the end" in bench.format_table(report)
+    assert "Stopped before the end" in bench_report.format_table(report)
 
 
 def test_stop_before_a_run_is_checked_between_runs():
@@ -379,7 +382,7 @@ def test_stop_before_a_run_is_checked_between_runs():
             stop.set()
 
     with pytest.raises(bench.BenchStopped):
-        bench.time_runs(op, torch.device("cpu"), repeats=50, warmup=2, budget_s=None, stop=stop)
+        bench_core.time_runs(op, torch.device("cpu"), repeats=50, warmup=2, budget_s=None, stop=stop)
     assert len(calls) == 5
 
 
@@ -397,7 +400,7 @@ def test_layer_checks_only_where_they_cannot_distort_the_timing(monkeypatch, run
     """Layer hooks cost ~33 us per run (docs/cpu-vs-cuda.md): only untimed warm-up runs and runs after one
     longer than LONG_RUN_S (where that is under 0.05%) carry them."""
     model, hooked, active = torch.nn.Linear(2, 2), [], []
-    real = bench.layer_checks
+    real = bench_core.layer_checks
 
     @contextlib.contextmanager
     def spy(*args):
@@ -406,13 +409,13 @@ def test_layer_checks_only_where_they_cannot_distort_the_timing(monkeypatch, run
             yield
         active.pop()
 
-    monkeypatch.setattr(bench, "layer_checks", spy)
+    monkeypatch.setattr(bench_core, "layer_checks", spy)
 
     def op():
         hooked.append(bool(active))
         time.sleep(run_s)
 
-    bench.time_runs(op, torch.device("cpu"), repeats=3, warmup=warmup, budget_s=None,
+    bench_core.time_runs(op, torch.device("cpu"), repeats=3, warmup=warmup, budget_s=None,
                     stop=threading.Event() if with_stop else None, model=model)
     assert hooked == expected
 
@@ -421,12 +424,12 @@ def test_layer_checks_only_where_they_cannot_distort_the_timing(monkeypatch, run
 def test_layer_checks_stop_a_real_step_in_its_backward_and_leave_the_model_clean(name):
     """Backward checks sit on autograd nodes, so in-place ReLUs (cnn) are untouched; hooks go away after."""
     model = bench.build_model(name)
-    step = bench.make_train_step(model, bench.make_optimizer(name, model), 8, torch.device("cpu"))
+    step = bench_core.make_train_step(model, bench_core.make_optimizer(name, model), 8, torch.device("cpu"))
     stop = threading.Event()
     last = [m for m in model.modules() if not list(m.children())][-1]
     handle = last.register_forward_hook(lambda *args: stop.set())  # the forward completes, then Stop
     with pytest.raises(bench.BenchStopped):
-        with bench.layer_checks(model, stop.is_set):
+        with bench_core.layer_checks(model, stop.is_set):
             step()
     handle.remove()
     assert not any(m._forward_pre_hooks or m._forward_hooks for m in model.modules())
@@ -442,13 +445,13 @@ def test_normal_run_with_a_stop_event_is_unchanged():
 
 
 def test_time_budget_stops_repeats_early():
-    runs = bench.time_runs(lambda: time.sleep(0.02), torch.device("cpu"), repeats=50, warmup=1, budget_s=0.05)
-    assert len(runs) == bench.MIN_RUNS
-    assert len(bench.time_runs(lambda: None, torch.device("cpu"), repeats=7, warmup=0, budget_s=None)) == 7
+    runs = bench_core.time_runs(lambda: time.sleep(0.02), torch.device("cpu"), repeats=50, warmup=1, budget_s=0.05)
+    assert len(runs) == bench_core.MIN_RUNS
+    assert len(bench_core.time_runs(lambda: None, torch.device("cpu"), repeats=7, warmup=0, budget_s=None)) == 7
 
 
 def test_summarize_median_and_spread():
-    stats = bench.summarize([0.004, 0.001, 0.002, 0.003, 0.005], batch_size=10)
+    stats = bench_core.summarize([0.004, 0.001, 0.002, 0.003, 0.005], batch_size=10)
     assert stats["ms_median"] == pytest.approx(3.0) and stats["runs"] == 5
     assert stats["ms_min"] == pytest.approx(1.0) and stats["ms_max"] == pytest.approx(5.0)
     assert stats["ms_p10"] == pytest.approx(1.4) and stats["ms_p90"] == pytest.approx(4.6)
@@ -457,12 +460,12 @@ def test_summarize_median_and_spread():
 
 def _args(*argv):
     parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
+    bench_report.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
 def test_run_cli_json(capsys):
-    code = bench.run_cli(_args("--devices", "cpu,cuda", "--batch-sizes", "1,8", "--repeats", "2", "--warmup", "0",
+    code = bench_report.run_cli(_args("--devices", "cpu,cuda", "--batch-sizes", "1,8", "--repeats", "2", "--warmup", "0",
                                "--json"))
     out = capsys.readouterr().out
     assert code == 0
@@ -473,7 +476,7 @@ def test_run_cli_json(capsys):
 
 
 def test_run_cli_table(capsys):
-    assert bench.run_cli(_args("--devices", "cpu", "--batch-sizes", "4", "--repeats", "1", "--warmup", "0")) == 0
+    assert bench_report.run_cli(_args("--devices", "cpu", "--batch-sizes", "4", "--repeats", "1", "--warmup", "0")) == 0
     out = capsys.readouterr().out
     assert "train step" in out and "inference" in out and "samples/s per train step" in out
 
@@ -483,7 +486,7 @@ def test_run_cli_table(capsys):
     (("--devices", "gpu"), "devices"), (("--model", "resnet"), "model"),
 ])
 def test_run_cli_bad_input_exits_2_with_one_line(capsys, argv, field):
-    assert bench.run_cli(_args(*argv)) == 2
+    assert bench_report.run_cli(_args(*argv)) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -498,7 +501,7 @@ def test_command_line_entry_point(capsys):
 
 
 def _fake_row(device, op, batch, ms):
-    return bench._row(device, op, batch, **bench.summarize([ms / 1000] * 3, batch))
+    return bench.make_row(device, op, batch, **bench_core.summarize([ms / 1000] * 3, batch))
 
 
 def test_reading_with_cuda_rows_names_the_crossover_and_the_copy():
@@ -508,7 +511,7 @@ def test_reading_with_cuda_rows_names_the_crossover_and_the_copy():
             _fake_row("cuda", bench.COPY, 4096, 2.0)]
     bench.add_speedups(rows)
     devices = [{"name": "cpu", "available": True}, {"name": "cuda", "available": True}]
-    lines = bench.reading({"rows": rows, "model": "mlp", "devices": devices})
+    lines = bench_report.reading({"rows": rows, "model": "mlp", "devices": devices})
     assert lines[0].startswith("At batch 1 the CPU wins (0.500 vs 1.500 ms")
     assert lines[1].startswith("From batch 256 cuda is faster (10.0x), up to 100x at batch 4096")
     assert "2.000 ms (50% of a step)" in lines[1]
@@ -518,7 +521,7 @@ def test_reading_with_cuda_rows_names_the_crossover_and_the_copy():
 def test_reading_cpu_only_single_batch_size():
     rows = [_fake_row("cpu", bench.TRAIN, 64, 4.0)]
     devices = [{"name": "cpu", "available": True}, {"name": "cuda", "available": False, "reason": "absent"}]
-    lines = bench.reading({"rows": rows, "model": "mlp", "devices": devices})
+    lines = bench_report.reading({"rows": rows, "model": "mlp", "devices": devices})
     assert "at batch 64 runs at 16,000 samples/s (4.000 ms per step)" in lines[0]
     assert len(lines) == 2
 
@@ -542,7 +545,7 @@ APP_CASES = [
 def test_app_refuses_over_cap_batch_sizes_before_queueing(monkeypatch, sizes, available, refusal):
     """The CPU vs CUDA tab checks the app's cap (the Train tab's 8192) and the memory cap before it queues."""
     bench_tab = pytest.importorskip("mnist_demo.app.bench_tab")
-    monkeypatch.setattr(bench, "host_memory_available", lambda: available)
+    monkeypatch.setattr(bench_memory, "host_memory_available", lambda: available)
     if refusal is None:
         assert bench_tab.validate("cnn", sizes, 3) == ("cnn", tuple(map(int, sizes.split(","))), 3)
         return
