@@ -135,13 +135,12 @@ def plot_frame(rows: list[dict], sizes=()) -> pd.DataFrame:
     return frame.astype({"batch size": "string", "samples/s": "float64", "device": "string"})
 
 
-def plot(rows: list[dict], sizes):
-    """The plot update, sent once with every device's line: Gradio 6.31's LinePlot keeps the colour series of
-    the first data it gets and would not draw a device that appears in a later update."""
+def plot(rows: list[dict], sizes) -> gr.LinePlot | None:
+    """The plot update, sent once with every device's line (None while there is nothing to draw): Gradio
+    6.31's LinePlot keeps the colour series of the first data it gets and would not draw a device that appears
+    in a later update."""
     frame = plot_frame(rows, sizes)
-    if frame.empty:
-        return gr.skip()
-    return gr.LinePlot(frame, sort=[str(s) for s in sizes])
+    return None if frame.empty else gr.LinePlot(frame, sort=[str(s) for s in sizes])
 
 
 def what_ran(report: dict) -> str:
@@ -168,23 +167,27 @@ def stopped_text(report: dict, reason: str | None) -> str:
 def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
     # Run and Stop go with the other outputs, as on the Train tab: Run greyed and Stop active only while this
     # visitor's benchmark waits or runs. Buttons are not part of the API's outputs (gradio_client skips them).
+    # Each update names the components it changes; the others keep their values.
     outputs = [ui.status, ui.table, ui.plot, ui.reading, ui.button, ui.stop]
-    running = (gr.update(interactive=False), gr.update(interactive=True))
-    idle = (gr.update(interactive=True), gr.update(interactive=False))
-    keep = (gr.skip(), gr.skip())
+    running = {ui.button: gr.update(interactive=False), ui.stop: gr.update(interactive=True)}
+    idle = {ui.button: gr.update(interactive=True), ui.stop: gr.update(interactive=False)}
+
+    def drawn(rows: list[dict], sizes) -> dict:
+        chart = plot(rows, sizes)
+        return {} if chart is None else {ui.plot: chart}
 
     def run(model, batch_sizes, repeats, visitor: Visitor, request: gr.Request):
         """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
         try:
             model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices)
         except DemoError as err:
-            yield refused(error_text(err)), gr.skip(), gr.skip(), gr.skip(), *keep
+            yield {ui.status: refused(error_text(err))}
             return
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
         except (Busy, AlreadyActive) as err:
-            yield f"**Busy.** {md_escape(str(err))}", gr.skip(), gr.skip(), gr.skip(), *keep
+            yield {ui.status: f"**Busy.** {md_escape(str(err))}"}
             return
         visitor.ticket = ticket
         rows: list[dict] = []
@@ -195,40 +198,41 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
             return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
                                        on_row=emit, stop=stop)
 
-        yield "Waiting for a free slot...", [], None, "", *running
+        status = "Waiting for a free slot..."
+        yield {ui.status: status, ui.table: [], ui.plot: None, ui.reading: "", **running}
         last = 0.0
         for item in run_job(ticket, work):
             if isinstance(item, Waiting):
                 if time.monotonic() - last >= 1.0:
                     last = time.monotonic()
-                    yield (f"**Waiting in line: you are number {item.position}.** The benchmark runs alone, "
-                           "after the runs ahead of it. **Stop** leaves the line.", gr.skip(), gr.skip(),
-                           gr.skip(), *keep)
+                    status = (f"**Waiting in line: you are number {item.position}.** The benchmark runs alone, "
+                              "after the runs ahead of it. **Stop** leaves the line.")
+                    yield {ui.status: status}
             elif isinstance(item, Started):
-                yield ("**Measuring...** one-time start-up costs first, then each batch size.", [], gr.skip(), "",
-                       *keep)
+                status = "**Measuring...** one-time start-up costs first, then each batch size."
+                yield {ui.status: status, ui.table: [], ui.reading: ""}
             elif isinstance(item, dict):
                 rows.append(item)
-                yield f"**Measuring...** {len(rows)} cells done.", table_rows(rows), gr.skip(), gr.skip(), *keep
+                status = f"**Measuring...** {len(rows)} cells done."
+                yield {ui.status: status, ui.table: table_rows(rows)}
             elif isinstance(item, Finished):
                 report = item.result
                 if report["stopped"]:
-                    yield (stopped_text(report, item.stop_reason), table_rows(report["rows"]),
-                           plot(report["rows"], sizes), "", *idle)
+                    yield {ui.status: stopped_text(report, item.stop_reason), ui.table: table_rows(report["rows"]),
+                           **drawn(report["rows"], sizes), ui.reading: "", **idle}
                     return
-                with visitor.lock:
-                    visitor.bench = report
-                yield (what_ran(report), table_rows(report["rows"]), plot(report["rows"], sizes),
-                       "**Reading.** " + md_escape(report["reading"][0]) + "\n\n" + md_escape(report["reading"][1]),
-                       *idle)
+                yield {ui.status: what_ran(report), ui.table: table_rows(report["rows"]),
+                       **drawn(report["rows"], sizes), **idle,
+                       ui.reading: "**Reading.** " + md_escape(report["reading"][0]) + "\n\n"
+                       + md_escape(report["reading"][1])}
                 return
             elif isinstance(item, Failed):
-                yield refused(error_text(item.error)), table_rows(rows), gr.skip(), "", *idle
+                yield {ui.status: refused(error_text(item.error)), ui.table: table_rows(rows), ui.reading: "", **idle}
                 return
             elif isinstance(item, Tick):
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), *keep
+                yield {ui.status: status}  # unchanged: the yield lets Gradio notice a visitor who left
             elif isinstance(item, Cancelled):
-                yield f"**Not run**: {md_escape(item.reason)}.", gr.skip(), gr.skip(), gr.skip(), *idle
+                yield {ui.status: f"**Not run**: {md_escape(item.reason)}.", **idle}
                 return
 
     ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",
