@@ -23,6 +23,11 @@ from mnist_demo.models import build_model
 EVAL_BATCH = 2000
 
 
+def epoch_header(epoch: int) -> str:
+    """The tutorial's header above each epoch's log lines (tutorial.py prints it as written there)."""
+    return f"Epoch {epoch}\n-------------------------------"
+
+
 class TrainingDiverged(DemoError):
     """The loss became NaN or infinite; the half-trained model is thrown away."""
 
@@ -76,6 +81,11 @@ class EpochEnd:
     evaluation: Evaluation
     elapsed_s: float
     partial: bool = False
+
+    def log_lines(self) -> str:
+        """The tutorial's test report for this epoch (noting an early stop), then an empty line."""
+        note = " (stopped early)" if self.partial else ""
+        return self.evaluation.log_lines().rstrip() + note + "\n"
 
 
 @dataclass

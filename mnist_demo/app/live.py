@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, replace
 
 
-from mnist_demo.config import TrainConfig
+from mnist_demo.config import TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
 from mnist_demo.jobs import Cancelled, Failed, Finished, Started, Tick, Waiting
-from mnist_demo.train import EpochEnd, Progress, TrainResult, evaluate, init_model, train
+from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 
 TUTORIAL_LOG_EVERY = 100  # the tutorial prints a loss line every 100 batches
 UPDATE_STEPS = (1, 2, 4, 5, 10, 20, 25, 50, 100)  # divisors of 100, so the tutorial's lines are all emitted
@@ -58,7 +58,7 @@ def update_every(config: TrainConfig, size: int) -> int:
     return max(d for d in UPDATE_STEPS if d <= target)
 
 
-def for_live_view(config: TrainConfig, train_size: int = 60000) -> TrainConfig:
+def for_live_view(config: TrainConfig, train_size: int = TRAIN_SIZE) -> TrainConfig:
     """The config with `log_every` set for live curves (the log still shows the tutorial's every-100 lines)."""
     size = min(config.limit or train_size, train_size)
     return replace(config, log_every=update_every(config, size))
@@ -97,7 +97,7 @@ def training_work(config: TrainConfig, data_dir):
 class LiveRun:
     """Everything the Train tab shows about one run, updated from the events it receives."""
 
-    def __init__(self, config: TrainConfig, train_size: int = 60000):
+    def __init__(self, config: TrainConfig, train_size: int = TRAIN_SIZE):
         self.config = config
         self.size = min(config.limit or train_size, train_size)
         self.batches = math.ceil(self.size / config.batch_size)
@@ -138,7 +138,7 @@ class LiveRun:
             epoch = item.step / item.batches if item.batches else 0.0
             self.losses.append((round(epoch, 4), item.step, item.loss))
             if item.batch == 0:
-                self._log(f"Epoch {item.epoch}\n-------------------------------")
+                self._log(epoch_header(item.epoch))
             if item.batch % TUTORIAL_LOG_EVERY == 0 or item.step == item.total_steps:
                 self._log(item.log_line())
             return False
@@ -152,8 +152,7 @@ class LiveRun:
         if isinstance(item, EpochEnd):
             epoch = item.step / self.batches if self.batches else float(item.epoch)
             self.accuracies.append((round(epoch, 4), item.step, 100 * item.evaluation.accuracy, FULL_SERIES))
-            note = " (stopped early)" if item.partial else ""
-            self._log(item.evaluation.log_lines().rstrip() + note + "\n")
+            self._log(item.log_lines())
             self.elapsed_s = item.elapsed_s
             return True
         if isinstance(item, Tick):
