@@ -192,7 +192,10 @@ def summarize(times_s: list[float], batch_size: int) -> dict:
 # ---------------------------------------------------------------- the timed operations
 
 def make_optimizer(model_name: str, model: nn.Module) -> torch.optim.Optimizer:
-    """The optimizer of the model's usual recipe: SGD for the tutorial model, Adam otherwise."""
+    """The optimizer of the model's usual recipe: SGD for the tutorial model, Adam otherwise, PyTorch's defaults.
+
+    Not train.make_optimizer: its fused kernels would change what is timed (an mlp step at batch 1 took 0.59x
+    as long with them here), and its schedule is not stepped here; docs/cpu-vs-cuda.md has the figures."""
     if model_name == "tutorial":
         return torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
     return torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
