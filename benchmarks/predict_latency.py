@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 
 from mnist_demo.checkpoints import DEFAULT_DIR  # noqa: E402
 from mnist_demo.errors import CheckpointError  # noqa: E402
-from mnist_demo.predict import Predictor, default_predictor  # noqa: E402
+from mnist_demo.predict import Predictor, cached_predictor  # noqa: E402
 from mnist_demo.preprocess import to_mnist  # noqa: E402
 
 TARGET_MS = 20.0
@@ -38,7 +38,7 @@ def sketch(size: int = 800) -> np.ndarray:
 
 def load_predictor(directory: Path) -> tuple[Predictor, str]:
     try:
-        return default_predictor(directory), f"shipped checkpoint {directory / 'default.pt'}"
+        return cached_predictor(directory=directory), f"shipped checkpoint {directory / 'default.pt'}"
     except CheckpointError as err:
         print(f"{err}\nTraining a quick 'fast' model on 10000 samples instead...", flush=True)
     from mnist_demo.config import make_config

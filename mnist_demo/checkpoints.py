@@ -298,6 +298,23 @@ def read_info(name: str, path: Path) -> CheckpointInfo:
         return CheckpointInfo(name, path, size, None, f"{path.name} could not be checked ({type(err).__name__})")
 
 
-def list_checkpoints(directory: str | Path = DEFAULT_DIR) -> list[CheckpointInfo]:
-    """Every checkpoint in the directory, with its metadata or the reason it cannot be used."""
-    return [read_info(name, path) for name, path in checkpoint_files(directory)]
+def list_checkpoints(directory: str | Path = DEFAULT_DIR, known: dict | None = None) -> list[CheckpointInfo]:
+    """Every checkpoint in the directory, with its metadata or the reason it cannot be used.
+
+    `known`: a dict kept up to date here ({name: ((mtime_ns, size), info)}), so that a caller listing again and
+    again (the app) does not read unchanged files twice.
+    """
+    known = {} if known is None else known
+    rows = []
+    for name, path in checkpoint_files(directory):
+        try:
+            stat = path.stat()
+        except OSError:  # removed since the directory was read
+            continue
+        key = (stat.st_mtime_ns, stat.st_size)
+        if name not in known or known[name][0] != key:
+            known[name] = (key, read_info(name, path))
+        rows.append(known[name][1])
+    for gone in set(known) - {info.name for info in rows}:
+        del known[gone]
+    return rows

@@ -7,6 +7,7 @@ may serve any number of threads at once (each forward runs under torch.inference
 import copy
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,29 +88,37 @@ def top_k(probabilities: dict[str, float] | None, k: int = 3) -> list[tuple[int,
     return [(int(digit), float(p)) for digit, p in ranked[:max(0, int(k))]]
 
 
-_cache: dict[tuple, Predictor] = {}
+CACHE_SIZE = 8  # checkpoints kept loaded, the most recently used
+_cache: OrderedDict[tuple, Predictor] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def default_predictor(directory: str | Path = DEFAULT_DIR, name: str = DEFAULT_NAME) -> Predictor:
-    """The shipped model's Predictor, loaded once and shared (reloaded when the file changes).
+def cached_predictor(name: str = DEFAULT_NAME, directory: str | Path = DEFAULT_DIR) -> Predictor:
+    """A shared Predictor for `directory/NAME.pt`, loaded once and reloaded when the file changes.
 
-    Raises CheckpointError with what to do when the checkpoint is missing or unusable.
+    Raises CheckpointError when the checkpoint is missing (for the shipped model's name: what to do) or unusable.
     """
     path = checkpoint_path(name, directory)
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise CheckpointError(f"No trained model yet: {path.name} is missing from {path.parent}. "
-                              f"Train a model and save it as {name!r}, then try again.") from None
+        if path.stem == DEFAULT_NAME:
+            raise CheckpointError(f"No trained model yet: {path.name} is missing from {path.parent}. "
+                                  f"Train a model and save it as {DEFAULT_NAME!r}, then try again.") from None
+        raise CheckpointError(f"checkpoint {path.stem!r} does not exist") from None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
-        if key not in _cache:
-            predictor = Predictor.from_checkpoint(name, directory)
-            for old in [k for k in _cache if k[0] == key[0]]:
-                del _cache[old]
-            _cache[key] = predictor
-        return _cache[key]
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    predictor = Predictor.from_checkpoint(name, directory)  # outside the lock: other models stay available
+    with _cache_lock:
+        for old in [k for k in _cache if k[0] == key[0]]:
+            del _cache[old]
+        _cache[key] = predictor
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return predictor
 
 
 def predict_files(paths, predictor: Predictor) -> list[dict]:

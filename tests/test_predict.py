@@ -17,7 +17,7 @@ from mnist_demo.config import make_config
 from mnist_demo.data import cached_mnist
 from mnist_demo.errors import CheckpointError, ImageError
 from mnist_demo.models import build_model
-from mnist_demo.predict import BLANK, Predictor, default_predictor, predict_files, top_k
+from mnist_demo.predict import BLANK, Predictor, cached_predictor, predict_files, top_k
 from mnist_demo.train import train
 
 FAST_MODEL = make_config("fast").model
@@ -158,19 +158,21 @@ def test_from_checkpoint(trained, predictor, tmp_path):
         Predictor.from_checkpoint("absent", tmp_path)
 
 
-def test_default_predictor_is_cached_and_explains_a_missing_model(trained, tmp_path):
+def test_predictors_are_cached_and_a_missing_model_is_explained(trained, tmp_path):
     with pytest.raises(CheckpointError, match="No trained model yet.*default.pt"):
-        default_predictor(tmp_path)
+        cached_predictor(directory=tmp_path)
+    with pytest.raises(CheckpointError, match="checkpoint 'absent' does not exist"):
+        cached_predictor("absent", tmp_path)
     path = _save(trained, "default", tmp_path)
-    first = default_predictor(tmp_path)
-    assert default_predictor(tmp_path) is first
+    first = cached_predictor(directory=tmp_path)
+    assert cached_predictor("default.pt", tmp_path) is first
     assert first(draw_digit(7)).digit == 7
     time.sleep(0.01)
     _save(build_model("cnn"), "default", tmp_path, "cnn")  # replaced on disk: loaded again
-    assert path.exists() and default_predictor(tmp_path) is not first
+    assert path.exists() and cached_predictor(directory=tmp_path) is not first
     (tmp_path / "default.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        default_predictor(tmp_path)
+        cached_predictor(directory=tmp_path)
 
 
 def test_predict_files_reports_each_file(predictor, tmp_path):

@@ -20,7 +20,7 @@ from mnist_demo.app.library import hyperparameters
 from mnist_demo.app.state import YOURS, AppContext, Visitor
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError, DemoError, ImageError
-from mnist_demo.predict import Predictor, default_predictor
+from mnist_demo.predict import Predictor
 from mnist_demo.preprocess import BLANK_MESSAGE
 
 # px: one digit. The editor shows the paper at min(1, fit) after its bin empties it but at `fit` on a fresh page,
@@ -107,7 +107,7 @@ def predictor_for(ctx: AppContext, visitor: Visitor) -> tuple[Predictor, str]:
                                   "another model above.")
         return current.predictor, "your current model"
     if choice == DEFAULT_NAME or not choice:
-        return default_predictor(ctx.library.directory), f"{DEFAULT_NAME} (shipped)"
+        return ctx.library.predictor(DEFAULT_NAME), f"{DEFAULT_NAME} (shipped)"
     return ctx.library.predictor(choice), choice
 
 

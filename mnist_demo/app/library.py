@@ -20,15 +20,13 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_files, checkpoint_path,
-                                    clean_name, load_checkpoint, load_file, read_info, save_checkpoint,
-                                    temporary_files)
+from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_path, clean_name,
+                                    list_checkpoints, load_checkpoint, load_file, save_checkpoint, temporary_files)
 from mnist_demo.errors import CheckpointError
-from mnist_demo.predict import Predictor
+from mnist_demo.predict import Predictor, cached_predictor
 
 UPLOAD_SUFFIXES = (".pt", ".pth")
 DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save
@@ -115,8 +113,7 @@ class Library:
     """The checkpoint directory as the app sees it. Thread-safe."""
 
     def __init__(self, directory, max_per_owner: int = 5, max_bytes_per_owner: int = 50 * 2**20,
-                 max_total_bytes: int = 500 * 2**20, max_files: int = 200, max_upload_bytes: int = 20 * 2**20,
-                 predictor_cache: int = 8):
+                 max_total_bytes: int = 500 * 2**20, max_files: int = 200, max_upload_bytes: int = 20 * 2**20):
         self.directory = Path(directory)
         self.max_per_owner = max_per_owner
         self.max_bytes_per_owner = max_bytes_per_owner
@@ -125,8 +122,6 @@ class Library:
         self.max_upload_bytes = max_upload_bytes
         self._lock = threading.RLock()
         self._infos: dict[str, tuple[tuple, CheckpointInfo]] = {}
-        self._predictors: OrderedDict[tuple, Predictor] = OrderedDict()
-        self._predictor_cache = predictor_cache
         self.temporary_bytes()  # start-up: remove what interrupted saves left behind
 
     # ----------------------------------------------------------------- reading
@@ -134,21 +129,7 @@ class Library:
     def infos(self) -> list[CheckpointInfo]:
         """Every checkpoint with its metadata or the reason it cannot be used (unchanged files are not re-read)."""
         with self._lock:
-            rows = []
-            for name, path in checkpoint_files(self.directory):
-                try:
-                    stat = path.stat()
-                except OSError:  # removed since the directory was read
-                    continue
-                key = (stat.st_mtime_ns, stat.st_size)
-                cached = self._infos.get(name)
-                if cached is None or cached[0] != key:
-                    cached = (key, read_info(name, path))
-                    self._infos[name] = cached
-                rows.append(cached[1])
-            for gone in set(self._infos) - {info.name for info in rows}:
-                del self._infos[gone]
-            return rows
+            return list_checkpoints(self.directory, self._infos)
 
     def info(self, name: str) -> CheckpointInfo | None:
         name = clean_name(name)
@@ -200,22 +181,8 @@ class Library:
         return path
 
     def predictor(self, name: str) -> Predictor:
-        """A shared, read-only Predictor for a saved checkpoint (reloaded when the file changes)."""
-        path = self.path(name)
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            if key in self._predictors:
-                self._predictors.move_to_end(key)
-                return self._predictors[key]
-        predictor = Predictor.from_checkpoint(name, self.directory)
-        with self._lock:
-            for old in [k for k in self._predictors if k[0] == key[0]]:
-                del self._predictors[old]
-            self._predictors[key] = predictor
-            while len(self._predictors) > self._predictor_cache:
-                self._predictors.popitem(last=False)
-        return predictor
+        """A shared, read-only Predictor for a checkpoint here (predict's cache: reloaded when the file changes)."""
+        return cached_predictor(name, self.directory)
 
     # ----------------------------------------------------------------- writing
 

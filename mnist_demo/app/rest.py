@@ -45,7 +45,7 @@ from starlette.requests import ClientDisconnect
 from mnist_demo.app.state import AppContext
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError, DemoError
-from mnist_demo.predict import Predictor, default_predictor
+from mnist_demo.predict import Predictor
 from mnist_demo.preprocess import BLANK_MESSAGE, WORK_PIXELS, image_size
 
 PATH = "/api/predict"
@@ -205,8 +205,6 @@ class PredictRoute:
 
     def predictor(self, name: str) -> Predictor:
         try:
-            if name == DEFAULT_NAME:
-                return default_predictor(self.ctx.library.directory)
             return self.ctx.library.predictor(name)
         except CheckpointError as err:
             status = 404 if "does not exist" in str(err) or "missing" in str(err) else 400
