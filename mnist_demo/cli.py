@@ -10,11 +10,26 @@ import sys
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one readable line and exits 2."""
+MANY = 10**6  # the top of a range with no practical limit
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one readable line and exits 2 (this CLI's and demo.py's)."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def checked(check, field: str, *args, **kwargs):
+    """An argparse type made of one of config.py's checks (`whole_number`, ...): its range and its message."""
+
+    def parse(text: str):
+        try:
+            return check(field, text, *args, **kwargs)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{field}: ")) from None
+
+    return parse
 
 
 def _literal(text: str) -> str:
@@ -22,32 +37,56 @@ def _literal(text: str) -> str:
     return text.replace("%", "%%")
 
 
+def _preset_values(field: str) -> str:
+    """" (default: the preset's: fast 0.005, tutorial 0.001, best 0.003)" for `--help`, read from config.PRESETS."""
+    from mnist_demo.config import PRESETS
+
+    shown = {name: getattr(config, field) for name, config in PRESETS.items()}
+    def text(value) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+    if len(set(shown.values())) == 1:
+        return _literal(f" (default: {text(next(iter(shown.values())))})")
+    return _literal(f" (default: the preset's: {', '.join(f'{k} {text(v)}' for k, v in shown.items())})")
+
+
 def _add_train(sub) -> None:
-    from mnist_demo.config import MAX_BATCH_SIZE, PRESET_HELP, PRESETS
+    from mnist_demo.config import (DEFAULT_MAX_EPOCHS, DEFAULT_PRESET, MAX_BATCH_SIZE, OPTIMIZERS, PRECISIONS,
+                                   PRESET_HELP, PRESETS, SCHEDULES, TRAIN_SIZE, whole_number)
 
     p = sub.add_parser("train", help="train a model and optionally save it",
                        description="Train on MNIST. Any option left out comes from the preset.")
-    p.add_argument("--preset", default=None, help=_literal("; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
-                   + f" (default: fast; one of {', '.join(PRESETS)})")
-    p.add_argument("--model", help="tutorial, mlp or cnn (see `models`)")
-    p.add_argument("--optimizer", help="sgd or adam")
-    p.add_argument("--lr", help="peak learning rate, in (0, 10]")
-    p.add_argument("--momentum", help="SGD momentum, 0 to 0.999")
-    p.add_argument("--weight-decay", help="L2 weight decay, 0 to 1")
-    p.add_argument("--schedule", help="constant or onecycle")
-    p.add_argument("--warmup", help="one-cycle warm-up, the share of steps (0 to 0.9; default 0.25)")
-    p.add_argument("--batch-size", help=f"samples per step, 1 to {MAX_BATCH_SIZE}")
-    p.add_argument("--epochs", help="passes over the training set")
-    p.add_argument("--max-epochs", type=int, default=50, help="the cap on --epochs (default 50)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=_literal("; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+                   + f" (default: %(default)s; one of {', '.join(PRESETS)})")
+    # Typed by config.make_config, which checks them all in one place and names the field in its message.
+    p.add_argument("--model", metavar="NAME", help="a model from `models`" + _preset_values("model"))
+    p.add_argument("--optimizer", metavar="|".join(OPTIMIZERS), help="the optimizer" + _preset_values("optimizer"))
+    p.add_argument("--lr", metavar="LR", help="peak learning rate, in (0, 10]" + _preset_values("lr"))
+    p.add_argument("--momentum", metavar="M", help="SGD momentum, 0 to 0.999" + _preset_values("momentum"))
+    p.add_argument("--weight-decay", metavar="WD", help="L2 weight decay, 0 to 1" + _preset_values("weight_decay"))
+    p.add_argument("--schedule", metavar="|".join(SCHEDULES), help="the learning-rate schedule"
+                   + _preset_values("schedule"))
+    p.add_argument("--warmup", metavar="SHARE", help="one-cycle warm-up, the share of steps (0 to 0.9)"
+                   + _preset_values("warmup"))
+    p.add_argument("--batch-size", metavar="N", help=f"samples per step, 1 to {MAX_BATCH_SIZE}"
+                   + _preset_values("batch_size"))
+    p.add_argument("--epochs", metavar="N", help="passes over the training set" + _preset_values("epochs"))
+    p.add_argument("--max-epochs", type=checked(whole_number, "max_epochs", 1, MANY),
+                   default=DEFAULT_MAX_EPOCHS, metavar="N", help="the cap on --epochs (default: %(default)s)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random shifts, rotations, scaling and stroke width on each batch")
+                   help="random shifts, rotations, scaling and stroke width on each batch"
+                   + _preset_values("augment"))
     p.add_argument("--device", help="cpu, cuda or mps (default: the fastest present)")
-    p.add_argument("--precision", help="auto (bf16 mixed precision where measured faster), fp32 or bf16")
-    p.add_argument("--seed", help="random seed (a whole number)")
-    p.add_argument("--limit", help="train on the first N samples only")
-    p.add_argument("--log-every", help="batches between log lines (tutorial: 100)")
+    p.add_argument("--precision", metavar="|".join(PRECISIONS),
+                   help="auto: bf16 mixed precision where measured faster" + _preset_values("precision"))
+    p.add_argument("--seed", metavar="N", help="random seed, a whole number" + _preset_values("seed"))
+    p.add_argument("--limit", metavar="N", help=f"train on the first N samples only (default: all {TRAIN_SIZE})")
+    p.add_argument("--log-every", metavar="N", help="batches between log lines" + _preset_values("log_every"))
     p.add_argument("--out", metavar="NAME", help="save the model as checkpoints/NAME.pt")
-    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: data, else the bundled copy)")
+    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s, else the "
+                   "bundled copy)")
     p.add_argument("--no-download", action="store_true", help="never try torchvision's download")
     p.add_argument("--checkpoint-dir", default=None, help="where checkpoints go (default: checkpoints/)")
     p.add_argument("--json", action="store_true", help="end with one JSON summary line")
@@ -56,26 +95,27 @@ def _add_train(sub) -> None:
 
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="test a saved checkpoint on the MNIST test set")
-    p.add_argument("--checkpoint", default="default", help="checkpoint name (default: default)")
-    p.add_argument("--checkpoint-dir", default=None)
-    p.add_argument("--data-dir", default="data")
-    p.add_argument("--device", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--checkpoint", default="default", metavar="NAME", help="checkpoint name (default: %(default)s)")
+    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are (default: checkpoints/)")
+    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s, else the "
+                   "bundled copy)")
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest present)")
+    p.add_argument("--json", action="store_true", help="one JSON line")
     p.set_defaults(run=cmd_evaluate)
 
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="read digits from image files (PNG, JPEG, ...)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--checkpoint", default="default", help="checkpoint name (default: default)")
-    p.add_argument("--checkpoint-dir", default=None)
+    p.add_argument("--checkpoint", default="default", metavar="NAME", help="checkpoint name (default: %(default)s)")
+    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are (default: checkpoints/)")
     p.add_argument("--json", action="store_true", help="one JSON line per image")
     p.set_defaults(run=cmd_predict)
 
 
 def _add_models(sub) -> None:
     p = sub.add_parser("models", help="list the model registry")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON list")
     p.set_defaults(run=cmd_models)
 
 
@@ -88,8 +128,8 @@ def _add_bench(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m mnist_demo", description="mnist-demo: train, test and use MNIST models.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m mnist_demo", description="mnist-demo: train, test and use MNIST models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in (_add_train, _add_evaluate, _add_predict, _add_bench, _add_models):
         add(sub)
     return parser
@@ -102,32 +142,41 @@ def _checkpoint_dir(args):
 
 
 class _Reporter:
-    """Prints the tutorial's log lines to stdout and, on a terminal, a progress bar to stderr."""
+    """Prints the tutorial's log lines to stdout and, on a terminal, a tqdm progress bar to stderr."""
 
     def __init__(self, quiet_bar: bool):
-        self.bar = sys.stderr.isatty() and not quiet_bar
+        self.show_bar = sys.stderr.isatty() and not quiet_bar
+        self.bar = None
 
     def __call__(self, event) -> None:
-        from mnist_demo.train import EpochEnd, Progress
+        from mnist_demo.train import EpochEnd, Progress, epoch_header
 
         if isinstance(event, Progress):
-            self._clear()
-            if event.batch == 0:
-                print(f"Epoch {event.epoch}/{event.epochs}\n-------------------------------", flush=True)
-            print(event.log_line(), flush=True)
-            if self.bar:
-                done = event.step / event.total_steps
-                sys.stderr.write(f"\r[{'#' * int(30 * done):<30}] {100 * done:5.1f}%  "
-                                 f"{event.samples_per_s:,.0f} samples/s  eta {event.eta_s:4.0f}s")
-                sys.stderr.flush()
-        elif isinstance(event, EpochEnd):
-            self._clear()
-            note = " (stopped early)" if event.partial else ""
-            print(event.evaluation.log_lines().rstrip() + note + "\n", flush=True)
+            if self.show_bar:  # first, so that the bar drawn again under the log lines is up to date
+                if self.bar is None:
+                    from tqdm import tqdm
 
-    def _clear(self) -> None:
-        if self.bar:
-            sys.stderr.write("\r" + " " * 72 + "\r")
+                    self.bar = tqdm(total=event.total_steps, unit="step", file=sys.stderr, leave=False)
+                self.bar.set_postfix_str(f"{event.samples_per_s:,.0f} samples/s", refresh=False)
+                self.bar.update(event.step - self.bar.n)
+            if event.batch == 0:
+                self._print(epoch_header(event.epoch))
+            self._print(event.log_line())
+        elif isinstance(event, EpochEnd):
+            self._print(event.log_lines())
+
+    def _print(self, text: str) -> None:
+        """A log line on stdout; the bar, if any, steps aside for it."""
+        if self.bar is None:
+            print(text, flush=True)
+        else:
+            self.bar.write(text, file=sys.stdout)
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def cmd_train(args) -> int:
@@ -149,12 +198,16 @@ def cmd_train(args) -> int:
             raise ConfigError("out", str(err)) from None
     device = resolve_device(config.device)
     data = load_mnist(args.data_dir, device, download=not args.no_download)
-    result = train(config, data, on_event=_Reporter(quiet_bar=args.json))
+    reporter = _Reporter(quiet_bar=args.json)
+    try:
+        result = train(config, data, on_event=reporter)
+    finally:
+        reporter.close()
     print("Done!" if not result.stopped else "Stopped.")
     summary = result.summary()
     if args.out:
         meta = metadata(config.to_dict(), result.evaluation, result.epochs_completed, result.steps,
-                        preset=args.preset or "fast")
+                        preset=args.preset)
         summary["checkpoint"] = str(save_checkpoint(result.model, args.out, meta, _checkpoint_dir(args)))
         print(f"Saved {summary['checkpoint']}")
     if args.json:

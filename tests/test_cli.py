@@ -266,3 +266,19 @@ def test_every_readme_command_runs_as_written_in_order(tmp_path):
         assert "Traceback" not in done.stderr, line
         if args[0] == "predict":
             assert json.loads(done.stdout.splitlines()[0])["digit"] == 7, done.stdout
+
+
+def test_train_log_goes_to_stdout_and_the_bar_to_stderr(capsys):
+    from mnist_demo.cli import _Reporter
+    from mnist_demo.train import EpochEnd, Evaluation, Progress
+
+    reporter = _Reporter(quiet_bar=False)
+    reporter.show_bar = True  # as on a terminal
+    for batch in (0, 1):
+        reporter(Progress(1, 1, batch, 2, 64 * batch, 128, batch + 1, 2, 2.3, 0.1, 1000.0, 0.1))
+    reporter(EpochEnd(1, 1, 2, Evaluation(0.5, 1.0, [0.5] * 10, 10000), 0.2))
+    reporter.close()
+    out, err = capsys.readouterr()
+    assert out == ("Epoch 1\n-------------------------------\nloss: 2.300000  [    0/  128]\n"
+                   "loss: 2.300000  [   64/  128]\nTest Error: \n Accuracy: 50.0%, Avg loss: 1.000000\n\n")
+    assert "2/2" in err and "1,000 samples/s" in err
