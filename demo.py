@@ -15,56 +15,34 @@ import os
 import sys
 import threading
 
+from mnist_demo.cli import MANY, Parser, checked
+from mnist_demo.config import DEFAULT_MAX_EPOCHS, number, whole_number
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no waiting for it offline)
 
 AUTH_ENV = "MNIST_DEMO_AUTH"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+def _whole(field: str, low: int = 1, high: int = MANY):
+    return checked(whole_number, field, low, high)
 
 
-def _whole_at_least(low: int):
-    """An argparse type: a whole number >= `low`, refused in one readable line otherwise."""
+def _megabytes(field: str):
+    return checked(number, field, 0.0, MANY, f"a number of megabytes greater than 0 and at most {MANY}",
+                   open_low=True)
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} must be at least {low}")
-        return value
+
+def _seconds(field: str):
+    """A number of seconds, or 'none' (also 'off', '0') for no limit; "default" is left for make_settings."""
+    seconds = checked(number, field, 0.0, MANY, f"a number of seconds greater than 0 and at most {MANY} "
+                      "(or 'none')", open_low=True)
+
+    def parse(text: str) -> float | str | None:
+        if text == "default":
+            return text
+        return None if text.strip().lower() in ("none", "off", "0") else seconds(text)
 
     return parse
-
-
-_positive_int, _count = _whole_at_least(1), _whole_at_least(0)
-
-
-def _seconds(text: str) -> float | str | None:
-    if text == "default":
-        return text
-    if str(text).strip().lower() in ("none", "off", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (or 'none')") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds (or 'none')")
-    return value
-
-
-def _megabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
-    if not 0 < value < 1e6:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of megabytes")
-    return value
 
 
 def parse_auth(text: str | None) -> list[tuple[str, str]] | None:
@@ -81,11 +59,11 @@ def parse_auth(text: str | None) -> list[tuple[str, str]] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python demo.py", description="mnist-demo's web app: train on MNIST, draw digits, "
+    p = Parser(prog="python demo.py", description="mnist-demo's web app: train on MNIST, draw digits, "
                 "compare CPU and CUDA, manage checkpoints.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
                    "0.0.0.0 for every interface)")
-    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument("--port", type=_whole("port", 0, 65535), default=7860, help="port (default: %(default)s)")
     p.add_argument("--share", action="store_true", help="also create a public gradio.live link (needs internet); "
                    "tightens the per-run caps and quotas unless given explicitly")
     p.add_argument("--auth", default=None, metavar="USER:PASS",
@@ -95,27 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: checkpoints/ in this repository)")
     p.add_argument("--device", default=None, help="default training device: cpu, cuda or mps "
                    "(default: the fastest present)")
-    p.add_argument("--max-trainings", type=_positive_int, default=None,
+    p.add_argument("--max-trainings", type=_whole("max_trainings"), default=None, metavar="N",
                    help="trainings (and benchmarks) at once (default: 1 on CPU, 2 with a GPU)")
-    p.add_argument("--queue-size", type=_count, default=None,
+    p.add_argument("--queue-size", type=_whole("queue_size", 0), default=None, metavar="N",
                    help="runs that may wait for a slot; more are told to try again (default: 4)")
-    p.add_argument("--max-epochs", type=_positive_int, default=None,
+    p.add_argument("--max-epochs", type=_whole("max_epochs", 1, DEFAULT_MAX_EPOCHS), default=None, metavar="N",
                    help="the most epochs one run may ask for (default: 20; 6 with --share)")
-    p.add_argument("--max-train-seconds", type=_seconds, default="default",
+    p.add_argument("--max-train-seconds", type=_seconds("max_train_seconds"), default="default", metavar="SECONDS",
                    help="wall-clock cap per run, after which it stops and keeps its partial model; 'none' for no "
                         "cap (default: 1800; 600 with --share)")
-    p.add_argument("--max-saves", type=_positive_int, default=None,
+    p.add_argument("--max-saves", type=_whole("max_saves"), default=None, metavar="N",
                    help="checkpoints one visitor may save (default: 5; 3 with --share)")
-    p.add_argument("--max-save-mb", type=_megabytes, default=None,
+    p.add_argument("--max-save-mb", type=_megabytes("max_save_mb"), default=None, metavar="MB",
                    help="megabytes of checkpoints one visitor may save (default: 50; 20 with --share)")
-    p.add_argument("--max-upload-mb", type=_megabytes, default=None,
+    p.add_argument("--max-upload-mb", type=_megabytes("max_upload_mb"), default=None, metavar="MB",
                    help="largest checkpoint upload in megabytes (default: 20; 10 with --share)")
-    p.add_argument("--max-checkpoint-dir-mb", type=_megabytes, default=None,
+    p.add_argument("--max-checkpoint-dir-mb", type=_megabytes("max_checkpoint_dir_mb"), default=None, metavar="MB",
                    help="the checkpoint folder's size cap for saves from the app (default: 500; 200 with --share)")
-    p.add_argument("--request-timeout", type=_seconds, default="default", metavar="SECONDS",
+    p.add_argument("--request-timeout", type=_seconds("request_timeout"), default="default", metavar="SECONDS",
                    help="each request must arrive whole (headers and body) within this, else 408 and the connection "
                         "is closed; 'none' for no limit (default: 60)")
-    p.add_argument("--torch-threads", type=_positive_int, default=None,
+    p.add_argument("--torch-threads", type=_whole("torch_threads"), default=None, metavar="N",
                    help="torch threads for trainings, benchmarks and predictions (default: all cores but one, "
                         "which stays free for the web server)")
     return p
@@ -124,7 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
 def make_settings(args):
     """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
     from mnist_demo.app import Settings
-    from mnist_demo.config import DEFAULT_MAX_EPOCHS
     from mnist_demo.devices import available_devices, resolve_device
     from mnist_demo.errors import DeviceError
 
@@ -133,9 +110,6 @@ def make_settings(args):
             resolve_device(args.device)
         except DeviceError as err:
             raise SystemExit(f"python demo.py: error: --{err}")
-    if args.max_epochs is not None and args.max_epochs > DEFAULT_MAX_EPOCHS:
-        raise SystemExit(f"python demo.py: error: --max-epochs {args.max_epochs} is over the engine's "
-                         f"limit of {DEFAULT_MAX_EPOCHS}")
     gpu = any(d != "cpu" for d in available_devices()) and (args.device or "auto").split(":")[0] != "cpu"
     overrides = {
         "data_dir": args.data_dir,
