@@ -2,7 +2,7 @@
 
 This project grew from the (Korean) PyTorch tutorial "Optimizing model parameters", run on MNIST. What is kept
 as written there: torchvision `datasets.MNIST(root, train=..., transform=ToTensor())`, `DataLoader(batch_size=64)`
-(the training loader with `shuffle=True`, as in the seed; the test loader unshuffled), the bodies of
+(the training loader with `shuffle=True`, as in the tutorial; the test loader unshuffled), the bodies of
 `train_loop` and `test_loop` with their log lines, `nn.CrossEntropyLoss()` and `torch.optim.SGD(lr=1e-3)`, and the
 tutorial's model (`build_model("tutorial")`).
 
