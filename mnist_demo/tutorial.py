@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from mnist_demo.bench_core import sync
 from mnist_demo.data import BUNDLED_DIR, FILES, missing_message
 from mnist_demo.errors import DataError
 from mnist_demo.models import build_model
@@ -186,15 +187,6 @@ class TutorialResult:
         return sum(self.epoch_s)
 
 
-def _sync(device) -> None:
-    """Wait for queued GPU work so that a clock read after it is honest."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def run_tutorial(epochs: int = 1, device="cpu", data_dir=None, root=None, verbose: bool = True,
                  seed: int | None = None, datasets=None) -> TutorialResult:
     """The tutorial's script: model, loss, SGD lr 1e-3, then per epoch `train_loop` + `test_loop`.
@@ -213,10 +205,10 @@ def run_tutorial(epochs: int = 1, device="cpu", data_dir=None, root=None, verbos
     for t in range(epochs):
         if verbose:
             print(f"Epoch {t+1}\n-------------------------------")
-        _sync(device)
+        sync(torch.device(device))
         start = time.perf_counter()
         train_loop(train_dataloader, model, loss_fn, optimizer, device, verbose)
-        _sync(device)
+        sync(torch.device(device))
         epoch_s.append(time.perf_counter() - start)
         accuracy, avg_loss = test_loop(test_dataloader, model, loss_fn, device, verbose)
     if verbose:
