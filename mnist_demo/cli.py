@@ -52,6 +52,21 @@ def _preset_values(field: str) -> str:
     return _literal(f" (default: the preset's: {', '.join(f'{k} {text(v)}' for k, v in shown.items())})")
 
 
+def _add_data_dir(p) -> None:
+    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s, else the "
+                   "bundled copy)")
+
+
+def _add_checkpoint_dir(p) -> None:
+    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are saved and read (default: "
+                   "checkpoints/)")
+
+
+def _add_checkpoint(p) -> None:
+    p.add_argument("--checkpoint", default="default", metavar="NAME", help="checkpoint name (default: %(default)s)")
+    _add_checkpoint_dir(p)
+
+
 def _add_train(sub) -> None:
     from mnist_demo.config import (DEFAULT_MAX_EPOCHS, DEFAULT_PRESET, MAX_BATCH_SIZE, OPTIMIZERS, PRECISIONS,
                                    PRESET_HELP, PRESETS, SCHEDULES, TRAIN_SIZE, whole_number)
@@ -85,20 +100,17 @@ def _add_train(sub) -> None:
     p.add_argument("--limit", metavar="N", help=f"train on the first N samples only (default: all {TRAIN_SIZE})")
     p.add_argument("--log-every", metavar="N", help="batches between log lines" + _preset_values("log_every"))
     p.add_argument("--out", metavar="NAME", help="save the model as checkpoints/NAME.pt")
-    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s, else the "
-                   "bundled copy)")
+    _add_data_dir(p)
     p.add_argument("--no-download", action="store_true", help="never try torchvision's download")
-    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints go (default: checkpoints/)")
+    _add_checkpoint_dir(p)
     p.add_argument("--json", action="store_true", help="end with one JSON summary line")
     p.set_defaults(run=cmd_train)
 
 
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="test a saved checkpoint on the MNIST test set")
-    p.add_argument("--checkpoint", default="default", metavar="NAME", help="checkpoint name (default: %(default)s)")
-    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are (default: checkpoints/)")
-    p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s, else the "
-                   "bundled copy)")
+    _add_checkpoint(p)
+    _add_data_dir(p)
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest present)")
     p.add_argument("--json", action="store_true", help="one JSON line")
     p.set_defaults(run=cmd_evaluate)
@@ -107,8 +119,7 @@ def _add_evaluate(sub) -> None:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="read digits from image files (PNG, JPEG, ...)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--checkpoint", default="default", metavar="NAME", help="checkpoint name (default: %(default)s)")
-    p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are (default: checkpoints/)")
+    _add_checkpoint(p)
     p.add_argument("--json", action="store_true", help="one JSON line per image")
     p.set_defaults(run=cmd_predict)
 
