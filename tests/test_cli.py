@@ -282,3 +282,18 @@ def test_train_log_goes_to_stdout_and_the_bar_to_stderr(capsys):
     assert out == ("Epoch 1\n-------------------------------\nloss: 2.300000  [    0/  128]\n"
                    "loss: 2.300000  [   64/  128]\nTest Error: \n Accuracy: 50.0%, Avg loss: 1.000000\n\n")
     assert "2/2" in err and "1,000 samples/s" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "x"], "argument --port: 'x' is not a number; must be a whole number from 0 to 65535"),
+    (["--max-epochs", "60"], "argument --max-epochs: 60 is out of range; must be a whole number from 1 to 50"),
+    (["--queue-size", "-1"], "argument --queue-size: -1 is out of range"),
+    (["--max-train-seconds", "soon"], "argument --max-train-seconds: 'soon' is not a number"),
+    (["--max-upload-mb", "0"], "argument --max-upload-mb: 0 is out of range; must be a number of megabytes"),
+])
+def test_demo_refuses_bad_numbers_with_config_checks(args, message):
+    done = subprocess.run([sys.executable, "demo.py", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"python demo.py: error: {message}"] or (
+        len(done.stderr.strip().splitlines()) == 1 and message in done.stderr), done.stderr
