@@ -1,9 +1,10 @@
-"""Hand-drawn digits for tests: each digit as pen strokes in a unit box, drawn with PIL or a mouse.
+"""Hand-drawn digits for tests and benchmarks: each digit as pen strokes in a unit box, drawn with PIL or a mouse.
 
 Coordinates are (x, y) in [0, 1], y downwards; `place` maps them into a box on a canvas, with an
 optional slant, so the same strokes serve off-centre, small, large and slanted drawings.
 """
 
+import io
 import math
 
 from PIL import Image, ImageDraw
@@ -35,15 +36,22 @@ def place(digit: int, left: float, top: float, width: float, height: float, slan
             for stroke in STROKES[digit]]
 
 
+# mode: (PIL mode, paper, ink)
+MODES = {
+    "white": ("RGB", (255, 255, 255), (0, 0, 0)),          # black ink on white
+    "alpha": ("RGBA", (0, 0, 0, 0), (0, 0, 0, 255)),       # a Sketchpad-like export: ink in alpha
+    "blue-on-cream": ("RGB", (250, 245, 225), (20, 40, 160)),  # coloured ink on a coloured page
+}
+
+
+CENTRED = dict(size=(280, 280), box=(60, 40, 160, 200), width=18)  # a digit in the middle of a small canvas
+
+
 def draw(digit: int, size=(400, 400), box=(100, 60, 200, 280), width: int = 24, slant: float = 0.0,
          mode: str = "white") -> Image.Image:
-    """A PIL image of `digit`: mode "white" (black ink on white RGB) or "alpha" (ink in alpha, RGBA)."""
-    if mode == "alpha":
-        image = Image.new("RGBA", size, (0, 0, 0, 0))
-        ink = (0, 0, 0, 255)
-    else:
-        image = Image.new("RGB", size, (255, 255, 255))
-        ink = (0, 0, 0)
+    """A PIL image of `digit` in `box` (left, top, width, height), in one of MODES."""
+    pil_mode, paper, ink = MODES[mode]
+    image = Image.new(pil_mode, size, paper)
     pen = ImageDraw.Draw(image)
     for stroke in place(digit, *box, slant=slant):
         pen.line(stroke, fill=ink, width=width, joint="curve")
@@ -51,3 +59,15 @@ def draw(digit: int, size=(400, 400), box=(100, 60, 200, 280), width: int = 24, 
         for x, y in (stroke[0], stroke[-1]):
             pen.ellipse((x - r, y - r, x + r, y + r), fill=ink)
     return image
+
+
+def encode(image: Image.Image, fmt: str = "PNG") -> bytes:
+    """`image` as the bytes of a `fmt` file."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def one_png() -> bytes:
+    """A 280x280 greyscale PNG of a 1."""
+    return encode(draw(1, size=(280, 280), box=(100, 40, 80, 200), width=20).convert("L"))

@@ -28,9 +28,9 @@ from mnist_demo.app.rest import PATH, PredictRoute
 from mnist_demo.errors import ImageError
 from mnist_demo.images import FORMATS, MAX_PIXELS, WORK_PIXELS, reduction, to_uint8
 from mnist_demo.preprocess import as_array, to_mnist
-from tests.digits import draw
+from tests.digits import draw, one_png
 from tests.hostile_inputs import costly_png, png
-from tests.test_rest import one_png, route  # noqa: F401 (the route fixture: the shipped model in a tmp folder)
+from tests.test_rest import route  # noqa: F401 (the route fixture: the shipped model in a tmp folder)
 
 READ_MB = 200  # one 16.8-megapixel image read and preprocessed: measured 136-144 MB (docs/measurements.md)
 HEADER_MB = 20  # refused from its header: nothing decoded

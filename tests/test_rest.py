@@ -1,7 +1,6 @@
 """The /api/predict route in-process (no server): its bounded work and its answers, over ASGI."""
 
 import asyncio
-import io
 import shutil
 import threading
 from pathlib import Path
@@ -9,20 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from PIL import Image, ImageDraw
 
 from mnist_demo.app.rest import PATH, PredictRoute
 from mnist_demo.app.state import AppContext, Settings
+from tests.digits import one_png
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"
-
-
-def one_png() -> bytes:
-    image = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=20)
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
