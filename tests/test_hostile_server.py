@@ -18,7 +18,7 @@ from gradio_client.exceptions import AppError
 
 from tests.digits import draw
 from tests.hostile_inputs import png
-from tests.test_app_client import Server, make_default_checkpoint, rest
+from tests.app_server import Server, make_default_checkpoint, rest
 
 MAX_RISE_MB = 300  # issue 10: no single request raises peak memory by more than this (measured: 144 MB at most)
 REQUEST_TIMEOUT_S = 2

@@ -28,7 +28,7 @@ if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
 
-from tests.test_app_client import Server, make_default_checkpoint  # noqa: E402
+from tests.app_server import Server, make_default_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TABS = ["Train", "Draw", "CPU vs CUDA", "Checkpoints"]
