@@ -25,9 +25,7 @@ The last line is one JSON object with every figure. Prints, never asserts.
 import argparse
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,33 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402  (installed with gradio)
 
-from tests.digits import draw  # noqa: E402
+from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.digits import draw, encode  # noqa: E402
 from tests.hostile_inputs import costly_png, png  # noqa: E402
 
 BURST = 12
 ABANDON_S = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int, checkpoints: Path, log) -> subprocess.Popen:
-    """demo.py in its own process, its output into `log`; returns once the page answers (or raises after 90 s)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--port", str(port), "--checkpoint-dir",
-                             str(checkpoints)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the app did not answer within 90 s")
 
 
 class Memory:
@@ -186,11 +163,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        shutil.copy2(ROOT / "checkpoints" / "default.pt", tmp / "default.pt")
-        seven_image = draw(7, size=(800, 800), box=(250, 150, 260, 480), width=40, mode="alpha")
-        seven_path = tmp / "seven.png"
-        seven_image.save(seven_path)
-        seven = seven_path.read_bytes()
+        make_default_checkpoint(tmp)
+        seven = encode(draw(7, size=(800, 800), box=(250, 150, 260, 480), width=40, mode="alpha"))
         layer_path = tmp / "layer.png"
         layer_path.write_bytes(png(4096, 4096))
         images = {"png16_4999": png(4999, 4999, 16), "png16_4096": png(4096, 4096, 16),
@@ -208,11 +182,8 @@ def main() -> int:
             "burst_4096": (f"{BURST} abandoned after 1 s: 16-bit 4096x4096", lambda u: burst(u, images["png16_4096"])),
         }
         chosen = [c for c in args.only.split(",") if c] or list(cases)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        log_path = tmp / "server.log"
-        log = open(log_path, "w")
-        proc = start_app(port, tmp, log)
+        server = Server(tmp, "--checkpoint-dir", str(tmp), timeout=90)
+        url = server.url
         rows = []
         try:
             normal(url, seven)  # warm: the model is loaded and the decoders imported before any case
@@ -220,13 +191,13 @@ def main() -> int:
             for name in chosen:
                 label, run = cases[name]
                 time.sleep(2)  # let the previous case's leftovers finish
-                with Memory(proc.pid) as memory:
+                with Memory(server.proc.pid) as memory:
                     start = time.perf_counter()
                     outcome = run(url)
                     seconds = time.perf_counter() - start
                     after_ms, correct = normal(url, seven)
                 time.sleep(0.5)  # the last log lines
-                dropped = log_path.read_text(errors="replace").count("dropped a request") - dropped_before
+                dropped = server.output().count("dropped a request") - dropped_before
                 dropped_before += dropped
                 row = {"case": name, "what": label, "outcome": outcome, "seconds": round(seconds, 2),
                        "peak_rise_mb": memory.rise_mb, "next_normal_ms": round(after_ms), "next_read_7": correct,
@@ -235,9 +206,7 @@ def main() -> int:
                 print(f"{label:45s} {seconds:6.1f} s  +{memory.rise_mb:5d} MB  next normal {after_ms:6.0f} ms "
                       f"{'7' if correct else 'WRONG'}  dropped {dropped:2d}  | {outcome}", flush=True)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            log.close()
+            server.stop()
     print(json.dumps({"rows": rows, "cpu_threads": os.cpu_count()}))
     return 0
 

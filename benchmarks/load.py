@@ -20,14 +20,11 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,29 +33,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402  (installed with gradio)
 from gradio_client import Client  # noqa: E402
 
+from tests.app_server import Server  # noqa: E402
 from tests.digits import draw  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int) -> subprocess.Popen:
-    """demo.py in its own process; returns once the page answers (or raises after 60 s)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "demo.py"), "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the app did not answer within 60 s")
 
 
 def digit_files(folder: Path) -> list[tuple[int, str]]:
@@ -170,11 +146,10 @@ def main() -> int:
     parser.add_argument("--api", choices=("rest", "gradio"), default="rest",
                         help="rest: POST /api/predict (default); gradio: Gradio's /gradio_api/call/predict")
     args = parser.parse_args()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    proc = start_app(port)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp))  # the shipped model, the app's default limits
+        url = server.url
+        try:
             files = digit_files(Path(tmp))
             trainer = Client(url, verbose=False)
             job = None if args.no_training else trainer.submit(preset="fast", epochs=5, api_name="/train")
@@ -189,11 +164,10 @@ def main() -> int:
                 t.join()
             training_running = job is not None and not job.done()
             training_rate = training_samples_per_s(job)
-            server_cpu_s = process_cpu_s(proc.pid)
+            server_cpu_s = process_cpu_s(server.proc.pid)
             trainer.predict(api_name="/stop")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        finally:
+            server.stop()
     result = {"api": args.api, "clients": args.clients, "seconds": args.seconds, "think_s": args.think,
               "requests": len(latencies), "errors": len(errors), "wrong": len(wrong),
               "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
