@@ -1,4 +1,4 @@
-"""Hostile clients against the real app (`python demo.py`, started as tests/test_app_client.py starts it), as
+"""Hostile clients against the real app (`python demo.py`, started by tests/app_server.py), as
 tables: slow and vanishing clients, big images, abandoned bursts, many-layer drawings (issue 10).
 
 After each case the server must be healthy: a normal prediction (a 7) is answered correctly, the case raised
