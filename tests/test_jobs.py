@@ -1,4 +1,4 @@
-"""mnist_demo.jobs: admission, the waiting line, cancellation, caps and run_job, with real threads."""
+"""mnist_demo.app.jobs: admission, the waiting line, cancellation, caps and run_job, with real threads."""
 
 import os
 import sys
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mnist_demo.errors import DemoError
-from mnist_demo.jobs import (CANCELLED, CONSUMER_GONE, DONE, JOB_NICENESS, RUNNING, STOPPED_BY_USER, WAITING,
+from mnist_demo.app.jobs import (CANCELLED, CONSUMER_GONE, DONE, JOB_NICENESS, RUNNING, STOPPED_BY_USER, WAITING,
                              AlreadyActive, Busy, Cancelled, Failed, Finished, JobQueue, Started, Tick, Waiting,
                              run_job)
 

@@ -19,7 +19,7 @@ from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
-from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.jobs import STOPPED_BY_USER, AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"

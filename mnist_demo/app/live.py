@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from mnist_demo.config import TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
-from mnist_demo.jobs import Cancelled, Failed, Finished, Started, Tick, Waiting
+from mnist_demo.app.jobs import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 
 TUTORIAL_LOG_EVERY = 100  # the tutorial prints a loss line every 100 batches

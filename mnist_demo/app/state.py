@@ -19,7 +19,7 @@ from torch import nn
 
 from mnist_demo.checkpoints import DEFAULT_DIR, DEFAULT_NAME
 from mnist_demo.devices import available_devices
-from mnist_demo.jobs import JobQueue, Ticket
+from mnist_demo.app.jobs import JobQueue, Ticket
 
 YOURS = "@current"  # the Draw tab's value for "this visitor's current model" (not a valid checkpoint name)
 MB = 1024 * 1024

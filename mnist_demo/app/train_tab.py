@@ -22,7 +22,7 @@ from mnist_demo.checkpoints import metadata
 from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
 from mnist_demo.devices import resolve_device
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
-from mnist_demo.jobs import STOPPED_BY_USER, AlreadyActive, Busy, run_job
+from mnist_demo.app.jobs import STOPPED_BY_USER, AlreadyActive, Busy, run_job
 from mnist_demo.models import MODELS
 from mnist_demo.predict import Predictor
 from mnist_demo.train import TrainingDiverged
