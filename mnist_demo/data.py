@@ -75,7 +75,7 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
     return data.reshape(shape)
 
 
-def _find(directory: Path, name: str) -> Path | None:
+def find_file(directory: Path, name: str) -> Path | None:
     """The file `name` (plain or .gz) in `directory` or its MNIST/raw/ folder, if present."""
     for folder in (directory / "MNIST" / "raw", directory):
         for candidate in (folder / name, folder / f"{name}.gz"):
@@ -86,7 +86,7 @@ def _find(directory: Path, name: str) -> Path | None:
 
 def _read_dir(directory: Path) -> MNIST | None:
     """Read the four files from `directory`; None when any is absent, DataError when one is bad."""
-    paths = {key: _find(directory, name) for key, name in FILES.items()}
+    paths = {key: find_file(directory, name) for key, name in FILES.items()}
     if any(p is None for p in paths.values()):
         return None
     arrays = {key: read_idx(p, 3 if key.endswith("images") else 1) for key, p in paths.items()}

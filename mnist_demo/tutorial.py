@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mnist_demo.bench_core import sync
-from mnist_demo.data import BUNDLED_DIR, FILES, missing_message
+from mnist_demo.data import BUNDLED_DIR, FILES, find_file, missing_message
 from mnist_demo.errors import DataError
 from mnist_demo.models import build_model
 
@@ -40,15 +40,6 @@ BATCH_SIZE = 64  # samples per step, as in the tutorial
 LEARNING_RATE = 1e-3  # SGD step size, no momentum, as in the tutorial
 LOG_EVERY = 100  # batches between "loss: ..." lines (hard-coded in the tutorial's train_loop)
 CACHE_ROOT = Path(tempfile.gettempdir()) / "mnist-demo-tutorial"  # used when the data dir is read-only
-
-
-def _source_file(directory: Path, name: str) -> Path | None:
-    """`name` or `name.gz` in `directory/MNIST/raw` or `directory` itself (the same places `data.py` reads)."""
-    for folder in (directory / "MNIST" / "raw", directory):
-        for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
-    return None
 
 
 def _idx_complete(path: Path) -> bool:
@@ -100,7 +91,7 @@ def prepare_root(data_dir: str | Path | None = None, root: str | Path | None = N
     data dir itself, whose uncompressed `MNIST/raw/*-ubyte` are git-ignored; a temp cache if it is read-only).
     """
     directory = Path(data_dir) if data_dir else BUNDLED_DIR
-    sources = {name: _source_file(directory, name) for name in FILES.values()}
+    sources = {name: find_file(directory, name) for name in FILES.values()}
     if any(path is None for path in sources.values()):
         raise DataError(missing_message(directory))
     if root is not None:
