@@ -19,7 +19,7 @@ from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
-from mnist_demo.app.jobs import STOPPED_BY_USER, AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.jobs import AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"
@@ -240,11 +240,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
 
     def stop(visitor: Visitor):
         """Stop this visitor's benchmark (or leave the line); the cells measured so far are kept."""
-        ticket = visitor.ticket
-        if ticket is None or not ticket.active or ticket.kind != "benchmark":
-            return "Nothing of yours is measuring."
-        waiting = ticket.position > 0
-        ticket.cancel(STOPPED_BY_USER)
-        return "Left the line." if waiting else "Stopping: the benchmark ends within a second or two..."
+        return {None: "Nothing of yours is measuring.", "left": "Left the line.",
+                "stopping": "Stopping: the benchmark ends within a second or two..."}[visitor.stop("benchmark")]
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)

@@ -19,7 +19,7 @@ from torch import nn
 
 from mnist_demo.checkpoints import DEFAULT_DIR, DEFAULT_NAME
 from mnist_demo.devices import available_devices
-from mnist_demo.app.jobs import JobQueue, Ticket
+from mnist_demo.app.jobs import STOPPED_BY_USER, JobQueue, Ticket
 
 YOURS = "@current"  # the Draw tab's value for "this visitor's current model" (not a valid checkpoint name)
 MB = 1024 * 1024
@@ -162,6 +162,16 @@ class Visitor:
 
     def job_owner(self, session_hash: str | None) -> str:
         return session_hash or self.id
+
+    def stop(self, kind: str) -> str | None:
+        """Stop this visitor's run of `kind` ("train", "benchmark"): "left" the line if it was waiting, "stopping"
+        if it was running, None when none of that kind is active."""
+        ticket = self.ticket
+        if ticket is None or not ticket.active or ticket.kind != kind:
+            return None
+        waiting = ticket.position > 0
+        ticket.cancel(STOPPED_BY_USER)
+        return "left" if waiting else "stopping"
 
     def close(self) -> None:
         """The session is over: stop its run and let go of its model."""

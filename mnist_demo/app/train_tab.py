@@ -22,7 +22,7 @@ from mnist_demo.checkpoints import metadata
 from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
 from mnist_demo.devices import resolve_device
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
-from mnist_demo.app.jobs import STOPPED_BY_USER, AlreadyActive, Busy, run_job
+from mnist_demo.app.jobs import AlreadyActive, Busy, run_job
 from mnist_demo.models import MODELS
 from mnist_demo.predict import Predictor
 from mnist_demo.train import TrainingDiverged
@@ -367,12 +367,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
 
     def stop(visitor: Visitor):
         """Stop this visitor's training (or leave the line); the partial model is kept."""
-        ticket = visitor.ticket
-        if ticket is None or not ticket.active or ticket.kind != "train":
-            return "Nothing of yours is training."
-        waiting = ticket.position > 0
-        ticket.cancel(STOPPED_BY_USER)
-        return "Left the line." if waiting else "Stopping: finishing the current batch and testing the model..."
+        return {None: "Nothing of yours is training.", "left": "Left the line.",
+                "stopping": "Stopping: finishing the current batch and testing the model..."}[visitor.stop("train")]
 
     ui.stop_button.click(stop, [visitor], [ui.status], api_name="stop", concurrency_limit=None, queue=False,
                          show_progress="hidden")
