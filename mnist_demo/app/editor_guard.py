@@ -30,7 +30,7 @@ from mnist_demo.errors import ImageError
 from mnist_demo.images import MAX_LAYERS, WORK_PIXELS, image_size
 
 MAX_SHEET_PIXELS = WORK_PIXELS  # 2048x2048: larger drawings would be reduced to this size anyway
-MAX_BLOB_BYTES = 5 * 1024 * 1024  # as /api/predict's body; a 280x280 sheet is a few kB
+MAX_BLOB_BYTES = 5 * 1024 * 1024  # as /api/predict's body; a 420x420 sheet is tens of kB
 MAX_WAITING_BYTES = 32 * 1024 * 1024  # blobs not yet used by an event, all visitors together
 MAX_WAITING_SETS = 1000  # and as many sets of them (so tiny blobs cannot pile up either)
 log = logging.getLogger(__name__)
