@@ -103,7 +103,7 @@ def test_every_help_prints_and_exits_0(command):
 
 
 @pytest.mark.parametrize("script", ["demo.py", "benchmarks/train_speed.py", "benchmarks/predict_latency.py",
-                                    "benchmarks/load.py", "benchmarks/hostile.py"])
+                                    "benchmarks/load.py", "benchmarks/hostile.py", "benchmarks/bench_timer.py"])
 def test_every_script_help_prints_and_exits_0(script):
     done = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
