@@ -17,23 +17,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
 
 from mnist_demo.checkpoints import DEFAULT_DIR  # noqa: E402
 from mnist_demo.errors import CheckpointError  # noqa: E402
 from mnist_demo.predict import Predictor, cached_predictor  # noqa: E402
 from mnist_demo.preprocess import to_mnist  # noqa: E402
+from tests.digits import draw  # noqa: E402
 
 TARGET_MS = 20.0
 
 
 def sketch(size: int = 800) -> np.ndarray:
     """A "7" as Gradio's Sketchpad returns it (type="numpy"): black strokes in alpha, RGB 0 elsewhere."""
-    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     s = size / 800
-    ImageDraw.Draw(image).line([(240 * s, 170 * s), (560 * s, 180 * s), (380 * s, 640 * s)],
-                               fill=(0, 0, 0, 255), width=round(36 * s), joint="curve")
-    return np.array(image)
+    return np.array(draw(7, size=(size, size), box=(200 * s, 170 * s, 380 * s, 470 * s), width=round(36 * s),
+                         mode="alpha"))
 
 
 def load_predictor(directory: Path) -> tuple[Predictor, str]:

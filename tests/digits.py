@@ -30,10 +30,11 @@ STROKES: dict[int, list[list[tuple[float, float]]]] = {
 }
 
 
-def place(digit: int, left: float, top: float, width: float, height: float, slant: float = 0.0):
-    """The digit's strokes in canvas pixels: box at (left, top) of size width x height, slanted by `slant`."""
-    return [[(left + (x + slant * (0.5 - y)) * width, top + y * height) for x, y in stroke]
-            for stroke in STROKES[digit]]
+def place(digit, left: float, top: float, width: float, height: float, slant: float = 0.0):
+    """The strokes of `digit` (0-9, or strokes of its own in the unit box, e.g. LINE) in canvas pixels: box at
+    (left, top) of size width x height, slanted by `slant`."""
+    strokes = STROKES[digit] if isinstance(digit, int) else digit
+    return [[(left + (x + slant * (0.5 - y)) * width, top + y * height) for x, y in stroke] for stroke in strokes]
 
 
 # mode: (PIL mode, paper, ink)
@@ -41,15 +42,19 @@ MODES = {
     "white": ("RGB", (255, 255, 255), (0, 0, 0)),          # black ink on white
     "alpha": ("RGBA", (0, 0, 0, 0), (0, 0, 0, 255)),       # a Sketchpad-like export: ink in alpha
     "blue-on-cream": ("RGB", (250, 245, 225), (20, 40, 160)),  # coloured ink on a coloured page
+    "black": ("RGB", (0, 0, 0), (255, 255, 255)),          # white chalk on a blackboard
 }
+
+LINE = [[(0.5, 0.0), (0.5, 1.0)]]  # one straight down stroke: a bar, thinner and plainer than the 1's flag
 
 
 CENTRED = dict(size=(280, 280), box=(60, 40, 160, 200), width=18)  # a digit in the middle of a small canvas
 
 
-def draw(digit: int, size=(400, 400), box=(100, 60, 200, 280), width: int = 24, slant: float = 0.0,
+def draw(digit, size=(400, 400), box=(100, 60, 200, 280), width: int = 24, slant: float = 0.0,
          mode: str = "white") -> Image.Image:
-    """A PIL image of `digit` in `box` (left, top, width, height), in one of MODES."""
+    """A PIL image of `digit` (0-9, or strokes as `place` takes them) in `box` (left, top, width, height), in one
+    of MODES."""
     pil_mode, paper, ink = MODES[mode]
     image = Image.new(pil_mode, size, paper)
     pen = ImageDraw.Draw(image)

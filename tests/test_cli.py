@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.digits import one_png
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -148,7 +150,7 @@ def test_a_hostile_checkpoint_is_one_error_line_then_everything_still_works(tmp_
 
     _hostile_files(tmp_path)
     image = tmp_path / "one.png"
-    _one_png(image)
+    image.write_bytes(one_png())
     args = [image] if command == "predict" else ["--data-dir", str(_tiny_data(tmp_path))]
     assert main([command, *map(str, args), "--checkpoint", name, "--checkpoint-dir", str(tmp_path)]) == code
     out, err = capsys.readouterr()
@@ -167,14 +169,6 @@ def test_a_hostile_checkpoint_exits_1_without_a_traceback_in_a_real_process(tmp_
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.strip() == ("error: model-list.pt holds an unknown model (a list, not a model name) "
                                    "(known: tutorial, mlp, cnn, cnn-small)")
-
-
-def _one_png(path):
-    from PIL import Image, ImageDraw
-
-    image = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(image).line([(140, 40), (140, 240)], fill=0, width=20)
-    image.save(path)
 
 
 def _tiny_data(tmp_path):
