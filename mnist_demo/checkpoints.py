@@ -132,7 +132,11 @@ CONFIG_KEYS = tuple(f.name for f in fields(TrainConfig))
 # The keys `metadata`, the app and save_checkpoint write, with the one type each may hold.
 META_SCHEMA = {"model": str, "name": str, "preset": str, "source": str, "owner": str, "date": str,
                "torch_version": str, "accuracy": float, "avg_loss": float, "epochs": float, "steps": int,
-               "parameters": int, "stopped": bool, "per_class": list, "config": dict}
+               "parameters": int, "stopped": bool, "per_class": list, "config": dict,
+               # a fine-tuned model (finetune.finetune_meta): from which checkpoint, on how many drawings
+               # (and how many held aside to measure on), accuracy on those before/after, MNIST's before
+               "fine_tuned_from": str, "drawings": int, "held_out": int, "drawings_before": float,
+               "drawings_after": float, "mnist_before": float}
 _DROP = object()
 
 

@@ -1,4 +1,4 @@
-"""The command line: `python -m mnist_demo train|evaluate|predict|bench|models`. A thin layer over the engine.
+"""The command line: `python -m mnist_demo train|evaluate|predict|finetune|bench|models`. A thin layer over the engine.
 
 Exit status: 0 done, 1 the work failed (data missing, training diverged, unreadable checkpoint), 2 bad arguments.
 """
@@ -124,6 +124,29 @@ def _add_predict(sub) -> None:
     p.set_defaults(run=cmd_predict)
 
 
+def _add_finetune(sub) -> None:
+    from mnist_demo.config import whole_number
+    from mnist_demo.finetune import DEFAULT_STEPS, MAX_DRAWINGS, MAX_STEPS
+
+    p = sub.add_parser("finetune", help="fine-tune a checkpoint on your own digit images",
+                       description=_literal(f"Fine-tune a checkpoint on the images in DIR (ImageFolder layout: "
+                                            f"subfolders 0 to 9, at most {MAX_DRAWINGS} images), mixed with "
+                                            "MNIST so it does not forget, and save the result. Prints accuracy "
+                                            "on DIR and on MNIST test before and after (on DIR: on a fifth "
+                                            "held aside when every digit has at least 5 images)."))
+    p.add_argument("directory", metavar="DIR", help="folder with subfolders 0 ... 9 of images (PNG, JPEG, ...)")
+    _add_checkpoint(p)
+    p.add_argument("--out", required=True, metavar="NEW", help="save the fine-tuned model as NEW")
+    p.add_argument("--steps", type=checked(whole_number, "steps", 1, MAX_STEPS), default=DEFAULT_STEPS,
+                   metavar="N", help=f"training steps, 1 to {MAX_STEPS} (default: %(default)s)")
+    p.add_argument("--seed", type=checked(whole_number, "seed", 0, 2**63 - 1), default=0, metavar="N",
+                   help="random seed (default: %(default)s)")
+    _add_data_dir(p)
+    p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest present)")
+    p.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    p.set_defaults(run=cmd_finetune)
+
+
 def _add_models(sub) -> None:
     p = sub.add_parser("models", help="list the model registry")
     p.add_argument("--json", action="store_true", help="one JSON list")
@@ -141,7 +164,7 @@ def _add_bench(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m mnist_demo", description="mnist-demo: train, test and use MNIST models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_bench, _add_models):
+    for add in (_add_train, _add_evaluate, _add_predict, _add_finetune, _add_bench, _add_models):
         add(sub)
     return parser
 
@@ -261,6 +284,42 @@ def cmd_predict(args) -> int:
         else:
             print(f"{row['file']}: {row['digit']} ({100 * row['probability']:.1f}%)")
     return 1 if all("error" in row for row in rows) else 0
+
+
+def cmd_finetune(args) -> int:
+    from mnist_demo.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+    from mnist_demo.data import load_mnist
+    from mnist_demo.devices import resolve_device
+    from mnist_demo.finetune import finetune, finetune_meta
+    from mnist_demo.folders import read_image_folder
+
+    try:  # refuse a bad name before any work
+        checkpoint_path(args.out, _checkpoint_dir(args))
+    except CheckpointError as err:
+        raise ConfigError("out", str(err)) from None
+    device = resolve_device(args.device)
+    checkpoint = load_checkpoint(args.checkpoint, _checkpoint_dir(args))
+    images, labels = read_image_folder(args.directory)
+    data = load_mnist(args.data_dir, device)
+    print(f"{len(images)} images from {args.directory}; fine-tuning {checkpoint.name} for {args.steps} steps",
+          flush=True)
+    reporter = _Reporter(quiet_bar=args.json)
+    try:
+        result = finetune(checkpoint.model, images, labels, data, steps=args.steps, seed=args.seed,
+                          on_event=reporter, device=device)
+    finally:
+        reporter.close()
+    measured = (f"on the {result.held_out} held aside" if result.held_out
+                else "on the images trained on (too few of some digit to hold any aside)")
+    print(f"{args.directory} ({measured}): {100 * result.before:.1f}% -> {100 * result.after:.1f}%")
+    print(f"MNIST test: {100 * result.mnist_before:.2f}% -> {100 * result.mnist_after:.2f}%")
+    summary = result.summary()
+    meta = finetune_meta(checkpoint.meta, result, checkpoint.name)
+    summary["checkpoint"] = str(save_checkpoint(result.model, args.out, meta, _checkpoint_dir(args)))
+    print(f"Saved {summary['checkpoint']} ({result.steps} steps, {result.train_s:.1f} s)")
+    if args.json:
+        print(json.dumps(summary))
+    return 0
 
 
 def cmd_models(args) -> int:
