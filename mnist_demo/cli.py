@@ -112,7 +112,10 @@ def _add_evaluate(sub) -> None:
     _add_checkpoint(p)
     _add_data_dir(p)
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: the fastest present)")
-    p.add_argument("--json", action="store_true", help="one JSON line")
+    p.add_argument("--confusion", action="store_true", help="also print the 10x10 confusion matrix (rows: true "
+                   "digit, columns: predicted digit)")
+    p.add_argument("--json", action="store_true", help="one JSON line: accuracy, avg_loss, per_class and, always, "
+                   "\"confusion\" (10 rows of 10 counts, rows = true digit)")
     p.set_defaults(run=cmd_evaluate)
 
 
@@ -253,6 +256,7 @@ def cmd_evaluate(args) -> int:
     from mnist_demo.checkpoints import load_checkpoint
     from mnist_demo.data import load_mnist
     from mnist_demo.devices import resolve_device
+    from mnist_demo.mistakes import format_matrix
     from mnist_demo.train import evaluate
 
     device = resolve_device(args.device)
@@ -262,12 +266,15 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps({"checkpoint": checkpoint.name, "model": checkpoint.meta["model"],
                           "accuracy": result.accuracy, "avg_loss": result.avg_loss,
-                          "per_class": result.per_class}))
+                          "per_class": result.per_class, "confusion": result.confusion}))
         return 0
     print(f"{checkpoint.name} ({checkpoint.meta['model']}) on {result.total} test images")
     print(result.log_lines().rstrip())
     for digit, acc in enumerate(result.per_class):
         print(f"  digit {digit}: {100 * acc:5.1f}%")
+    if args.confusion:
+        print("\nConfusion matrix (rows: true digit, columns: predicted digit)")
+        print(format_matrix(result.confusion))
     return 0
 
 
