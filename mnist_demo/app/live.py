@@ -25,8 +25,8 @@ UPDATES_PER_EPOCH = 15
 SAMPLE_SIZE = 1000
 SAMPLE_EVERY_S = 1.5
 MAX_LOG_LINES = 3000
-SAMPLE_SERIES = f"{SAMPLE_SIZE:,} test images (during the epoch)"
-FULL_SERIES = "full test set (end of epoch)"
+SAMPLE = "sample"  # accuracy on SAMPLE_SIZE test images, measured during the epoch
+FULL = "full"  # accuracy on the full test set, at the start and at each epoch's end
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,9 @@ class LiveRun:
         self.size = min(config.limit or train_size, train_size)
         self.batches = math.ceil(self.size / config.batch_size)
         self.lines: list[str] = []
-        self.losses: list[tuple[float, int, float]] = []  # (epoch, step, loss)
-        self.accuracies: list[tuple[float, int, float, str]] = []  # (epoch, step, accuracy %, series)
+        # Curve points carry every x the plots offer: optimizer steps, training images seen, seconds.
+        self.losses: list[tuple[int, int, float, float]] = []  # (step, samples, seconds, loss)
+        self.accuracies: list[tuple[int, int, float, float, str]] = []  # (step, samples, seconds, %, SAMPLE|FULL)
         self.progress: Progress | None = None
         self.phase = "Waiting for a slot..."
         self.position = 0
@@ -113,6 +114,7 @@ class LiveRun:
         self.stop_reason: str | None = None
         self.cancelled: str | None = None
         self.elapsed_s = 0.0
+        self.seconds = 0.0  # the training's own clock (engine events), for the curves' seconds axis
 
     @property
     def finished(self) -> bool:
@@ -135,25 +137,27 @@ class LiveRun:
         if isinstance(item, Progress):
             self.progress = item
             self.elapsed_s = item.elapsed_s
-            epoch = item.step / item.batches if item.batches else 0.0
-            self.losses.append((round(epoch, 4), item.step, item.loss))
+            self.seconds = item.elapsed_s
+            self.losses.append((item.step, self.samples_at(item.step), item.elapsed_s, item.loss))
             if item.batch == 0:
                 self._log(epoch_header(item.epoch))
             if item.batch % TUTORIAL_LOG_EVERY == 0 or item.step == item.total_steps:
                 self._log(item.log_line())
             return False
         if isinstance(item, StartAccuracy):
-            self.accuracies.append((0.0, 0, 100 * item.full, FULL_SERIES))
-            self.accuracies.append((0.0, 0, 100 * item.sample, SAMPLE_SERIES))
+            self.accuracies.append((0, 0, 0.0, 100 * item.full, FULL))
+            self.accuracies.append((0, 0, 0.0, 100 * item.sample, SAMPLE))
             return True
         if isinstance(item, SampleAccuracy):
-            self.accuracies.append((round(item.epoch, 4), item.step, 100 * item.accuracy, SAMPLE_SERIES))
+            self.accuracies.append((item.step, self.samples_at(item.step), self.seconds, 100 * item.accuracy,
+                                    SAMPLE))
             return False
         if isinstance(item, EpochEnd):
-            epoch = item.step / self.batches if self.batches else float(item.epoch)
-            self.accuracies.append((round(epoch, 4), item.step, 100 * item.evaluation.accuracy, FULL_SERIES))
+            self.seconds = max(self.seconds, item.elapsed_s)
+            self.accuracies.append((item.step, self.samples_at(item.step), self.seconds,
+                                    100 * item.evaluation.accuracy, FULL))
+            self.elapsed_s = max(self.elapsed_s, item.elapsed_s)
             self._log(item.log_lines())
-            self.elapsed_s = item.elapsed_s
             return True
         if isinstance(item, Tick):
             self.elapsed_s = max(self.elapsed_s, item.elapsed_s)
@@ -172,6 +176,13 @@ class LiveRun:
             self.cancelled = item.reason
             return True
         return False
+
+    def samples_at(self, step: int) -> int:
+        """Training images seen after `step` optimizer steps (each epoch's last batch may be smaller)."""
+        if not self.batches:
+            return 0
+        epochs, within = divmod(step, self.batches)
+        return epochs * self.size + min(within * self.config.batch_size, self.size)
 
     def _log(self, text: str) -> None:
         self.lines.extend(text.split("\n"))

@@ -1,8 +1,8 @@
 """What the app keeps: server-wide settings and services (`AppContext`), and each visitor's own `Visitor`.
 
 A `Visitor` lives in a per-session `gr.State` (one per browser tab or API client), never in a module
-global: its current model, its last run's log and curves, its Draw-tab model choice and its ticket in the
-jobs queue. No gradio here: the UI modules wrap these objects.
+global: its current model, its last run's log and curves, the runs it keeps to compare, its Draw-tab model
+choice and its ticket in the jobs queue. No gradio here: the UI modules wrap these objects.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from torch import nn
 from mnist_demo.checkpoints import DEFAULT_DIR, DEFAULT_NAME
 from mnist_demo.devices import available_devices
 from mnist_demo.app.jobs import STOPPED_BY_USER, JobQueue, Ticket
+from mnist_demo.app.curves import DEFAULT_X
+from mnist_demo.app.runs import Runs
+from mnist_demo.train import Evaluation
 
 YOURS = "@current"  # the Draw tab's value for "this visitor's current model" (not a valid checkpoint name)
 MB = 1024 * 1024
@@ -124,8 +127,9 @@ class CurrentModel:
     model: nn.Module
     predictor: object  # mnist_demo.predict.Predictor
     meta: dict
-    origin: str  # "trained", "stopped early", "checkpoint NAME", "upload NAME"
+    origin: str  # "trained", "stopped early", "run N", "checkpoint NAME", "upload NAME"
     run_id: str
+    evaluation: "Evaluation | None" = None  # the final test figures of a run trained here (None: not known)
 
     def label(self) -> str:
         accuracy = self.meta.get("accuracy")
@@ -145,6 +149,10 @@ class Visitor:
         self.draw_choice: str = DEFAULT_NAME
         self.ticket: Ticket | None = None
         self.live = None  # mnist_demo.app.live.LiveRun of the last or current run
+        self.live_number: tuple[int, int] | None = None  # (run number, colour) of the running run, while it runs
+        self.runs = Runs()  # this visit's finished runs, compared in the Train tab
+        self.x_axis: str = DEFAULT_X  # what the Train tab's curves are plotted against
+        self.plan_stopped: threading.Event | None = None  # set by Stop while a comparison's runs go one by one
         self.username: str | None = None
         self.lock = threading.RLock()
 
@@ -180,6 +188,7 @@ class Visitor:
             ticket.cancel("the page was closed")
         self.current = None
         self.live = None
+        self.runs.clear()
 
 
 def new_visitor() -> Visitor:

@@ -65,3 +65,32 @@ and benchmarks share a few slots; the rest wait in line (you see your place), an
 "busy, try again in a minute". Closing the tab or pressing Stop ends your run within a moment.
 The shipped model cannot be overwritten or deleted; you can delete only checkpoints you saved.
 """
+
+COMPARE_RUNS = """
+**How to compare runs fairly.** Change *one* thing at a time (the learning rate, or the batch size) and keep
+the rest, the seed included: every run here starts from the same random weights and sees the images in the
+same order (seed 0), so the one change is all that differs. Then choose the x axis for the question:
+*samples seen* (training images) compares how much each run learns from the same data, fair between batch
+sizes; *steps* counts weight updates, which favours small batches (they take many more); *seconds* is
+what you wait, and depends on the machine and on what else it is doing. A single run is noisy: a difference
+of a few tenths of a percent may vanish with another seed.
+"""
+
+FINETUNE = """
+**What fine-tuning does.** It takes the model you are drawing with and trains a copy of it a little more, on
+your own drawings, so it learns your handwriting: a few hundred small steps with a low learning rate, each
+batch a quarter your drawings (shifted, turned and thickened at random, so it learns the shape, not the exact
+pixels) and three quarters MNIST's own training images. Those MNIST images are *replay*: trained on your
+drawings alone, a network soon forgets what it knew ("catastrophic forgetting") and starts reading every
+digit as one of yours.
+
+**Held-out drawings.** A model can learn a handful of drawings by heart, so "right on the drawings it trained
+on" says little. With at least 5 drawings of each digit you drew, a fifth of them is held aside, never
+trained on, and the before/after figures are measured on those: that is how well it reads *new* drawings in
+your style. With fewer, the figures are on the training drawings, and the report says so.
+
+**Why MNIST accuracy can drop.** Every step spent on your style moves weights that also served MNIST's
+styles; replay keeps the loss small (a few hundredths of a percentage point to a few tenths) but rarely
+zero. If your drawings look like another digit to MNIST (a 1 with a long flag is MNIST's 7), teaching it your
+way necessarily costs some of MNIST's.
+"""

@@ -1,22 +1,26 @@
 """The Train tab: controls -> engine config -> the shared jobs queue -> live log, curves and progress bar.
 
 Everything that trains lives in the engine (`config`, `train`) and in `live.py`/`jobs.py`; this module only
-lays out the controls and turns a LiveRun into what the components show.
+lays out the controls and turns a LiveRun into what the components show. Each finished run is kept for the
+visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are `compare.py`'s. A
+"try it" button runs a comparison's configs one after another through the same queue.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.app import teach
+from mnist_demo.app import compare, teach
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
-from mnist_demo.app.live import FULL_SERIES, SAMPLE_SERIES, LiveRun, for_live_view, training_work
+from mnist_demo.app.live import LiveRun, for_live_view, training_work
+from mnist_demo.app.runs import COMPARISONS, KeptRun
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.checkpoints import metadata
 from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
@@ -78,6 +82,8 @@ class TrainUI:
     save_name: gr.Textbox
     save_button: gr.Button
     save_status: gr.Markdown
+    try_buttons: dict  # Comparison.key -> gr.Button
+    runs: compare.CompareUI
 
     @property
     def controls(self) -> list:
@@ -94,6 +100,13 @@ def build(ctx: AppContext) -> TrainUI:
             preset_dd = gr.Dropdown([(f"{name}: {PRESET_HELP[name]}", name) for name in PRESETS],
                                     value=DEFAULT_PRESET, label="Preset", allow_custom_value=True,
                                     info="Fills the controls below with a tested recipe", elem_id="train-preset")
+            gr.Markdown("**Try it:** two runs, one change, one after the other (Stop ends both)",
+                        elem_id="try-title", elem_classes=["mnist-small"])
+            with gr.Row(elem_id="try-row"):
+                try_buttons = {c.key: gr.Button(c.title, size="sm", elem_id=f"try-{c.key}", min_width=140)
+                               for c in COMPARISONS}
+            gr.Markdown(" · ".join(f"*{c.title}*: {c.info}." for c in COMPARISONS), elem_id="try-info",
+                        elem_classes=["mnist-small"])
             model = gr.Dropdown([(model_label(n), n) for n in MODELS], value=preset.model, label="Model",
                                 allow_custom_value=True, elem_id="train-model")
             optimizer = lenient(gr.Radio(list(OPTIMIZERS), value=preset.optimizer, label="Optimizer",
@@ -132,19 +145,21 @@ def build(ctx: AppContext) -> TrainUI:
                                  elem_id="train-status")
             progress = gr.HTML(progress_html(0.0, "Not started", "idle"), elem_id="train-progress",
                                js_on_load=None)
+            x_axis = compare.build_x_axis()
             with gr.Row():
-                loss_plot = gr.LinePlot(_loss_frame(None), x="epoch", y="loss", label="Training loss",
-                                        x_title="epochs done", y_title="loss (cross-entropy, per batch)",
-                                        height=260, elem_id="loss-plot")
-                accuracy_plot = gr.LinePlot(None, x="epoch", y="accuracy", color="measured on",
-                                            label="Test accuracy", x_title="epochs done",
-                                            y_title="test accuracy (%)", y_lim=[0, 100],
-                                            color_map={SAMPLE_SERIES: "#74a9e8", FULL_SERIES: "#d9480f"},
+                loss_plot = gr.LinePlot(None, x="samples seen", y="loss", color="run", label="Training loss",
+                                        x_title="training images seen", y_title="loss (cross-entropy, per batch)",
+                                        height=280, elem_id="loss-plot")
+                accuracy_plot = gr.LinePlot(None, x="samples seen", y="accuracy", color="run",
+                                            label="Test accuracy", x_title="training images seen",
+                                            y_title="test accuracy (%)", y_lim=[0, 100], height=280,
                                             elem_id="accuracy-plot")
-            gr.Markdown("Test accuracy: <span style='color:#d9480f'>**orange**</span>, the full 10,000 test "
-                        "images before training and at each epoch's end; <span style='color:#3b7dd8'>**blue**"
-                        "</span>, 1,000 of them measured during the epoch.", elem_classes=["mnist-small"],
+            gr.Markdown("One colour per run, named by what differs between your runs. Test accuracy: the strong "
+                        "line is the full 10,000 test images (before training and at each epoch's end), the light "
+                        "one 1,000 of them measured during the epoch.", elem_classes=["mnist-small"],
                         elem_id="accuracy-legend")
+            runs_ui = compare.build_panel()
+            runs_ui.x_axis = x_axis
             with gr.Accordion("What is the loss?", open=False, elem_id="teach-loss"):
                 gr.Markdown(teach.LOSS)
             log_box = gr.Textbox("", label="Log (the tutorial's format)", lines=12, max_lines=12,
@@ -156,7 +171,7 @@ def build(ctx: AppContext) -> TrainUI:
             save_status = gr.Markdown("", elem_id="save-status")
     return TrainUI(preset_dd, model, optimizer, lr, batch, epochs, augment, device, limit, train_button,
                    stop_button, status, progress, log_box, loss_plot, accuracy_plot, save_name, save_button,
-                   save_status)
+                   save_status, try_buttons, runs_ui)
 
 
 # --------------------------------------------------------------------------- engine glue
@@ -176,17 +191,22 @@ def build_config(ctx: AppContext, preset, model, optimizer, lr, batch_size, epoc
     config = make_config(preset.strip().lower(), max_epochs=ctx.settings.max_epochs, max_batch_size=APP_MAX_BATCH,
                          model=model, optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
                          augment=augment, limit=limit, device=str(device).strip().lower())
-    if config.device is None:
-        config = replace(config, device=ctx.default_device)
-    if config.device not in ctx.devices:
-        try:
-            resolve_device(config.device)
-        except DeviceError as err:
-            raise ConfigError("device", str(err).removeprefix("device: ")) from None
-        raise ConfigError("device", f"{config.device!r} is not offered here; choose one of {', '.join(ctx.devices)}")
+    config = replace(config, device=offered_device(ctx, config.device))
     if config.limit is not None and config.limit >= TRAIN_SIZE:
         config = replace(config, limit=None)
     return config
+
+
+def offered_device(ctx: AppContext, device) -> str:
+    """`device` (None: the default) if this app offers it, else ConfigError saying why not."""
+    device = ctx.default_device if device in (None, "") else str(device).strip().lower()
+    if device not in ctx.devices:
+        try:
+            resolve_device(device)
+        except DeviceError as err:
+            raise ConfigError("device", str(err).removeprefix("device: ")) from None
+        raise ConfigError("device", f"{device!r} is not offered here; choose one of {', '.join(ctx.devices)}")
+    return device
 
 
 def describe_config(config: TrainConfig) -> str:
@@ -197,21 +217,6 @@ def describe_config(config: TrainConfig) -> str:
     if config.limit:
         text += f", first {config.limit:,} images"
     return text + f", on {config.device}"
-
-
-def _loss_frame(live: LiveRun | None) -> pd.DataFrame:
-    rows = [(e, loss) for e, _, loss in live.losses] if live else []
-    return pd.DataFrame(rows, columns=["epoch", "loss"]).astype({"epoch": "float64", "loss": "float64"})
-
-
-def _accuracy_frame(live: LiveRun | None) -> pd.DataFrame | None:
-    """None until there is data: Gradio 6.31's LinePlot fixes its colour series at the first data it gets
-    (later series are not drawn, and an empty first frame breaks it), so the first frame has both series."""
-    rows = [(e, acc, series) for e, _, acc, series in live.accuracies] if live else []
-    if not rows:
-        return None
-    frame = pd.DataFrame(rows, columns=["epoch", "accuracy", "measured on"])
-    return frame.astype({"epoch": "float64", "accuracy": "float64", "measured on": "string"})
 
 
 def _progress(live: LiveRun) -> str:
@@ -265,33 +270,29 @@ def _status(ctx: AppContext, live: LiveRun, config: TrainConfig) -> str:
     return f"**Training** {what}. {md_escape(live.phase)} Server: {md_escape(ctx.jobs.describe())}."
 
 
-def _adopt(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str) -> None:
-    """A finished (or stopped) run's model becomes the visitor's current model."""
+def _keep(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str, number: int, colour: int) -> None:
+    """A finished (or stopped) run is kept for comparing, and its model becomes the visitor's current model."""
     r = live.result
-    if r is None or r.model is None:
+    if live.error is not None or r is None or r.model is None:
+        visitor.runs.release(number)
         return
     meta = metadata(config.to_dict(), r.evaluation, r.epochs_completed, r.steps, preset=preset,
                     stopped=bool(r.stopped), source="trained in the app")
-    predictor = Predictor(r.model, "your model", meta)
+    predictor = Predictor(r.model, "your model", meta)  # a CPU copy, shared by the kept run and the Draw tab
+    visitor.runs.add(KeptRun(number, colour, config, preset, list(live.losses), list(live.accuracies),
+                             r.evaluation, r.elapsed_s, r.samples_seen / max(r.train_s, 1e-9),
+                             r.epochs_completed, bool(r.stopped), predictor.model, meta))
     with visitor.lock:
         visitor.current = CurrentModel(predictor.model, predictor, meta,
                                        "stopped early" if r.stopped else "trained just now",
-                                       f"run-{int(time.time() * 1000)}")
+                                       f"run-{int(time.time() * 1000)}", r.evaluation)
         visitor.draw_choice = YOURS
-
-
-def _plots(ui: TrainUI, live: LiveRun) -> dict:
-    """The run's curves; the accuracy plot is left alone until it has data (see `_accuracy_frame`)."""
-    accuracy = _accuracy_frame(live)
-    return {ui.loss_plot: _loss_frame(live), **({ui.accuracy_plot: accuracy} if accuracy is not None else {})}
 
 
 def redraw(ui: TrainUI, visitor: Visitor) -> dict:
     """The visitor's curves, drawn again: plots drawn while their tab was hidden come out blank, so the app calls
-    this when the Train tab opens. With no run yet there is nothing to draw (Gradio needs one entry: an empty
-    update, which changes nothing)."""
-    live = visitor.live
-    return _plots(ui, live) if isinstance(live, LiveRun) else {ui.loss_plot: gr.update()}
+    this when the Train tab opens."""
+    return compare.plots(ui.loss_plot, ui.accuracy_plot, visitor)
 
 
 # --------------------------------------------------------------------------- events
@@ -310,12 +311,62 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
     ui.preset.input(fill_preset, ui.preset, [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment],
                     api_name="preset_values", queue=False)
 
+    # the first outputs keep their places (API clients read status, progress, log and the plots by position)
     outputs = [ui.status, ui.progress, ui.log, ui.loss_plot, ui.accuracy_plot, ui.train_button, ui.stop_button,
-               *refresh_draw.outputs, ui.save_status]
+               *refresh_draw.outputs, ui.save_status, ui.runs.table, ui.runs.run, *ui.try_buttons.values()]
 
     def buttons(training: bool) -> dict:
-        """Train greyed and Stop active only while this visitor's run waits or runs."""
-        return {ui.train_button: gr.update(interactive=not training), ui.stop_button: gr.update(interactive=training)}
+        """Train and the try-it buttons greyed, Stop active, only while this visitor's run waits or runs."""
+        return {ui.train_button: gr.update(interactive=not training), ui.stop_button: gr.update(interactive=training),
+                **{b: gr.update(interactive=not training) for b in ui.try_buttons.values()}}
+
+    def run_plan(plan: list[tuple[TrainConfig, str]], visitor: Visitor, request: gr.Request, title: str = ""):
+        """Train each (config, preset) in turn through the jobs queue; streams status, progress, log and the
+        curves of every run. Stop, a failure or a full queue ends the plan."""
+        owner = visitor.job_owner(getattr(request, "session_hash", None))
+        stopped = visitor.plan_stopped = threading.Event()
+        sent: list = []  # what the plots were last sent (see compare.plots)
+        for index, (config, preset_name) in enumerate(plan):
+            if stopped.is_set():  # Stop pressed between two runs
+                yield {ui.status: "**Stopped** the comparison.", **buttons(False)}
+                return
+            head = f"**{md_escape(title)}**, run {index + 1} of {len(plan)}: " if len(plan) > 1 else ""
+            config = for_live_view(config, TRAIN_SIZE)
+            try:
+                ticket = ctx.jobs.submit(owner, kind="train", label=describe_config(config))
+            except (Busy, AlreadyActive) as err:
+                yield {ui.status: head + f"**Busy.** {md_escape(str(err))}", **buttons(False)}
+                return
+            live = LiveRun(config, TRAIN_SIZE)
+            number, colour = visitor.runs.reserve()
+            with visitor.lock:
+                visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
+            yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live), ui.log: "",
+                   **compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent), **buttons(True),
+                   ui.save_status: ""}
+            last, points = time.monotonic(), (0, 0)
+            for item in run_job(ticket, training_work(config, ctx.settings.data_dir)):
+                important = live.apply(item)
+                if live.finished:
+                    break
+                if important or time.monotonic() - last >= REDRAW_S:
+                    last = time.monotonic()
+                    update = {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
+                              ui.log: live.log_text()}
+                    if (len(live.losses), len(live.accuracies)) != points:
+                        points = (len(live.losses), len(live.accuracies))
+                        update.update(compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent))
+                    yield update
+            _keep(visitor, live, config, preset_name, number, colour)
+            with visitor.lock:
+                visitor.live_number = None
+            draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
+            last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
+            yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
+                   ui.log: live.log_text(), **compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent),
+                   **compare.table(ui.runs, visitor), **draw, **(buttons(False) if last_one else {})}
+            if last_one:
+                return
 
     def train(preset, model, optimizer, lr, batch_size, epochs, augment, device, limit, visitor: Visitor,
               request: gr.Request):
@@ -325,48 +376,33 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         except DemoError as err:
             yield {ui.status: refused(error_text(err))}
             return
-        config = for_live_view(config, TRAIN_SIZE)
-        owner = visitor.job_owner(getattr(request, "session_hash", None))
-        try:
-            ticket = ctx.jobs.submit(owner, kind="train", label=describe_config(config))
-        except (Busy, AlreadyActive) as err:
-            yield {ui.status: f"**Busy.** {md_escape(str(err))}"}
-            return
-        live = LiveRun(config, TRAIN_SIZE)
-        with visitor.lock:
-            visitor.ticket, visitor.live = ticket, live
-        preset_name = str(preset).strip().lower()
-        yield {ui.status: _status(ctx, live, config), ui.progress: _progress(live), ui.log: "",
-               ui.loss_plot: _loss_frame(None), ui.accuracy_plot: _accuracy_frame(None), **buttons(True),
-               ui.save_status: ""}
-        last, points = time.monotonic(), (0, 0)
-        work = training_work(config, ctx.settings.data_dir)
-        for item in run_job(ticket, work):
-            important = live.apply(item)
-            if live.finished:
-                break
-            if important or time.monotonic() - last >= REDRAW_S:
-                last = time.monotonic()
-                now_points = (len(live.losses), len(live.accuracies))
-                update = {ui.status: _status(ctx, live, config), ui.progress: _progress(live),
-                          ui.log: live.log_text()}
-                if now_points[0] != points[0]:
-                    update[ui.loss_plot] = _loss_frame(live)
-                if now_points[1] != points[1] and now_points[1]:
-                    update[ui.accuracy_plot] = _accuracy_frame(live)
-                points = now_points
-                yield update
-        if live.error is None and live.result is not None:
-            _adopt(visitor, live, config, preset_name)
-        draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
-        yield {ui.status: _status(ctx, live, config), ui.progress: _progress(live), ui.log: live.log_text(),
-               **_plots(ui, live), **buttons(False), **draw}
+        yield from run_plan([(config, str(preset).strip().lower())], visitor, request)
 
     ui.train_button.click(train, [*ui.controls, visitor], outputs, api_name="train", concurrency_limit=None,
                           concurrency_id="train", show_progress="hidden")
 
+    def trier(comparison):
+        def try_it(device, visitor: Visitor, request: gr.Request):
+            try:
+                configs = comparison.configs(offered_device(ctx, device), ctx.settings.max_epochs)
+            except DemoError as err:
+                yield {ui.status: refused(error_text(err))}
+                return
+            yield from run_plan([(c, comparison.preset) for c in configs], visitor, request, comparison.title)
+
+        try_it.__doc__ = f"Run the comparison '{comparison.title}': {comparison.info}."
+        return try_it
+
+    for comparison in COMPARISONS:
+        ui.try_buttons[comparison.key].click(trier(comparison), [ui.device, visitor], outputs,
+                                             api_name=f"try_{comparison.key}", concurrency_limit=None,
+                                             concurrency_id="train", show_progress="hidden")
+    compare.wire(ctx, ui.runs, ui.loss_plot, ui.accuracy_plot, visitor, refresh_draw, refresh_checkpoints)
+
     def stop(visitor: Visitor):
-        """Stop this visitor's training (or leave the line); the partial model is kept."""
+        """Stop this visitor's training (or leave the line); the partial model is kept. Ends a comparison too."""
+        if visitor.plan_stopped is not None:
+            visitor.plan_stopped.set()
         return {None: "Nothing of yours is training.", "left": "Left the line.",
                 "stopping": "Stopping: finishing the current batch and testing the model..."}[visitor.stop("train")]
 
