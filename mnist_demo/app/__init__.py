@@ -1,4 +1,5 @@
-"""The Gradio app: `build_app(settings) -> gr.Blocks` with the tabs Train, Draw, CPU vs CUDA and Checkpoints.
+"""The Gradio app: `build_app(settings) -> gr.Blocks` with the tabs Train, Draw, Mistakes, CPU vs CUDA and
+Checkpoints.
 
 Layout first (one module per tab), then the events; every computation goes through the engine
 (`mnist_demo.*`) or the gradio-free helpers here (`jobs`, `live`, `library`, `state`). Nothing is loaded while
@@ -18,7 +19,8 @@ from typing import Callable
 
 import gradio as gr
 
-from mnist_demo.app import bench_tab, checkpoints_tab, draw_tab, editor_guard, teach, train_tab
+from mnist_demo.app import (bench_tab, checkpoints_tab, draw_tab, editor_guard, inside_ui, mistakes_tab, teach,
+                            train_tab)
 from mnist_demo.app.rest import PredictRoute
 from mnist_demo.app.state import AppContext, Settings, Visitor, close_visitor, new_visitor
 
@@ -57,6 +59,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             with gr.Tab("Draw", id="draw", elem_id="tab-draw") as draw_tab_block:
                 draw_ui = draw_tab.build(ctx)
                 editor_guard.bound(draw_ui.pad)  # layers and sizes checked before Gradio decodes anything
+                inside = inside_ui.build(ctx)
+            with gr.Tab("Mistakes", id="mistakes", elem_id="tab-mistakes") as mistakes_tab_block:
+                mistakes_ui = mistakes_tab.build(ctx)
             with gr.Tab("CPU vs CUDA", id="bench", elem_id="tab-bench"):
                 bench_ui = bench_tab.build(ctx)
             with gr.Tab("Checkpoints", id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab_block:
@@ -70,6 +75,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                                         [checkpoints_ui.table, checkpoints_ui.name])
         train_tab.wire(ctx, train_ui, visitor, refresh_draw, refresh_checkpoints)
         draw_tab.wire(ctx, draw_ui, visitor)
+        inside_ui.wire(ctx, inside, draw_ui, visitor)
+        mistakes_tab.wire(ctx, mistakes_ui, visitor, mistakes_tab_block)
         bench_tab.wire(ctx, bench_ui, visitor)
         checkpoints_tab.wire(ctx, checkpoints_ui, visitor, refresh_draw)
 

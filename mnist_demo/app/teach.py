@@ -94,3 +94,28 @@ styles; replay keeps the loss small (a few hundredths of a percentage point to a
 zero. If your drawings look like another digit to MNIST (a 1 with a long flag is MNIST's 7), teaching it your
 way necessarily costs some of MNIST's.
 """
+
+CONFUSION = """
+**Reading a confusion matrix.** Each of the 10,000 test images lands in one cell: its row is the digit it
+really is, its column the digit the model read. The diagonal (green) counts right answers; every other cell
+(red) is a kind of mistake, and the deeper the red, the more common it is. Look for pairs: 4 and 9, 3 and 5, 7
+and 1 are classic confusions because their shapes really are close. Click a cell to see its images: many
+mistakes are digits a person would hesitate over too. The percentage under each thumbnail is how sure the
+model was of its (wrong) answer; a confident mistake is worth a look, as it can be a mislabelled image.
+"""
+
+SALIENCY = """
+**Which pixels pushed the answer.** For each pixel of the 28x28 input: how much the model's score for its
+answer would change if that pixel's ink changed a little (the *gradient*), times the ink itself (*gradient x
+input*). Red ink pushed the model towards its answer, blue ink pushed it away; blank paper scores zero. It
+takes one backward pass through the network, the same computation training uses to learn, aimed at the
+picture instead of the weights. It explains this one answer, not the whole model.
+"""
+
+FIRST_LAYER = """
+**What the first layer makes of it.** A convolutional model slides small filters (5x5 pixels here) over the
+image; each filter makes a *feature map*, bright where it found its pattern (a stroke edge at some angle, an
+end, a curve). Shown: the 8 maps that responded most to your drawing, as the next layer receives them. An MLP
+has no filters: each first-layer unit weighs all 784 pixels at once. Shown: the 8 units your drawing excited
+most, each as its 784 weights laid out as 28x28 (red: ink there excites it, blue: ink there inhibits it).
+"""

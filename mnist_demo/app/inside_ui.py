@@ -1,0 +1,106 @@
+""""A look inside" on the Draw tab: for the current drawing, which pixels pushed the model to its answer (a
+saliency map over the 28x28 input) and what its first layer makes of it (feature maps, or an MLP's most
+excited units as 28x28 weight images). The numbers come from `mnist_demo.inside`; this module shows them.
+
+It follows the Draw tab: the same model (`draw_tab.predictor_for`), its own handler on every stroke in the same
+"predict" concurrency group (one forward and one backward pass, about 1-2 ms more per stroke), emptied by a
+blank drawing, Clear and the pad's bin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from mnist_demo.app import teach
+from mnist_demo.app.common import md_escape, refused
+from mnist_demo.app.draw_tab import DrawUI, predictor_for
+from mnist_demo.app.state import AppContext, Visitor
+from mnist_demo.errors import DemoError, ImageError
+from mnist_demo.inside import diverging, feature_picture, look_inside
+from mnist_demo.preprocess import to_mnist
+
+SALIENCY_SCALE = 10  # 28 px -> 280 px, the size of the Draw tab's own 28x28 preview
+EMPTY_TEXT = "Draw a digit to see which of its pixels the model relied on."
+
+
+@dataclass
+class InsideUI:
+    summary: gr.Markdown
+    saliency: gr.Image
+    features: gr.Gallery
+
+
+def build(ctx: AppContext) -> InsideUI:
+    """The "A look inside" panel, placed under the pad and the answer (on a phone too)."""
+    with gr.Accordion("A look inside", open=True, elem_id="draw-inside"):
+        summary = gr.Markdown(EMPTY_TEXT, elem_id="inside-summary")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=280):
+                saliency = gr.Image(None, label="Which pixels pushed the answer (red: towards it, blue: away)",
+                                    type="numpy", image_mode="RGB", height=280, width=280, interactive=False,
+                                    buttons=[], elem_id="inside-saliency")
+                with gr.Accordion("What is this map?", open=False, elem_id="teach-saliency"):
+                    gr.Markdown(teach.SALIENCY)
+            with gr.Column(scale=3, min_width=280):
+                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height=300,
+                                      format="png", object_fit="contain", allow_preview=False, buttons=[],
+                                      elem_id="inside-features", elem_classes=["mnist-digits"])
+                with gr.Accordion("What is the first layer?", open=False, elem_id="teach-first-layer"):
+                    gr.Markdown(teach.FIRST_LAYER)
+    return InsideUI(summary, saliency, features)
+
+
+def empty(ui: InsideUI, text: str = EMPTY_TEXT) -> dict:
+    return {ui.summary: text, ui.saliency: None, ui.features: None}
+
+
+def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
+    """`{component: value}` for one drawing (any image `preprocess.to_mnist` accepts)."""
+    try:
+        predictor, name = predictor_for(ctx, visitor)
+        prepared = to_mnist(image)
+    except ImageError as err:
+        return empty(ui, refused(str(err)))
+    except DemoError as err:
+        return empty(ui, refused(str(err)))
+    if prepared is None:
+        return empty(ui)
+    start = time.perf_counter()
+    inside = look_inside(predictor.model, prepared.tensor)
+    ms = 1000 * (time.perf_counter() - start)
+    if inside.layer == "conv":
+        what = (f"its first convolution's {len(inside.features)} strongest feature maps (of {inside.units}), "
+                "bright where a filter found its pattern")
+        caption = lambda f: f"map {f.index}"  # noqa: E731
+    else:
+        what = (f"the {len(inside.features)} first-layer units (of {inside.units}) it excited most, each as its "
+                "784 weights")
+        caption = lambda f: f"unit {f.index}"  # noqa: E731
+    summary = (f"**{md_escape(name)}** reads **{inside.digit}** ({100 * inside.probability:.1f}%). Left: the ink "
+               f"that pushed it towards {inside.digit} (red) or away (blue). Right: {what}. ({ms:.0f} ms)")
+    return {ui.summary: summary,
+            ui.saliency: diverging(inside.saliency, SALIENCY_SCALE, base=prepared.image28),
+            ui.features: [(feature_picture(inside, f), caption(f)) for f in inside.features]}
+
+
+def wire(ctx: AppContext, ui: InsideUI, draw_ui: DrawUI, visitor: gr.State) -> None:
+    outputs = [ui.summary, ui.saliency, ui.features]
+    group = dict(concurrency_id="predict", concurrency_limit=ctx.settings.predict_workers)
+
+    def on_draw(image, visitor: Visitor):
+        return view(ctx, ui, visitor, image)
+
+    draw_ui.pad.change(on_draw, [draw_ui.pad, visitor], outputs, api_visibility="private",
+                       trigger_mode="always_last", show_progress="hidden", **group)
+    # The Draw tab's picker updates its model line once the visitor's choice is stored: the look inside follows.
+    draw_ui.model_info.change(on_draw, [draw_ui.pad, visitor], outputs, api_visibility="private",
+                              trigger_mode="always_last", show_progress="hidden", **group)
+
+    def on_clear():
+        return empty(ui)
+
+    for event in (draw_ui.clear.click, draw_ui.pad.clear):
+        event(on_clear, None, outputs, api_visibility="private", queue=False, show_progress="hidden")

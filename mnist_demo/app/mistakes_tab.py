@@ -1,0 +1,308 @@
+"""The Mistakes tab: where a model goes wrong on the 10,000 test images. The confusion matrix (counts and
+colour; click a cell, or choose a true/predicted pair, to see its images), the most confidently wrong digits,
+and accuracy per digit as a bar chart.
+
+The figures come from the engine (`mnist_demo.mistakes`). For the visitor's own model the run's last
+evaluation is reused when it has one (no new pass); anything else takes one pass over the test set, kept in a
+small cache: checkpoints by (name, file's mtime and size), the visitor's own model by (visitor, run) so that
+nobody sees another visitor's model. Computations run in their own concurrency group ("mistakes"), never in
+the predictions' queue.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from mnist_demo.app import teach
+from mnist_demo.app.common import error_text, md_escape, refused
+from mnist_demo.app.draw_tab import choices
+from mnist_demo.app.state import YOURS, AppContext, Visitor
+from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
+from mnist_demo.data import cached_mnist
+from mnist_demo.errors import CheckpointError, DemoError
+from mnist_demo.mistakes import DIGITS, Mistakes, NoPredictions, analyse, from_evaluation
+
+CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and probabilities)
+CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
+WORST = 24  # the most confidently wrong digits shown
+SCALE = 3  # 28 px test digits shown at 84 px, nearest-neighbour, so each pixel stays a square
+CORNER = "true \\ read as"
+DIGIT_CHOICES = [str(d) for d in range(DIGITS)]
+
+_cache: OrderedDict[tuple, Mistakes] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+@dataclass
+class MistakesUI:
+    model: gr.Dropdown
+    status: gr.Markdown
+    matrix: gr.Dataframe
+    true_digit: gr.Dropdown
+    read_as: gr.Dropdown
+    cell_title: gr.Markdown
+    cell_gallery: gr.Gallery
+    worst: gr.Gallery
+    per_digit: gr.BarPlot
+    seen_run: gr.State  # the run id of the visitor's model when the picker last chose it by default
+
+
+def build(ctx: AppContext) -> MistakesUI:
+    gr.Markdown("Where does a model go wrong? Each row of the matrix is a true digit, each column what the model "
+                "read; the diagonal is right, the rest are mistakes. Click a cell (or choose a pair below) to "
+                "see its test images.", elem_classes=["mnist-small"])
+    # custom values allowed: the choices are filled when the tab opens (an API client never opens it), and
+    # every value is checked against the visitor's own choices anyway
+    model = gr.Dropdown([], value=None, label="Model", elem_id="mistakes-model", allow_custom_value=True,
+                        info="Your current model, a saved checkpoint, or the shipped default")
+    status = gr.Markdown("", elem_id="mistakes-status")
+    with gr.Row(equal_height=False, elem_id="mistakes-row"):
+        with gr.Column(scale=3, min_width=320):
+            matrix = gr.Dataframe(value=None, interactive=False, label="Confusion matrix of the 10,000 test images "
+                                  "(rows: true digit, columns: read as)", elem_id="mistakes-matrix",
+                                  max_height=520, wrap=False)
+            with gr.Row(elem_id="mistakes-pair"):
+                true_digit = gr.Dropdown(DIGIT_CHOICES, value=None, label="True digit", elem_id="mistakes-true",
+                                         min_width=120)
+                read_as = gr.Dropdown(DIGIT_CHOICES, value=None, label="Read as", elem_id="mistakes-read-as",
+                                      min_width=120)
+            cell_title = gr.Markdown("", elem_id="mistakes-cell-title")
+            cell_gallery = gr.Gallery(value=None, label="Test images of the chosen cell", columns=8, height=300,
+                                      format="png", object_fit="contain", allow_preview=False, buttons=[],
+                                      elem_id="mistakes-cell", elem_classes=["mnist-digits"])
+        with gr.Column(scale=2, min_width=300):
+            per_digit = gr.BarPlot(None, x="digit", y="accuracy (%)", label="Accuracy per digit",
+                                   elem_id="mistakes-per-digit", height=260, sort="x", tooltip="all")
+            worst = gr.Gallery(value=None, label=f"The {WORST} most confidently wrong test digits", columns=6,
+                               height=330, format="png", object_fit="contain", allow_preview=False, buttons=[],
+                               elem_id="mistakes-worst", elem_classes=["mnist-digits"])
+    with gr.Accordion("How to read a confusion matrix", open=False, elem_id="teach-confusion"):
+        gr.Markdown(teach.CONFUSION)
+    seen_run = gr.State(None)
+    return MistakesUI(model, status, matrix, true_digit, read_as, cell_title, cell_gallery, worst, per_digit,
+                      seen_run)
+
+
+# --------------------------------------------------------------------------- engine glue
+
+def _remember(key: tuple, mistakes: Mistakes) -> Mistakes:
+    with _cache_lock:
+        _cache[key] = mistakes
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return mistakes
+
+
+def _cached(key: tuple) -> Mistakes | None:
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+        return found
+
+
+def mistakes_for(ctx: AppContext, visitor: Visitor, choice: str) -> tuple[Mistakes, str, str]:
+    """(Mistakes, the model's name as shown, where the figures came from) for a picker value; DemoError (what
+    to do) when the model or the test set cannot be had."""
+    data = cached_mnist(ctx.settings.data_dir, "cpu")
+    images, labels = data.test_images, data.test_labels
+    if choice == YOURS:
+        current = visitor.current
+        if current is None:
+            raise CheckpointError("You have no model of your own yet: train one in the Train tab, or pick "
+                                  "another model above.")
+        evaluation = getattr(current, "evaluation", None)
+        if evaluation is not None:
+            try:
+                return from_evaluation(evaluation, labels), "your current model", "its run's last test pass"
+            except NoPredictions:
+                pass
+        key = ("yours", visitor.id, current.run_id, data.source)
+        found = _cached(key)
+        if found is not None:
+            return found, "your current model", "one test pass, kept"
+        return _remember(key, analyse(current.predictor.model, images, labels)), "your current model", \
+            "one test pass"
+    name = choice or DEFAULT_NAME
+    path = checkpoint_path(name, ctx.library.directory)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise CheckpointError(f"checkpoint {path.stem!r} does not exist") from None
+    shown = f"{path.stem} (shipped)" if path.stem == DEFAULT_NAME else path.stem
+    key = ("checkpoint", str(path), stat.st_mtime_ns, stat.st_size, data.source)
+    found = _cached(key)
+    if found is not None:
+        return found, shown, "one test pass, kept"
+    predictor = ctx.library.predictor(path.stem)
+    return _remember(key, analyse(predictor.model, images, labels)), shown, "one test pass"
+
+
+def _digit_image(image) -> np.ndarray:
+    pixels = image.numpy() if hasattr(image, "numpy") else np.asarray(image)
+    return np.repeat(np.repeat(pixels, SCALE, axis=0), SCALE, axis=1)
+
+
+def gallery(ctx: AppContext, examples, caption) -> list[tuple[np.ndarray, str]]:
+    images = cached_mnist(ctx.settings.data_dir, "cpu").test_images
+    return [(_digit_image(images[e.index]), caption(e)) for e in examples]
+
+
+def matrix_view(mistakes: Mistakes):
+    """The matrix as a pandas Styler: counts, the diagonal in green (share of the row read right), mistakes in
+    red (the more often, the deeper), empty cells plain."""
+    matrix = mistakes.confusion
+    frame = pd.DataFrame(matrix, columns=DIGIT_CHOICES)
+    frame.insert(0, CORNER, DIGIT_CHOICES)
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    worst = max(int(off.max()), 1)
+    rows = np.maximum(matrix.sum(axis=1), 1)
+
+    def colour(column: pd.Series) -> list[str]:
+        predicted = int(column.name)
+        styles = []
+        for true, count in enumerate(column):
+            if true == predicted:
+                share = count / rows[true]
+                styles.append(f"background-color: rgba(47, 158, 68, {0.25 + 0.55 * share:.2f}); font-weight: 600")
+            elif count:
+                styles.append(f"background-color: rgba(224, 49, 49, {0.15 + 0.75 * count / worst:.2f})")
+            else:
+                styles.append("color: #adb5bd")
+        return styles
+
+    return frame.style.apply(colour, subset=DIGIT_CHOICES)
+
+
+def bars(mistakes: Mistakes) -> pd.DataFrame:
+    return pd.DataFrame({"digit": DIGIT_CHOICES,
+                         "accuracy (%)": [round(100 * a, 2) for a in mistakes.per_digit()]})
+
+
+def y_range(frame: pd.DataFrame) -> list[float]:
+    """From a little under the worst digit to 100%: the digits' differences are a few tenths of a percent."""
+    low = float(frame["accuracy (%)"].min())
+    return [max(0.0, float(np.floor(low)) - 1.0), 100.0]
+
+
+def default_cell(mistakes: Mistakes) -> tuple[int, int]:
+    """The most frequent mistake (true, read as); the first digit's diagonal when there is none."""
+    off = mistakes.confusion.copy()
+    np.fill_diagonal(off, -1)
+    true, read = np.unravel_index(int(off.argmax()), off.shape)
+    return (int(true), int(read)) if off[true, read] > 0 else (0, 0)
+
+
+def cell_view(ctx: AppContext, mistakes: Mistakes, true: int, read: int) -> tuple[str, list]:
+    """(title, gallery) of one cell."""
+    examples = mistakes.cell(true, read)
+    shown = examples[:CELL_IMAGES]
+    def images(n: int) -> str:
+        return f"{n:,} test image{'s' if n != 1 else ''} of a {true}"
+
+    caption = lambda e: f"#{e.index}: {read} at {100 * e.probability:.0f}%"  # noqa: E731
+    if true == read:
+        title = f"**{images(len(examples))} read right**; the {len(shown)} least sure first."
+    elif not examples:
+        title = f"No test image of a {true} was read as {read}."
+    else:
+        more = f"; the {len(shown)} most confident first" if len(examples) > len(shown) else ""
+        title = f"**{images(len(examples))} read as {read}**{more}."
+    return title, gallery(ctx, shown, caption) if shown else []
+
+
+# --------------------------------------------------------------------------- events
+
+def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> None:
+    group = dict(concurrency_id="mistakes", concurrency_limit=1, show_progress="minimal")
+    everything = [ui.model, ui.status, ui.matrix, ui.true_digit, ui.read_as, ui.cell_title, ui.cell_gallery,
+                  ui.worst, ui.per_digit, ui.seen_run]
+
+    def show(choice: str, visitor: Visitor, seen_run, refresh_picker: bool) -> dict:
+        options = choices(ctx, visitor)
+        values = [v for _, v in options]
+        current = visitor.current
+        run_id = current.run_id if current is not None else None
+        if refresh_picker and run_id is not None and run_id != seen_run:
+            choice = YOURS  # a model the visitor has not looked at here yet: theirs comes first
+        if choice not in values:
+            choice = values[0] if values else DEFAULT_NAME
+        out = {ui.model: gr.Dropdown(choices=options, value=choice), ui.seen_run: run_id}
+        start = time.perf_counter()
+        try:
+            mistakes, name, source = mistakes_for(ctx, visitor, choice)
+        except DemoError as err:
+            return {**out, ui.status: refused(error_text(err)), ui.matrix: None, ui.cell_title: "",
+                    ui.cell_gallery: None, ui.worst: None, ui.per_digit: None}
+        true, read = default_cell(mistakes)
+        title, cell = cell_view(ctx, mistakes, true, read)
+        wrong = int((mistakes.labels != mistakes.predicted).sum())
+        worst = gallery(ctx, mistakes.worst(WORST),
+                        lambda e: f"{e.true} read as {e.predicted} ({100 * e.probability:.0f}%)")
+        frame = bars(mistakes)
+        elapsed = time.perf_counter() - start
+        status = (f"**{md_escape(name)}**: {100 * mistakes.accuracy:.2f}% of {mistakes.total:,} test images right, "
+                  f"{wrong} wrong ({source}, {elapsed:.1f} s).")
+        return {**out, ui.status: status, ui.matrix: matrix_view(mistakes), ui.true_digit: str(true),
+                ui.read_as: str(read), ui.cell_title: title, ui.cell_gallery: cell, ui.worst: worst,
+                ui.per_digit: gr.BarPlot(frame, y_lim=y_range(frame))}
+
+    def on_open(choice, visitor: Visitor, seen_run):
+        return show(choice, visitor, seen_run, refresh_picker=True)
+
+    tab.select(on_open, [ui.model, visitor, ui.seen_run], everything, api_visibility="private", **group)
+
+    def on_pick(choice, visitor: Visitor, seen_run):
+        """The confusion matrix, accuracy per digit and worst mistakes of one model on the test set: "default",
+        a saved checkpoint's name, or "@current" for this session's own model."""
+        if choice not in [v for _, v in choices(ctx, visitor)]:
+            return {ui.status: refused(f"Model: {choice!r} is not available; choose one from the list")}
+        return show(choice, visitor, seen_run, refresh_picker=False)
+
+    ui.model.input(on_pick, [ui.model, visitor, ui.seen_run], everything, api_name="mistakes", **group)
+
+    cell_outputs = [ui.status, ui.true_digit, ui.read_as, ui.cell_title, ui.cell_gallery]
+
+    def pair(choice, visitor: Visitor, true, read) -> dict:
+        try:
+            true_d = int(str(true))
+            read_d = int(str(read))
+            if not (0 <= true_d < DIGITS and 0 <= read_d < DIGITS):
+                raise ValueError
+        except (TypeError, ValueError):
+            return {ui.status: refused(f"choose two digits from 0 to 9, not {true!r} and {read!r}")}
+        if choice not in [v for _, v in choices(ctx, visitor)]:
+            return {ui.status: refused(f"Model: {choice!r} is not available; choose one from the list")}
+        try:
+            mistakes, _, _ = mistakes_for(ctx, visitor, choice)
+        except DemoError as err:
+            return {ui.status: refused(error_text(err))}
+        title, images = cell_view(ctx, mistakes, true_d, read_d)
+        return {ui.true_digit: str(true_d), ui.read_as: str(read_d), ui.cell_title: title,
+                ui.cell_gallery: images}
+
+    def on_pair(choice, visitor: Visitor, true, read):
+        """The test images whose true digit is `true` and that the model read as `read` (digits 0-9)."""
+        return pair(choice, visitor, true, read)
+
+    pair_inputs = [ui.model, visitor, ui.true_digit, ui.read_as]
+    ui.true_digit.input(on_pair, pair_inputs, cell_outputs, api_name="mistakes_cell", **group)
+    ui.read_as.input(on_pair, pair_inputs, cell_outputs, api_visibility="private", **group)
+
+    def on_cell(choice, visitor: Visitor, evt: gr.SelectData):
+        index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+        if index is None or not 1 <= int(index[1]) <= DIGITS:
+            return {ui.cell_title: "Click a count (not the first column) to see its images."}
+        return pair(choice, visitor, int(index[0]), int(index[1]) - 1)
+
+    ui.matrix.select(on_cell, [ui.model, visitor], cell_outputs, api_visibility="private", **group)
