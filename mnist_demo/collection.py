@@ -74,7 +74,6 @@ def check_image(image) -> np.ndarray:
 class Collection:
     """One visitor's drawings, in the order they were added. Thread-safe; at most `limit` drawings.
 
-    `selected` is the drawing the visitor picked (in the app's gallery) for removal, by id.
     A plain class with `__deepcopy__` giving an empty one, so the app's per-session state starts empty.
     """
 
@@ -82,7 +81,6 @@ class Collection:
         self.limit = limit
         self._drawings: list[Drawing] = []
         self._next_id = 1
-        self.selected: int | None = None
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo) -> "Collection":
@@ -134,8 +132,6 @@ class Collection:
             for i, drawing in enumerate(self._drawings):
                 if drawing.id == drawing_id:
                     del self._drawings[i]
-                    if self.selected == drawing_id:
-                        self.selected = None
                     return drawing
         raise CollectionError("That drawing is not in your collection (already removed?): pick one in the gallery")
 

@@ -1,13 +1,20 @@
-"""The Draw tab through a running `demo.py`: predictions from Gradio's API and from the plain route /api/predict."""
+"""The Draw tab through a running `demo.py`: predictions from Gradio's API and from the plain route /api/predict;
+teaching it your handwriting (keep drawings with their labels, MNIST files out and in, fine-tune, save)."""
 
+import re
 import shutil
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.app_server import predict_file, rest, save, top
+from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.data import read_idx
+from tests.app_server import LONG, new_client, predict_file, queue_status, rest, save, top, wait_for, wait_idle
 from tests.digits import CENTRED, draw, encode
 
 
@@ -173,3 +180,154 @@ def test_rest_route_uses_a_saved_checkpoint_by_name(server, ckpt_dir):
         assert reply.status_code == 400 and "rest-copy" in reply.json()["error"], reply.text
     finally:
         copy.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- teach it your handwriting
+
+def pad_value(path) -> dict:
+    """What the Sketchpad sends: its composite image."""
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def drawing(tmp_path, digit: int, variant: int = 0):
+    """A Sketchpad-like drawing of `digit` (ink in alpha), placed and slanted a little differently per variant."""
+    box = (100 + 20 * (variant % 3), 60 + 10 * (variant % 2), 180 + 10 * (variant % 4), 280)
+    return save(draw(digit, box=box, width=22 + 2 * (variant % 3), slant=0.1 * (variant % 3) - 0.1, mode="alpha"),
+                tmp_path / f"d{digit}-{variant}.png")
+
+
+def counts(counter: str) -> list[int]:
+    """The ten counts from the counter's table."""
+    row = counter.strip().splitlines()[-1]
+    return [int(cell.strip(" *")) for cell in row.strip("|").split("|")][:10]
+
+
+def collect(client, tmp_path, digit, variant=0, label=None):
+    """Press the "Right?" button `label` (default: the digit drawn): (message, kept, counter, gallery, selected)."""
+    return client.predict(str(digit if label is None else label), pad_value(drawing(tmp_path, digit, variant)),
+                          api_name="/collect")
+
+
+def test_right_buttons_keep_drawings_with_labels_count_them_and_show_them_newest_first(client, tmp_path):
+    for digit in (7, 1, 7):
+        message, kept, counter, gallery, selected = collect(client, tmp_path, digit)
+        assert f"Kept as a **{digit}**" in message and kept == 1 and selected == -1
+    assert counts(counter) == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0] and "**3**" in counter
+    assert [item["caption"] for item in gallery] == ["7", "1", "7"]
+    thumb = Image.open(gallery[0]["image"])
+    assert thumb.size == (28, 28) and np.asarray(thumb.convert("L")).max() == 255  # the model's 28x28, ink 255
+
+
+@pytest.mark.parametrize("label,image,expected", [
+    ("7", None, "The pad is empty"),
+    ("10", "seven", "not a digit"),
+    ("x", "seven", "not a digit"),
+    ("", "seven", "not a digit"),
+])
+def test_a_blank_pad_or_a_label_outside_0_to_9_keeps_nothing(client, tmp_path, label, image, expected):
+    collect(client, tmp_path, 3)
+    pad = pad_value(drawing(tmp_path, 7)) if image else None
+    message, kept, *rest = client.predict(label, pad, api_name="/collect")
+    assert expected in message and "Not done" in message and kept == 0
+    assert "Your 1 drawing as MNIST files" in client.predict(api_name="/download_drawings")[0]
+
+
+def test_remove_the_selected_drawing_and_refuse_without_a_selection(client, tmp_path):
+    for digit in (2, 5, 8):
+        collect(client, tmp_path, digit)
+    message, counter, gallery, selected = client.predict(1, api_name="/remove_drawing")  # the 5 (newest first)
+    assert "Removed a **5**" in message and selected == -1
+    assert counts(counter) == [0, 0, 1, 0, 0, 0, 0, 0, 1, 0] and [g["caption"] for g in gallery] == ["8", "2"]
+    for position in (-1, 2, "x"):
+        message, *rest = client.predict(position, api_name="/remove_drawing")
+        assert "Pick a drawing in the gallery first" in message, position
+    assert "Your 2 drawings" in client.predict(api_name="/download_drawings")[0]
+
+
+def test_download_as_mnist_files_then_upload_them_in_another_visitors_session(server, client, tmp_path):
+    for variant, digit in enumerate((0, 4, 4, 9)):
+        collect(client, tmp_path, digit, variant)
+    message, files = client.predict(api_name="/download_drawings")
+    paths = sorted((Path(p) for p in files["value"]), key=lambda p: p.name)
+    assert [p.name for p in paths] == ["my-drawings-images-idx3-ubyte.gz", "my-drawings-labels-idx1-ubyte.gz"]
+    assert read_idx(paths[0], 3).shape == (4, 28, 28) and read_idx(paths[1], 1).tolist() == [0, 4, 4, 9]
+    other = new_client(server)
+    assert "Nothing to download yet" in other.predict(api_name="/download_drawings")[0]  # visitors are apart
+    message, upload, counter, gallery, selected = other.predict([handle_file(str(p)) for p in paths],
+                                                                api_name="/upload_drawings")
+    assert "Added 4 drawings" in message and counts(counter) == [1, 0, 0, 0, 2, 0, 0, 0, 0, 1]
+    again = Path(other.predict(api_name="/download_drawings")[1]["value"][0])
+    assert np.array_equal(read_idx(again, 3).numpy(), read_idx(paths[0], 3).numpy())
+    assert "Your 4 drawings" in client.predict(api_name="/download_drawings")[0]  # the first visitor's are unchanged
+
+
+def test_corrupt_or_mismatched_uploads_change_nothing(client, tmp_path):
+    for digit in (3, 6):
+        collect(client, tmp_path, digit)
+    images, labels = sorted((Path(p) for p in client.predict(api_name="/download_drawings")[1]["value"]),
+                            key=lambda p: p.name)
+    cut = tmp_path / "cut-images-idx3-ubyte.gz"
+    cut.write_bytes(images.read_bytes()[:200])
+    text = tmp_path / "notes-labels-idx1-ubyte.gz"
+    text.write_bytes(b"hello, not MNIST")
+    for files, expected in (([cut, labels], "cut short"), ([images, text], "not an MNIST IDX file"),
+                            ([images], "Upload two files"), ([labels, labels], "Both files hold labels")):
+        message, *rest = client.predict([handle_file(str(p)) for p in files], api_name="/upload_drawings")
+        assert expected in message and "collection is unchanged" in message, message
+    assert "Your 2 drawings" in client.predict(api_name="/download_drawings")[0]
+
+
+def test_fine_tune_refusals_change_nothing(client, tmp_path):
+    status, *rest = client.predict(5, api_name="/finetune")
+    assert "No drawings to fine-tune on" in status, status
+    for variant in range(3):
+        collect(client, tmp_path, 4, variant)
+    status, *rest = client.predict(5, api_name="/finetune")
+    assert "All the drawings are of the digit 4" in status and "two different digits" in status, status
+    collect(client, tmp_path, 1)
+    for steps in (0, 100000, 2.5):
+        status, *rest = client.predict(steps, api_name="/finetune")
+        assert "Steps: " in status and "from 1 to 1000" in status and "Not done" in status, status
+    assert client.predict(api_name="/model_info")["current"] is None
+
+
+def test_fine_tune_makes_the_current_model_reports_before_and_after_and_saves(server, client, tmp_path, ckpt_dir):
+    wait_idle(client)
+    for variant in range(2):
+        for digit in (1, 7):
+            collect(client, tmp_path, digit, variant)
+    job = client.submit(8, api_name="/finetune")
+    status, progress, *picker = job.result(timeout=180)
+    assert "**Done**" in status and "Fine-tuned from default (shipped)" in status, status
+    assert re.search(r"Your drawings: \*\*\d+\.\d% → \d+\.\d%\*\* right, on the 4 drawings it trained on", status)
+    assert re.search(r"MNIST test \(10,000 images\): \*\*\d\d\.\d\d% → \d\d\.\d\d%\*\*", status)
+    assert "none were held aside" in status
+    info = client.predict(api_name="/model_info")
+    assert info["choice"] == "@current" and info["current"]["origin"] == "fine-tuned" and info["current"]["steps"] == 8
+    seven = save(draw(7, **CENTRED), tmp_path / "seven.png")
+    assert len(predict_file(client, seven)["confidences"]) == 10  # the Draw tab answers with the new model
+    name = f"hand-{uuid.uuid4().hex[:8]}"
+    try:
+        message, *rest = client.predict(name, api_name="/save_finetuned")
+        assert "**Saved**" in message, message
+        meta = load_checkpoint(name, ckpt_dir).meta
+        assert meta["fine_tuned_from"] == "default (shipped)" and meta["drawings"] == 4 and meta["steps"] == 8
+        assert "fine-tuned" in meta["source"]
+    finally:
+        (ckpt_dir / f"{name}.pt").unlink(missing_ok=True)
+
+
+def test_fine_tune_while_the_same_visitor_trains_is_refused(server, client, tmp_path):
+    for digit in (0, 1):
+        collect(client, tmp_path, digit)
+    wait_idle(client)
+    job = client.submit(*LONG, api_name="/train")
+    try:
+        assert wait_for(lambda: queue_status(client)["running"], 60)
+        status, *rest = client.predict(5, api_name="/finetune")
+        assert "Busy" in status and "already have a train run" in status, status
+    finally:
+        client.predict(api_name="/stop")
+        job.result(timeout=60)
+    wait_idle(client)
+    assert client.predict(api_name="/model_info")["current"]["origin"] != "fine-tuned"

@@ -1,4 +1,5 @@
-"""The Draw tab: a Sketchpad ready to draw, predictions on each stroke, the 28x28 the model sees, a model picker.
+"""The Draw tab: a Sketchpad ready to draw, predictions on each stroke, the 28x28 the model sees, a model picker,
+and under them "teach it your handwriting" (`collection_ui.py`: keep drawings with their labels, fine-tune).
 
 Also the public API endpoint `predict` (one image file of any size -> label and probabilities), served by the
 same prediction function. Predictions run in their own concurrency group ("predict"), never behind a
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from mnist_demo.app import teach
+from mnist_demo.app import collection_ui, teach
+from mnist_demo.app.collection_ui import CollectionUI
 from mnist_demo.app.common import md_escape, refused
 from mnist_demo.app.library import hyperparameters
 from mnist_demo.app.state import YOURS, AppContext, Visitor
@@ -55,6 +57,7 @@ class DrawUI:
     api_button: gr.Button
     api_info: gr.JSON
     api_info_button: gr.Button
+    collection: CollectionUI  # "teach it your handwriting": Right? buttons, gallery, fine-tune
 
 
 def build(ctx: AppContext) -> DrawUI:
@@ -71,11 +74,13 @@ def build(ctx: AppContext) -> DrawUI:
             clear = gr.Button("Clear", elem_id="draw-clear", size="md")
         with gr.Column(scale=2, min_width=300, elem_classes=["draw-column"]):
             label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label="Prediction (top 3)", elem_id="draw-label")
+            right = collection_ui.build_right()
             preview = gr.Image(None, label="What the model sees: 28x28, enlarged", type="numpy", image_mode="L",
                                height=280, width=280, interactive=False, buttons=[], elem_id="draw-preview")
             message = gr.Markdown("", elem_id="draw-message")
             with gr.Accordion("What does preprocessing do to my drawing?", open=False, elem_id="teach-preprocess"):
                 gr.Markdown(teach.PREPROCESSING)
+    collection = collection_ui.build_section(ctx, right)
     with gr.Group(visible=False):  # the public API's own input and output (same function as the Sketchpad)
         api_image = gr.File(label="image", type="filepath", elem_id="api-image")
         api_label = gr.Label(label="probabilities", elem_id="api-label")
@@ -83,7 +88,7 @@ def build(ctx: AppContext) -> DrawUI:
         api_info = gr.JSON(label="model", elem_id="api-model-info")
         api_info_button = gr.Button("model info", elem_id="api-model-info-button")
     return DrawUI(model, model_info, pad, clear, label, preview, message, api_image, api_label, api_button,
-                  api_info, api_info_button)
+                  api_info, api_info_button, collection)
 
 
 # --------------------------------------------------------------------------- engine glue
@@ -226,3 +231,6 @@ def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
         return info
 
     ui.api_info_button.click(api_model_info, [visitor], [ui.api_info], api_name="model_info", queue=False)
+
+    collection_ui.wire(ctx, ui.collection, visitor, ui.pad, CLEAR_JS, predictor_for, refresh,
+                       [ui.model, ui.model_info])
