@@ -176,3 +176,105 @@ def test_corrupt_data_dir_train_explains_and_draw_still_works_and_share_offline(
         assert httpx.get(srv.url, timeout=5).status_code == 200
     finally:
         srv.stop()
+
+
+# --------------------------------------------------------------------------- comparing runs
+
+TABLE, RUN_CHOICE = 8, 9  # /train's outputs: status, progress, log, loss, accuracy, Draw's picker and info, save
+# status, the runs table, the run picker
+
+
+def series(plot: dict) -> dict[str, list[list]]:
+    """{series name: its rows} of a LinePlot value (or of an update that carries one)."""
+    plot = plot.get("value", plot)
+    column = plot["columns"].index("run")
+    out: dict[str, list[list]] = {}
+    for row in plot["data"]:
+        out.setdefault(row[column], []).append(row)
+    return out
+
+
+def test_two_runs_are_kept_side_by_side_and_either_can_be_made_current_or_saved(server):
+    c = new_client(server)
+    wait_idle(c)
+    first = c.predict(*TINY[:3], 0.003, *TINY[4:], api_name="/train")
+    second = c.predict(*TINY[:3], 0.01, *TINY[4:], api_name="/train")
+    assert "Done." in first[0] and "Done." in second[0]
+    rows = second[TABLE]["data"]
+    assert [row[:5] for row in rows] == [[1, "lr 0.003", "cnn", "adam", "0.003"], [2, "lr 0.01", "cnn", "adam", "0.01"]]
+    assert all(row[9] == "cpu" and row[10].endswith("%") and row[12] for row in rows)
+    loss, accuracy = series(second[3]), series(second[4])
+    assert set(loss) == {"lr 0.003", "lr 0.01"}
+    assert set(accuracy) == {"lr 0.003", "lr 0.003 · 1k", "lr 0.01", "lr 0.01 · 1k"}
+    x = second[3]["columns"].index("samples seen")
+    for name, points in loss.items():
+        xs = [p[x] for p in points]
+        assert xs == sorted(xs) and xs[-1] == 2000, name
+    accuracy_1 = float(rows[0][10].rstrip("%")) / 100
+    assert c.predict(api_name="/model_info")["current"]["origin"] == "trained just now"
+
+    made = c.predict("1", api_name="/make_run_current")
+    assert "Run 1" in made[0] and "is now your current model" in made[0]
+    picker = made[1]
+    assert picker["value"] == "@current" and "run 1" in picker["choices"][0][0], picker
+    info = c.predict(api_name="/model_info")["current"]
+    assert info["origin"] == "run 1" and abs(info["accuracy"] - accuracy_1) < 1e-4 and info["steps"] == 16
+
+    saved = c.predict("2", "run-two", api_name="/save_run")
+    assert "Saved" in saved[0] and "run-two" in saved[0]
+    assert any(row[0] == "run-two" for row in c.predict(api_name="/list_checkpoints")[0]["data"])
+    assert c.predict(api_name="/model_info")["current"]["origin"] == "run 1"  # saving changes nothing else
+
+    steps = c.predict("steps", api_name="/plot_against")
+    assert set(series(steps[0])) == {"lr 0.003", "lr 0.01"} and steps[0]["x"] == "steps"
+    assert len(set(steps[0]["color_map"].values())) == 2 and steps[1]["colors_in_legend"] == ["lr 0.003", "lr 0.01"]
+    removed = c.predict("1", api_name="/remove_run")
+    assert "Removed run 1" in removed[0] and [row[0] for row in removed[1]["data"]] == [2]
+    assert set(series(removed[3])) == {"run 2"}  # one run left: nothing differs, so it is numbered
+    for bad in ("1", "99", "", "abc"):
+        assert c.predict(bad, api_name="/make_run_current")[0].startswith("**Not done.**")
+    assert c.predict(api_name="/model_info")["current"]["origin"] == "run 1"  # the current model stays
+
+
+def test_two_visitors_never_see_each_others_runs(server):
+    a, b = new_client(server), new_client(server)
+    wait_idle(a)
+    assert "Done." in a.predict(*TINY, api_name="/train")[0]
+    refused = b.predict("1", api_name="/make_run_current")[0]
+    assert refused.startswith("**Not done.**") and "none yet" in refused
+    assert b.predict(api_name="/model_info")["current"] is None
+    assert b.predict("1", api_name="/remove_run")[0].startswith("**Not done.**")
+    assert b.predict("1", "stolen", api_name="/save_run")[0].startswith("**Not done.**")
+    plots = b.predict("seconds", api_name="/plot_against")
+    assert plots[0]["value"] is None and plots[1]["value"] is None  # nothing of a's is drawn for b
+    mine = b.predict(*TINY[:3], 0.002, *TINY[4:], api_name="/train")
+    assert [row[0] for row in mine[TABLE]["data"]] == [1] and set(series(mine[3])) == {"run 1"}
+    assert "Done." in a.predict(*TINY, api_name="/train")[0]
+    again = a.predict("1", api_name="/make_run_current")
+    assert "Run 1" in again[0] and a.predict(api_name="/model_info")["current"]["origin"] == "run 1"
+
+
+def test_a_comparison_runs_its_two_configs_one_after_the_other(server):
+    c = new_client(server)
+    wait_idle(c)
+    job = c.submit("cpu", api_name="/try_batch")
+    statuses = [out[0] for out in job]
+    final = job.result()
+    assert any("run 1 of 2" in s for s in statuses) and "run 2 of 2" in final[0] and "Done." in final[0]
+    rows = final[TABLE]["data"]
+    assert [(row[1], row[5]) for row in rows] == [("bs 8", 8), ("bs 512", 512)]
+    assert set(series(final[3])) == {"bs 8", "bs 512"}
+
+
+def test_stop_ends_a_comparison_before_its_second_run(server):
+    c = new_client(server)
+    wait_idle(c)
+    job = c.submit("cpu", api_name="/try_lr")
+    assert wait_for(lambda: any("run 1 of 2" in str(out[0]) and "Training" in str(out[0]) for out in job.outputs()),
+                    60)
+    assert "Stopping" in c.predict(api_name="/stop")
+    final = job.result(timeout=60)
+    assert "run 1 of 2" in final[0] and "Stopped" in final[0], final[0]
+    assert len(final[TABLE]["data"]) == 1 and "stopped" in final[TABLE]["data"][0][6]
+    assert not any("run 2 of 2" in str(out[0]) for out in job.outputs())
+    wait_idle(c, 10)
