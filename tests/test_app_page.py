@@ -10,16 +10,18 @@ from tests.digits import CENTRED, draw, encode
 
 # --------------------------------------------------------------------------- the page
 
-def test_page_answers_quickly_with_the_four_tabs_and_stable_ids(server):
+def test_page_answers_quickly_with_the_five_tabs_and_stable_ids(server):
     assert server.ready_s < 20, f"took {server.ready_s:.1f} s to answer"  # 6-7 s on an idle 2-core machine
     config = httpx.get(server.url + "config", timeout=10).json()
     components = config["components"]
     tabs = [c["props"].get("label") for c in components if c.get("type") == "tabitem"]
-    assert tabs == ["Train", "Draw", "CPU vs CUDA", "Checkpoints"]
+    assert tabs == ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Checkpoints"]
     ids = {c["props"].get("elem_id") for c in components}
     for elem_id in ("draw-pad", "draw-label", "draw-preview", "draw-clear", "train-button", "stop-button",
                     "train-log", "loss-plot", "accuracy-plot", "save-name", "save-button", "checkpoint-table",
-                    "train-status", "train-progress", "draw-model", "bench-button", "bench-table", "bench-plot"):
+                    "train-status", "train-progress", "draw-model", "bench-button", "bench-table", "bench-plot",
+                    "mistakes-model", "mistakes-matrix", "mistakes-true", "mistakes-read-as", "mistakes-cell",
+                    "mistakes-worst", "mistakes-per-digit", "draw-inside", "inside-saliency", "inside-features"):
         assert elem_id in ids, elem_id
     accordions = [c for c in components if c.get("type") == "accordion" and c["props"]["elem_id"].startswith("teach")]
     assert len(accordions) >= 5 and all(c["props"].get("open") is False for c in accordions)
@@ -28,7 +30,7 @@ def test_page_answers_quickly_with_the_four_tabs_and_stable_ids(server):
 def test_api_lists_the_public_endpoints(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/predict", "/train", "/stop", "/save", "/list_checkpoints", "/load_checkpoint", "/upload_checkpoint",
-            "/delete_checkpoint", "/bench", "/queue_status", "/model_info"} <= names
+            "/delete_checkpoint", "/bench", "/queue_status", "/model_info", "/mistakes", "/mistakes_cell"} <= names
 
 
 def test_auth_protects_the_page_the_gradio_api_and_the_rest_route(tmp_path_factory, ckpt_dir):
