@@ -127,13 +127,15 @@ def _enlarge(rgb: np.ndarray, scale: int) -> np.ndarray:
     return np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
 
 
-def diverging(values: np.ndarray, scale: int = 10, base: np.ndarray | None = None) -> np.ndarray:
+def diverging(values: np.ndarray, scale: int = 10, base: np.ndarray | None = None, gamma: float = 1.0) -> np.ndarray:
     """uint8 RGB [H*scale, W*scale]: positive values red, negative blue, zero white (symmetric around 0, the
-    largest magnitude at full colour); `base` (uint8 [H, W] ink, 255 = ink) is drawn faintly grey beneath, so the
-    colours sit on the digit they explain. Nearest-neighbour enlarged, so each input pixel stays a square."""
+    largest magnitude at full colour; `gamma` < 1 lifts the weak values, as |v|**gamma); `base` (uint8 [H, W] ink,
+    255 = ink) is drawn faintly grey beneath, so the colours sit on the digit they explain. Nearest-neighbour
+    enlarged, so each input pixel stays a square."""
     values = np.asarray(values, dtype=np.float32)
     peak = float(np.abs(values).max()) if values.size else 0.0
     v = values / peak if peak > 0 else np.zeros_like(values)
+    v = np.sign(v) * np.abs(v) ** gamma
     rgb = np.ones(values.shape + (3,), dtype=np.float32)
     if base is not None:
         rgb *= (1.0 - 0.35 * (np.asarray(base, dtype=np.float32) / 255.0))[..., None]

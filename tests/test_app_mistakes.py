@@ -5,7 +5,11 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.data import normalize
 
 from tests.app_server import TINY, new_client, wait_idle
 
@@ -43,7 +47,7 @@ def test_the_shipped_models_matrix_sums_to_10000_with_its_bars_and_worst_mistake
     worst = result["worst"]
     assert len(worst) == 24
     for item in worst:
-        true, read = map(int, re.match(r"(\d) read as (\d) \(\d+%\)", item["caption"]).groups())
+        true, read = map(int, re.fullmatch(r"(\d) → (\d) · \d+%", item["caption"]).groups())
         assert true != read and matrix[true, read] > 0
     # the matrix opens on the most frequent mistake, its images shown
     off = matrix.copy()
@@ -52,7 +56,8 @@ def test_the_shipped_models_matrix_sums_to_10000_with_its_bars_and_worst_mistake
     assert len(result["cell"]) == off.max()
 
 
-def test_a_cells_images_are_those_test_images(client, mnist):
+def test_a_cells_images_are_those_test_images_misread_with_that_probability(client, mnist, ckpt_dir):
+    shipped = load_checkpoint("default", ckpt_dir).model.eval()
     matrix = matrix_of(mistakes(client, "default"))
     off = matrix.copy()
     np.fill_diagonal(off, 0)
@@ -62,8 +67,10 @@ def test_a_cells_images_are_those_test_images(client, mnist):
     assert f"of a {true} read as {read}" in result["cell_title"]
     assert len(result["cell"]) == matrix[true, read]
     for item in result["cell"]:
-        index = int(re.match(rf"#(\d+): {read} at \d+%", item["caption"]).group(1))
+        index = int(re.fullmatch(r"#(\d+) · \d+%", item["caption"]).group(1))
         assert mnist.test_labels[index] == true
+        probs = torch.softmax(shipped(normalize(mnist.test_images[index:index + 1])), dim=1)[0]
+        assert int(probs.argmax()) == read and item["caption"] == f"#{index} · {100 * float(probs[read]):.0f}%"
         shown = np.asarray(Image.open(item["image"]).convert("L"))
         expected = np.repeat(np.repeat(mnist.test_images[index].numpy(), 3, axis=0), 3, axis=1)
         np.testing.assert_array_equal(shown, expected)

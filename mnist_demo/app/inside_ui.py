@@ -23,6 +23,9 @@ from mnist_demo.inside import diverging, feature_picture, look_inside
 from mnist_demo.preprocess import to_mnist
 
 SALIENCY_SCALE = 10  # 28 px -> 280 px, the size of the Draw tab's own 28x28 preview
+# The saliency is shown as |v|**0.5: a few pixels carry most of the gradient, and on a linear scale the rest of the
+# stroke looked blank although it voted too.
+SALIENCY_GAMMA = 0.5
 EMPTY_TEXT = "Draw a digit to see which of its pixels the model relied on."
 
 
@@ -39,13 +42,13 @@ def build(ctx: AppContext) -> InsideUI:
         summary = gr.Markdown(EMPTY_TEXT, elem_id="inside-summary")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=280):
-                saliency = gr.Image(None, label="Which pixels pushed the answer (red: towards it, blue: away)",
+                saliency = gr.Image(None, label="Which pixels pushed the answer",
                                     type="numpy", image_mode="RGB", height=280, width=280, interactive=False,
                                     buttons=[], elem_id="inside-saliency")
                 with gr.Accordion("What is this map?", open=False, elem_id="teach-saliency"):
                     gr.Markdown(teach.SALIENCY)
             with gr.Column(scale=3, min_width=280):
-                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height=300,
+                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height="auto",
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="inside-features", elem_classes=["mnist-digits"])
                 with gr.Accordion("What is the first layer?", open=False, elem_id="teach-first-layer"):
@@ -82,7 +85,7 @@ def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
     summary = (f"**{md_escape(name)}** reads **{inside.digit}** ({100 * inside.probability:.1f}%). Left: the ink "
                f"that pushed it towards {inside.digit} (red) or away (blue). Right: {what}. ({ms:.0f} ms)")
     return {ui.summary: summary,
-            ui.saliency: diverging(inside.saliency, SALIENCY_SCALE, base=prepared.image28),
+            ui.saliency: diverging(inside.saliency, SALIENCY_SCALE, base=prepared.image28, gamma=SALIENCY_GAMMA),
             ui.features: [(feature_picture(inside, f), caption(f)) for f in inside.features]}
 
 

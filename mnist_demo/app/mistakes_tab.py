@@ -34,7 +34,7 @@ CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and pr
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
 WORST = 24  # the most confidently wrong digits shown
 SCALE = 3  # 28 px test digits shown at 84 px, nearest-neighbour, so each pixel stays a square
-CORNER = "true \\ read as"
+CORNER = "true"
 DIGIT_CHOICES = [str(d) for d in range(DIGITS)]
 
 _cache: OrderedDict[tuple, Mistakes] = OrderedDict()
@@ -68,21 +68,21 @@ def build(ctx: AppContext) -> MistakesUI:
         with gr.Column(scale=3, min_width=320):
             matrix = gr.Dataframe(value=None, interactive=False, label="Confusion matrix of the 10,000 test images "
                                   "(rows: true digit, columns: read as)", elem_id="mistakes-matrix",
-                                  max_height=520, wrap=False)
+                                  max_height=520, wrap=False, column_widths=["8%"] + ["9.2%"] * DIGITS)
             with gr.Row(elem_id="mistakes-pair"):
                 true_digit = gr.Dropdown(DIGIT_CHOICES, value=None, label="True digit", elem_id="mistakes-true",
                                          min_width=120)
                 read_as = gr.Dropdown(DIGIT_CHOICES, value=None, label="Read as", elem_id="mistakes-read-as",
                                       min_width=120)
             cell_title = gr.Markdown("", elem_id="mistakes-cell-title")
-            cell_gallery = gr.Gallery(value=None, label="Test images of the chosen cell", columns=8, height=300,
+            cell_gallery = gr.Gallery(value=None, label="Test images of the chosen cell", columns=6, height=340,
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="mistakes-cell", elem_classes=["mnist-digits"])
         with gr.Column(scale=2, min_width=300):
             per_digit = gr.BarPlot(None, x="digit", y="accuracy (%)", label="Accuracy per digit",
                                    elem_id="mistakes-per-digit", height=260, sort="x", tooltip="all")
-            worst = gr.Gallery(value=None, label=f"The {WORST} most confidently wrong test digits", columns=6,
-                               height=330, format="png", object_fit="contain", allow_preview=False, buttons=[],
+            worst = gr.Gallery(value=None, label=f"The {WORST} most confidently wrong (true → read as)",
+                               columns=4, height=340, format="png", object_fit="contain", allow_preview=False, buttons=[],
                                elem_id="mistakes-worst", elem_classes=["mnist-digits"])
     with gr.Accordion("How to read a confusion matrix", open=False, elem_id="teach-confusion"):
         gr.Markdown(teach.CONFUSION)
@@ -210,7 +210,7 @@ def cell_view(ctx: AppContext, mistakes: Mistakes, true: int, read: int) -> tupl
     def images(n: int) -> str:
         return f"{n:,} test image{'s' if n != 1 else ''} of a {true}"
 
-    caption = lambda e: f"#{e.index}: {read} at {100 * e.probability:.0f}%"  # noqa: E731
+    caption = lambda e: f"#{e.index} · {100 * e.probability:.0f}%"  # noqa: E731
     if true == read:
         title = f"**{images(len(examples))} read right**; the {len(shown)} least sure first."
     elif not examples:
@@ -248,7 +248,7 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
         title, cell = cell_view(ctx, mistakes, true, read)
         wrong = int((mistakes.labels != mistakes.predicted).sum())
         worst = gallery(ctx, mistakes.worst(WORST),
-                        lambda e: f"{e.true} read as {e.predicted} ({100 * e.probability:.0f}%)")
+                        lambda e: f"{e.true} → {e.predicted} · {100 * e.probability:.0f}%")
         frame = bars(mistakes)
         elapsed = time.perf_counter() - start
         status = (f"**{md_escape(name)}**: {100 * mistakes.accuracy:.2f}% of {mistakes.total:,} test images right, "

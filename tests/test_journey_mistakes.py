@@ -1,0 +1,124 @@
+"""A visit in real Chromium to see where the model goes wrong and what it looks at: the Mistakes tab with the
+shipped model (the matrix, a clicked cell's images, a chosen pair's), then a digit drawn on the Draw tab and its
+look inside, gone again after Clear; the same two tabs on a phone. Screenshots in test-output/journeys/.
+
+Skipped without Chromium, except under CI=true (as tests/test_journeys.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.browser import CHROMIUM, DESKTOP, FLAGS, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
+    horizontal_overflow, open_page, open_tab, shot
+
+if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
+    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
+
+from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+
+FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on this 2-core CPU, more when busy
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Server:
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    make_default_checkpoint(checkpoints)
+    server = Server(tmp_path_factory.mktemp("server"), "--checkpoint-dir", str(checkpoints))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def matrix_cell(page, true: int, read: int):
+    """The matrix's cell for (true digit, read as): row `true`, column `read` after the row-label column."""
+    return page.locator(f'#mistakes-matrix [data-testid="cell-{true}-{read + 1}"]')
+
+
+def choose(page, elem_id: str, value: str) -> None:
+    field = page.locator(f"#{elem_id} input").first
+    field.click()
+    page.locator("ul[role='listbox'] li", has_text=value).first.click()
+
+
+def open_mistakes(page) -> None:
+    open_tab(page, "Mistakes")
+    expect(page.locator("#mistakes-status")).to_contain_text("test images right", timeout=FIRST_PASS_S * 1000)
+    expect(page.locator("#mistakes-status")).to_contain_text("default (shipped)")
+    expect(page.locator('#mistakes-matrix [role="gridcell"]')).to_have_count(110)
+    expect(page.locator("#mistakes-worst img")).to_have_count(24, timeout=15000)
+
+
+def test_see_the_mistakes_click_a_cell_then_look_inside_a_drawing(chromium, app):
+    context = chromium.new_context(**DESKTOP)
+    try:
+        page = open_page(context, app.url)
+        open_mistakes(page)
+        shot(page, "m1-mistakes")
+        # the matrix, as a person reads it: row 1 is the digit 1, with its count of right answers on the diagonal
+        diagonal = int(matrix_cell(page, 1, 1).inner_text().strip())
+        assert 1100 <= diagonal <= 1135
+        # click a mistake's cell: its images appear with their captions
+        target = next((t, r) for t, r in ((9, 4), (5, 3), (2, 7), (6, 1), (7, 1))
+                      if int(matrix_cell(page, t, r).inner_text().strip()) > 0)
+        count = int(matrix_cell(page, *target).inner_text().strip())
+        matrix_cell(page, *target).click()
+        title = page.locator("#mistakes-cell-title")
+        expect(title).to_contain_text(f"of a {target[0]} read as {target[1]}", timeout=15000)
+        expect(page.locator("#mistakes-cell img")).to_have_count(min(count, 40), timeout=15000)
+        expect(page.locator("#mistakes-true input")).to_have_value(str(target[0]))
+        shot(page, "m2-clicked-cell")
+        # or choose the pair with the two dropdowns
+        choose(page, "mistakes-true", "3")
+        choose(page, "mistakes-read-as", "3")
+        expect(title).to_contain_text("of a 3 read right", timeout=15000)
+        expect(page.locator("#mistakes-cell img")).to_have_count(40, timeout=15000)
+        shot(page, "m3-chosen-pair")
+        # a digit on the Draw tab, and what the model makes of it
+        open_tab(page, "Draw")
+        expect(page.locator("#inside-saliency img")).to_have_count(0)
+        draw_with_mouse(page, 7, box=(0.2, 0.1, 0.6, 0.8))
+        expect_digit(page, 7)
+        expect(page.locator("#inside-saliency img")).to_have_count(1, timeout=15000)
+        expect(page.locator("#inside-features img")).to_have_count(8, timeout=15000)
+        expect(page.locator("#inside-summary")).to_contain_text("reads **7**".replace("**", ""))
+        page.locator("#draw-inside").scroll_into_view_if_needed()
+        shot(page, "m4-look-inside")
+        page.locator("#draw-clear").click()
+        expect_blank(page)
+        expect(page.locator("#inside-saliency img")).to_have_count(0, timeout=15000)
+        expect(page.locator("#inside-features img")).to_have_count(0)
+        expect(page.locator("#inside-summary")).to_contain_text("Draw a digit")
+        shot(page, "m5-cleared")
+    finally:
+        context.close()
+
+
+def test_phone_both_tabs_fit(chromium, app):
+    context = chromium.new_context(**PHONE)
+    try:
+        page = open_page(context, app.url)
+        assert page.locator("#tabs button[aria-label='More tabs']").is_hidden(), "tabs hidden behind a menu"
+        open_mistakes(page)
+        assert horizontal_overflow(page) == 0, "the Mistakes tab scrolls sideways"
+        shot(page, "m6-phone-mistakes")
+        open_tab(page, "Draw")
+        page.locator("#draw-pad").scroll_into_view_if_needed()
+        Finger(page).draw(4, (0.25, 0.2, 0.5, 0.6))
+        expect_digit(page, 4)
+        expect(page.locator("#inside-features img")).to_have_count(8, timeout=15000)
+        assert horizontal_overflow(page) == 0, "the Draw tab scrolls sideways"
+        shot(page, "m7-phone-draw")
+    finally:
+        context.close()
