@@ -226,7 +226,7 @@ def test_two_runs_are_kept_side_by_side_and_either_can_be_made_current_or_saved(
     assert c.predict(api_name="/model_info")["current"]["origin"] == "run 1"  # saving changes nothing else
 
     steps = c.predict("steps", api_name="/plot_against")
-    assert set(series(steps[0])) == {"lr 0.003", "lr 0.01"} and steps[0]["x"] == "steps"
+    assert steps[0]["x"] == steps[1]["x"] == "steps" and set(steps[0]["color_map"]) == {"lr 0.003", "lr 0.01"}
     assert len(set(steps[0]["color_map"].values())) == 2 and steps[1]["colors_in_legend"] == ["lr 0.003", "lr 0.01"]
     removed = c.predict("1", api_name="/remove_run")
     assert "Removed run 1" in removed[0] and [row[0] for row in removed[1]["data"]] == [2]
@@ -246,7 +246,7 @@ def test_two_visitors_never_see_each_others_runs(server):
     assert b.predict("1", api_name="/remove_run")[0].startswith("**Not done.**")
     assert b.predict("1", "stolen", api_name="/save_run")[0].startswith("**Not done.**")
     plots = b.predict("seconds", api_name="/plot_against")
-    assert plots[0]["value"] is None and plots[1]["value"] is None  # nothing of a's is drawn for b
+    assert plots[0]["color_map"] is None and plots[1]["colors_in_legend"] is None  # nothing of a's for b
     mine = b.predict(*TINY[:3], 0.002, *TINY[4:], api_name="/train")
     assert [row[0] for row in mine[TABLE]["data"]] == [1] and set(series(mine[3])) == {"run 1"}
     assert "Done." in a.predict(*TINY, api_name="/train")[0]

@@ -90,7 +90,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                               api_visibility="private", concurrency_id="files", concurrency_limit=2)
         train_tab_block.select(lambda v: train_tab.redraw(train_ui, v), [visitor],
                                [train_ui.loss_plot, train_ui.accuracy_plot], api_visibility="private", queue=False,
-                               show_progress="hidden")
+                               show_progress="hidden").then(
+            lambda v: train_tab.restyle(train_ui, v), [visitor], [train_ui.loss_plot, train_ui.accuracy_plot],
+            api_visibility="private", queue=False, show_progress="hidden")
         checkpoints_tab_block.select(lambda v: refresh_checkpoints(v), [visitor], refresh_checkpoints.outputs,
                                      api_visibility="private", concurrency_id="files", concurrency_limit=2)
 

@@ -48,15 +48,15 @@ def build_panel() -> CompareUI:
                 elem_id="runs-title")
     table = gr.Dataframe(EMPTY_TABLE, headers=TABLE_COLUMNS, interactive=False, wrap=False, max_height=260,
                          label="Runs", show_label=False, elem_id="runs-table")
-    with gr.Row(equal_height=True):
+    with gr.Row():
         run = gr.Dropdown([], value=None, label="Run", allow_custom_value=True, elem_id="runs-choice",
-                          min_width=160, scale=2)
-        make_current = gr.Button("Make current", elem_id="runs-make-current", min_width=100, scale=1)
-        remove = gr.Button("Remove", elem_id="runs-remove", min_width=100, scale=1)
-    with gr.Row(equal_height=True):
+                          min_width=160)
         save_name = gr.Textbox("", label="Save this run as", placeholder="e.g. lr-0.1", max_length=64,
-                               elem_id="runs-save-name", scale=3)
-        save = gr.Button("Save run", elem_id="runs-save", min_width=100, scale=1)
+                               elem_id="runs-save-name", min_width=160)
+    with gr.Row():
+        make_current = gr.Button("Make current", elem_id="runs-make-current", min_width=100)
+        save = gr.Button("Save run", elem_id="runs-save", min_width=100)
+        remove = gr.Button("Remove", elem_id="runs-remove", variant="stop", min_width=100)
     status = gr.Markdown("", elem_id="runs-status")
     with gr.Accordion("How to compare runs fairly", open=False, elem_id="teach-compare"):
         gr.Markdown(teach.COMPARE_RUNS)
@@ -65,26 +65,52 @@ def build_panel() -> CompareUI:
 
 # --------------------------------------------------------------------------- updates
 
-def plots(loss_plot, accuracy_plot, visitor: Visitor, sent: list | None = None) -> dict:
-    """The plots' updates for all of the visitor's runs and the running one. `sent` holds what was last sent to
-    this page ([series key, x axis]): the series' colours and the axis go again only when they changed (Gradio
-    rebuilds the chart then, which a new series needs); otherwise only the data, and nothing when it is empty."""
+def _curves(visitor: Visitor):
     live = visitor.live if visitor.live_number is not None else None
     running = (visitor.live_number[0], live.config) if live is not None else None
-    names = visitor.runs.labels(running)
-    c = curves(series_of(visitor.runs.all(), names,
-                         (*visitor.live_number, live) if live is not None else None))
+    return curves(series_of(visitor.runs.all(), visitor.runs.labels(running),
+                            (*visitor.live_number, live) if live is not None else None))
+
+
+def plots(loss_plot, accuracy_plot, visitor: Visitor, sent: dict | None = None) -> tuple[dict, dict | None]:
+    """(data updates, style updates or None) for the plots: every kept run and the running one.
+
+    The chart builds its colour scale from the data it holds when its style (axis, colours, legend) changes, and
+    a style sent in the same message as new data met the old data (seen in Chromium: a second run drawn in no
+    colour, its legend still the first run's). So the style goes in a later message than its data.
+
+    `sent` is a streaming handler's record of what it sent this page; the style is due when the series drawn
+    change. Streamed updates reach the page as diffs against the previous message, and a diff from a bare
+    value to an update with props broke the page, so a stream sends every message as an update with the props
+    already sent. With no `sent` (one-off handlers) the data comes alone and the caller chains `style` after."""
+    c = _curves(visitor)
+    if sent is None:
+        return {loss_plot: c.loss, accuracy_plot: c.accuracy}, None
+    props = sent.setdefault("props", ({}, {}))
+    values = {loss_plot: gr.LinePlot(c.loss, **props[0]), accuracy_plot: gr.LinePlot(c.accuracy, **props[1])}
+    if sent.get("key") == (c.key, visitor.x_axis):
+        return values, None
+    sent["key"], sent["props"] = (c.key, visitor.x_axis), _style(visitor, c)
+    return values, {loss_plot: gr.LinePlot(c.loss, **sent["props"][0]),
+                    accuracy_plot: gr.LinePlot(c.accuracy, **sent["props"][1])}
+
+
+def _style(visitor: Visitor, c) -> tuple[dict, dict]:
+    """The plots' props for these curves. A diff changes the colour map in place, which alone does not rebuild
+    the chart; the legend's title, a plain text, changes with every style so that it does."""
     x = visitor.x_axis
-    rebuild = sent is None or sent != [c.key, x]
-    if sent is not None:
-        sent[:] = [c.key, x]
-    col = x_column(x)
-    if not rebuild:
-        return {**({loss_plot: c.loss} if c.loss is not None else {}),
-                **({accuracy_plot: c.accuracy} if c.accuracy is not None else {})}
-    return {loss_plot: gr.LinePlot(c.loss, x=col, x_title=X_TITLES[x], color_map=c.loss_colours or None),
-            accuracy_plot: gr.LinePlot(c.accuracy, x=col, x_title=X_TITLES[x], color_map=c.accuracy_colours or None,
-                                       colors_in_legend=c.legend or None)}
+    visitor.plot_styles += 1
+    title = f"{len(c.legend)} run{'s' if len(c.legend) != 1 else ''}" + ("\u2009" * (visitor.plot_styles % 2))
+    common = dict(x=x_column(x), x_title=X_TITLES[x], color_title=title)
+    return (dict(color_map=c.loss_colours or None, **common),
+            dict(color_map=c.accuracy_colours or None, colors_in_legend=c.legend or None, **common))
+
+
+def style(loss_plot, accuracy_plot, visitor: Visitor) -> dict:
+    """The plots with their axis, colours and legend, for one-off handlers (after the data: see `plots`)."""
+    c = _curves(visitor)
+    loss, accuracy = _style(visitor, c)
+    return {loss_plot: gr.LinePlot(c.loss, **loss), accuracy_plot: gr.LinePlot(c.accuracy, **accuracy)}
 
 
 def table(ui: CompareUI, visitor: Visitor, chosen: str | None = None) -> dict:
@@ -111,7 +137,7 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
             visitor.x_axis = choice("x_axis", x, tuple(X_AXES))
         except ConfigError as err:
             return {ui.status: refused(str(err))}
-        return plots(loss_plot, accuracy_plot, visitor)
+        return style(loss_plot, accuracy_plot, visitor)  # the same data: only the axis changes
 
     ui.x_axis.change(set_x, [ui.x_axis, visitor], [loss_plot, accuracy_plot, ui.status], api_name="plot_against",
                      queue=False, show_progress="hidden")
@@ -148,10 +174,12 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
             return {ui.status: refused(str(err))}
         visitor.runs.remove(run.number)
         return {ui.status: f"Removed run {run.number}.", **table(ui, visitor),
-                **plots(loss_plot, accuracy_plot, visitor)}
+                **plots(loss_plot, accuracy_plot, visitor)[0]}
 
     ui.remove.click(remove, [ui.run, visitor], [ui.status, ui.table, ui.run, loss_plot, accuracy_plot],
-                    api_name="remove_run", queue=False)
+                    api_name="remove_run", queue=False).then(
+        lambda v: style(loss_plot, accuracy_plot, v), [visitor], [loss_plot, accuracy_plot], queue=False,
+        api_visibility="private", show_progress="hidden")
 
     def save(number, name, visitor: Visitor, request: gr.Request):
         """Save one of your runs' models as a named checkpoint (only your own names can be overwritten)."""

@@ -8,9 +8,9 @@ The accuracy plot has two series per run: the full 10,000 test images at each ep
 strong colour, in the legend) and a 1,000-image sample measured during the epoch (the label and " · 1k", the
 light twin of that colour, left out of the legend so that the legend stays short enough to read).
 
-Gradio's LinePlot (6.31) builds its colour scale when its spec is built and afterwards only swaps the data: a
-series added later is not drawn. Its spec is rebuilt when `color_map` changes, so the callers send the colour
-map again whenever the set of series changes (`Curves.key`).
+Gradio's LinePlot (6.31) builds its colour scale from the data it holds when its spec is built, and afterwards
+only swaps the data: a series added later is not drawn. So the callers send the style again (axis, colours,
+legend: `compare.style`) whenever the series drawn change (`Curves.key`), in a message after the data.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ class Curves:
 
     @property
     def key(self) -> tuple:
-        """Changes exactly when the set of series (or their colours) changes."""
-        return tuple(self.loss_colours.items()), tuple(self.accuracy_colours.items())
+        """Changes exactly when the series drawn (those with points) or their colours change."""
+        drawn = [tuple(f["run"].unique()) if f is not None else () for f in (self.loss, self.accuracy)]
+        return tuple(drawn), tuple(self.loss_colours.items()), tuple(self.accuracy_colours.items())
 
 
 def curves(series: list[Series]) -> Curves:

@@ -152,6 +152,7 @@ class Visitor:
         self.live_number: tuple[int, int] | None = None  # (run number, colour) of the running run, while it runs
         self.runs = Runs()  # this visit's finished runs, compared in the Train tab
         self.x_axis: str = DEFAULT_X  # what the Train tab's curves are plotted against
+        self.plot_styles = 0  # how many times the Train tab's plots were restyled (see compare.style)
         self.plan_stopped: threading.Event | None = None  # set by Stop while a comparison's runs go one by one
         self.username: str | None = None
         self.lock = threading.RLock()

@@ -149,11 +149,10 @@ def build(ctx: AppContext) -> TrainUI:
             with gr.Row():
                 loss_plot = gr.LinePlot(None, x="samples seen", y="loss", color="run", label="Training loss",
                                         x_title="training images seen", y_title="loss (cross-entropy, per batch)",
-                                        height=280, elem_id="loss-plot")
+                                        elem_id="loss-plot")
                 accuracy_plot = gr.LinePlot(None, x="samples seen", y="accuracy", color="run",
                                             label="Test accuracy", x_title="training images seen",
-                                            y_title="test accuracy (%)", y_lim=[0, 100], height=280,
-                                            elem_id="accuracy-plot")
+                                            y_title="test accuracy (%)", y_lim=[0, 100], elem_id="accuracy-plot")
             gr.Markdown("One colour per run, named by what differs between your runs. Test accuracy: the strong "
                         "line is the full 10,000 test images (before training and at each epoch's end), the light "
                         "one 1,000 of them measured during the epoch.", elem_classes=["mnist-small"],
@@ -291,8 +290,13 @@ def _keep(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str, num
 
 def redraw(ui: TrainUI, visitor: Visitor) -> dict:
     """The visitor's curves, drawn again: plots drawn while their tab was hidden come out blank, so the app calls
-    this when the Train tab opens."""
-    return compare.plots(ui.loss_plot, ui.accuracy_plot, visitor)
+    this when the Train tab opens, then `restyle`."""
+    return compare.plots(ui.loss_plot, ui.accuracy_plot, visitor)[0]
+
+
+def restyle(ui: TrainUI, visitor: Visitor) -> dict:
+    """The plots' axis, colours and legend for the visitor's runs (after `redraw`'s data)."""
+    return compare.style(ui.loss_plot, ui.accuracy_plot, visitor)
 
 
 # --------------------------------------------------------------------------- events
@@ -325,7 +329,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         curves of every run. Stop, a failure or a full queue ends the plan."""
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         stopped = visitor.plan_stopped = threading.Event()
-        sent: list = []  # what the plots were last sent (see compare.plots)
+        sent: dict = {}  # what the plots were last sent (see compare.plots)
         for index, (config, preset_name) in enumerate(plan):
             if stopped.is_set():  # Stop pressed between two runs
                 yield {ui.status: "**Stopped** the comparison.", **buttons(False)}
@@ -341,9 +345,11 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             number, colour = visitor.runs.reserve()
             with visitor.lock:
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
+            values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live), ui.log: "",
-                   **compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent), **buttons(True),
-                   ui.save_status: ""}
+                   **values, **buttons(True), ui.save_status: ""}
+            if restyle:
+                yield restyle
             last, points = time.monotonic(), (0, 0)
             for item in run_job(ticket, training_work(config, ctx.settings.data_dir)):
                 important = live.apply(item)
@@ -353,18 +359,25 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                     last = time.monotonic()
                     update = {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
                               ui.log: live.log_text()}
+                    restyle = None
                     if (len(live.losses), len(live.accuracies)) != points:
                         points = (len(live.losses), len(live.accuracies))
-                        update.update(compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent))
+                        values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
+                        update.update(values)
                     yield update
+                    if restyle:
+                        yield restyle
             _keep(visitor, live, config, preset_name, number, colour)
             with visitor.lock:
                 visitor.live_number = None
             draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
             last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
+            values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
-                   ui.log: live.log_text(), **compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent),
-                   **compare.table(ui.runs, visitor), **draw, **(buttons(False) if last_one else {})}
+                   ui.log: live.log_text(), **values, **compare.table(ui.runs, visitor), **draw,
+                   **(buttons(False) if last_one else {})}
+            if restyle:
+                yield restyle
             if last_one:
                 return
 
