@@ -224,6 +224,7 @@ def test_an_image_error_line_names_the_file_once(tmp_path, capsys, make, fragmen
 SHORTER = {  # appended where a README command trains or times, so the walk stays quick; everything else as written
     "train": ["--limit", "3000", "--epochs", "1"],
     "bench": ["--repeats", "2", "--warmup", "1", "--time-budget", "0.2"],
+    "finetune": ["--steps", "5"],
 }
 
 
@@ -246,11 +247,14 @@ def test_every_readme_command_runs_as_written_in_order(tmp_path):
     from tests.digits import draw
 
     draw(7).save(tmp_path / "digit.png")
+    for digit in range(10):  # finetune's folder of the README's example
+        (tmp_path / "my-digits" / str(digit)).mkdir(parents=True)
+        draw(digit).save(tmp_path / "my-digits" / str(digit) / "a.png")
     private = tmp_path / "checkpoints"
     for line in readme_commands():
         args = line.split()[3:]
         args += SHORTER.get(args[0], [])
-        if args[0] in ("train", "evaluate", "predict"):
+        if args[0] in ("train", "evaluate", "predict", "finetune"):
             args += ["--checkpoint-dir", str(private)]
             if args[0] != "train" and "--checkpoint" not in args:
                 private.mkdir(exist_ok=True)
@@ -291,3 +295,93 @@ def test_demo_refuses_bad_numbers_with_config_checks(args, message):
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"python demo.py: error: {message}"] or (
         len(done.stderr.strip().splitlines()) == 1 and message in done.stderr), done.stderr
+
+
+# --------------------------------------------------------------------------- finetune
+
+def _digit_folder(root: Path, per_digit: int = 1) -> Path:
+    """An ImageFolder of drawn digits (tests/digits.py strokes), `per_digit` slants of each."""
+    from tests.digits import draw
+
+    for digit in range(10):
+        (root / str(digit)).mkdir(parents=True)
+        for i in range(per_digit):
+            draw(digit, slant=0.15 * i).save(root / str(digit) / f"{i}.png")
+    return root
+
+
+def _private_checkpoints(tmp_path: Path) -> Path:
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / "default.pt").write_bytes((ROOT / "checkpoints" / "default.pt").read_bytes())
+    return folder
+
+
+def test_finetune_saves_a_model_that_predict_then_uses(tmp_path):
+    folder, checkpoints = _digit_folder(tmp_path / "mine"), _private_checkpoints(tmp_path)
+    done = cli("finetune", str(folder), "--out", "mine", "--steps", "6", "--checkpoint-dir", str(checkpoints),
+               "--json")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"10 images from {folder}; fine-tuning default for 6 steps")
+    assert any(line.startswith(f"{folder} (on the images trained on") and "% -> " in line for line in lines)
+    assert any(line.startswith("MNIST test: ") and "% -> " in line for line in lines)
+    summary = json.loads(lines[-1])
+    assert {"before", "after", "mnist_before", "mnist_after", "train_s"} <= set(summary)
+    assert summary["steps"] == 6 and summary["drawings"] == 10 and summary["held_out"] == 0
+    assert summary["checkpoint"] == str(checkpoints / "mine.pt")
+
+    from mnist_demo.checkpoints import load_checkpoint
+
+    meta = load_checkpoint("mine", checkpoints).meta
+    assert meta["fine_tuned_from"] == "default" and meta["drawings"] == 10 and meta["steps"] == 6
+    assert meta["accuracy"] == summary["mnist_after"]
+    done = cli("predict", str(folder / "7" / "0.png"), "--checkpoint", "mine", "--checkpoint-dir",
+               str(checkpoints), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digit"] == 7
+
+
+def _blank_folder(root: Path) -> Path:
+    from PIL import Image
+
+    _digit_folder(root)
+    Image.new("L", (90, 90), 255).save(root / "4" / "x.png")
+    return root
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: p / "absent", "does not exist"),
+    (lambda p: _digit_folder(p / "cats") / "7" / "0.png", "is not a folder"),
+    (lambda p: _blank_folder(p / "one"), "x.png: the image is blank"),
+])
+def test_finetune_bad_folder_is_one_error_line_and_writes_nothing(tmp_path, make, message):
+    checkpoints = _private_checkpoints(tmp_path)
+    done = cli("finetune", str(make(tmp_path)), "--out", "mine", "--checkpoint-dir", str(checkpoints))
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["default.pt"]
+
+
+def test_finetune_of_one_digit_only_is_refused(tmp_path):
+    from tests.digits import draw
+
+    folder = tmp_path / "fours"
+    (folder / "4").mkdir(parents=True)
+    for i in range(3):
+        draw(4, slant=0.1 * i).save(folder / "4" / f"{i}.png")
+    checkpoints = _private_checkpoints(tmp_path)
+    done = cli("finetune", str(folder), "--out", "mine", "--checkpoint-dir", str(checkpoints))
+    assert done.returncode == 1 and "error: all the drawings are of the digit 4" in done.stderr
+    assert not (checkpoints / "mine.pt").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--steps", "0"], "argument --steps: 0 is out of range; must be a whole number from 1 to 1000"),
+    (["--out", "../x"], "error: out: checkpoint name '../x' is not allowed"),
+])
+def test_finetune_bad_arguments_exit_2(tmp_path, args, message):
+    done = cli("finetune", str(tmp_path), *(["--out", "mine"] if "--out" not in args else []), *args)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
+        done.stderr
