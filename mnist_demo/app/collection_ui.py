@@ -102,13 +102,13 @@ class CollectionUI:
 def build_right() -> tuple:
     """Under the prediction: "Right?" and the ten digits, the counter and the last press's message."""
     with gr.Column(elem_id="collect-box"):
-        gr.Markdown("**Right?** Press the digit you drew to keep the drawing for teaching the model:",
+        gr.Markdown("**Right?** Press the digit you drew, to keep it for teaching the model:",
                     elem_id="collect-prompt", elem_classes=["mnist-small"])
         with gr.Row(elem_id="collect-digits", equal_height=True):
             digits = [gr.Button(str(d), size="sm", min_width=0, elem_id=f"collect-{d}",
                                 elem_classes=["collect-digit"]) for d in range(10)]
-        counter = gr.Markdown(counter_text([0] * 10), elem_id="collect-counter", elem_classes=["mnist-small"])
         message = gr.Markdown("", elem_id="collect-message")
+        counter = gr.Markdown(counter_text([0] * 10), elem_id="collect-counter", elem_classes=["mnist-small"])
         kept = gr.Number(0, visible="hidden", elem_id="collect-kept", label="kept")
     return digits, kept, counter, message
 
@@ -123,8 +123,10 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
                     "better, and what that cost on MNIST.", elem_classes=["mnist-small"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                gallery = gr.Gallery([], label="Your drawings (28x28, as the model sees them; newest first)",
-                                     columns=10, height=260, object_fit="contain", allow_preview=False, format="png",
+                gr.Markdown("**Your drawings**, as the model sees them (28x28), newest first. Click one to "
+                            "select it.", elem_classes=["mnist-small"])
+                gallery = gr.Gallery([], label="Your drawings", show_label=False, columns=10, fit_columns=False,
+                                     height=200, object_fit="contain", allow_preview=False, format="png",
                                      buttons=[], elem_id="collection-gallery")
                 selected = gr.Number(-1, visible="hidden", elem_id="collection-selected", label="selected")
                 with gr.Row(equal_height=True):
@@ -133,17 +135,16 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
                 files = gr.File(None, file_count="multiple", interactive=False, visible=False,
                                 label=f"Your drawings: images (*{IMAGES_SUFFIX}) and labels (*{LABELS_SUFFIX})",
                                 elem_id="collection-files")
-                upload = gr.File(None, file_count="multiple", type="filepath", height=90,
+                upload = gr.File(None, file_count="multiple", type="filepath", height=150,
                                  label=f"Add drawings from MNIST files (both: *{IMAGES_SUFFIX} and "
                                        f"*{LABELS_SUFFIX})", elem_id="collection-upload")
             with gr.Column(scale=2, min_width=300):
+                steps = gr.Number(DEFAULT_STEPS, label=f"Training steps (1-{MAX_STEPS})", precision=None, step=50,
+                                  elem_id="finetune-steps")
                 with gr.Row(equal_height=True):
-                    steps = gr.Number(DEFAULT_STEPS, label=f"Training steps (1-{MAX_STEPS})", precision=None,
-                                      step=50, elem_id="finetune-steps",
-                                      min_width=120)
                     finetune_button = gr.Button("Fine-tune on my drawings", variant="primary",
-                                                elem_id="finetune-button", min_width=120)
-                    stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="finetune-stop",
+                                                elem_id="finetune-button", scale=3)
+                    stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="finetune-stop", scale=1,
                                      min_width=80)
                 status = gr.Markdown("Collect drawings of at least two different digits, then press "
                                      "**Fine-tune on my drawings**.", elem_id="finetune-status")
@@ -198,7 +199,7 @@ def held_out_text(held_out: int, drawings: int) -> str:
 def result_text(result, source: str) -> str:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     head = (f"**Stopped** after {result.steps:,} steps." if result.stopped
-            else f"**Done** in {seconds(result.train_s)} ({result.steps:,} steps).")
+            else f"**Done**: {result.steps:,} steps in {result.train_s:.1f} s.")
     return (f"{head} Fine-tuned from {md_escape(source)}.\n\n"
             f"- Your drawings: **{pct(result.before)} → {pct(result.after)}** right, "
             f"{held_out_text(result.held_out, result.drawings)}.\n"
@@ -270,7 +271,7 @@ class FineTuneView:
                 self.fraction = 1.0 if not item.result.stopped else self.fraction
                 self.state = "stopped" if item.result.stopped else "done"
                 self.bar = (f"{'Stopped' if item.result.stopped else 'Finished'}: {item.result.steps:,} steps in "
-                            f"{seconds(item.result.train_s)}")
+                            f"{item.result.train_s:.1f} s")
                 if item.result.stopped and item.stop_reason:
                     self.bar += f" ({item.stop_reason})"
             return True
