@@ -385,3 +385,13 @@ def test_finetune_bad_arguments_exit_2(tmp_path, args, message):
     done = cli("finetune", str(tmp_path), *(["--out", "mine"] if "--out" not in args else []), *args)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
         done.stderr
+
+
+def test_finetune_benchmark_help_and_bad_style():
+    script = [sys.executable, "benchmarks/finetune.py"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([*script, "--help"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout and "--steps N" in done.stdout, done.stderr
+    done = subprocess.run([*script, "--styles", "wobbly"], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=120)
+    assert done.returncode == 2 and "unknown style 'wobbly'" in done.stderr
