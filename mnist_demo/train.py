@@ -125,10 +125,12 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """Accuracy, mean loss, per-digit accuracy, confusion matrix and per-image predictions of `model` on uint8
     `images` with `labels`, in one pass.
 
-    Keeping the predictions costs nothing measurable (benchmarks/eval_cost.py, 1 torch thread on this 2-core CPU,
-    medians of 7 full test-set passes): the shipped CNN 1865 ms before, 1853 ms after; the untrained mlp 156 ms
-    before, 158 ms after (the 1,000-image sample the live curve uses: 15.3 ms before, 15.4 ms after). The
-    confusion matrix replaces the per-digit hit count (its diagonal), so no extra pass or sync is made.
+    Keeping the predictions costs nothing measurable. Against the earlier evaluate (hit counts only), alternating
+    runs, 1 torch thread on this 2-core CPU, medians: the shipped CNN on the test set 1924 ms before, 1889 ms
+    after; the mlp 177 -> 181 ms; on the live curve's 1,000-image sample 187 -> 205 ms (CNN) and 17.1 -> 16.3 ms
+    (mlp): all within the noise of a shared machine. `benchmarks/mistakes_speed.py` compares it with the bare
+    forward passes it makes (docs/measurements.md). The confusion matrix replaces the per-digit hit count (its
+    diagonal is the hits), so no extra pass or sync is made.
     """
     was_training = model.training
     model.eval()

@@ -1,0 +1,114 @@
+"""How much "where it goes wrong" and "a look inside" cost. Prints figures, asserts nothing.
+
+1. `train.evaluate` on the whole test set against the bare forward passes it makes (what keeping each image's
+   prediction, its probability and the confusion matrix adds to the end-of-epoch pass).
+2. `inside.look_inside` for one drawing, for every registered model and the shipped one.
+3. With --app: the Mistakes tab through a running `demo.py` (tests/app_server.py), the answer's round trip
+   (images not downloaded): a finished run's matrix and galleries (its last evaluation reused), the shipped
+   model's first time (one pass) and again (cached).
+
+    python benchmarks/mistakes_speed.py [--threads 1] [--app]
+"""
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from mnist_demo.checkpoints import load_checkpoint  # noqa: E402
+from mnist_demo.cli import Parser  # noqa: E402
+from mnist_demo.data import cached_mnist, normalize  # noqa: E402
+from mnist_demo.inside import look_inside  # noqa: E402
+from mnist_demo.models import MODELS, build_model  # noqa: E402
+from mnist_demo.preprocess import to_mnist  # noqa: E402
+from mnist_demo.train import EVAL_BATCH, evaluate  # noqa: E402
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+@torch.no_grad()
+def forward_only(model, images):
+    model.eval()
+    for start in range(0, len(images), EVAL_BATCH):
+        model(normalize(images[start:start + EVAL_BATCH]))
+
+
+def evaluation_cost(data, repeats: int) -> None:
+    print("evaluate on the 10,000 test images vs its bare forward passes (median ms, alternating):")
+    for name, model in (("shipped cnn", load_checkpoint("default").model), ("mlp", build_model("mlp"))):
+        x, y = data.test_images, data.test_labels
+        bare, full = [], []
+        for _ in range(repeats):
+            bare.append(median_ms(lambda: forward_only(model, x), 1))
+            full.append(median_ms(lambda: evaluate(model, x, y), 1))
+        b, f = statistics.median(bare), statistics.median(full)
+        print(f"  {name:<12} forward {b:8.1f}   evaluate {f:8.1f}   (+{f - b:.1f} ms, {100 * (f - b) / b:+.1f}%)")
+
+
+def inside_cost(repeats: int) -> None:
+    from tests.digits import draw
+
+    x = to_mnist(draw(7)).tensor
+    print("look_inside for one drawing (median ms):")
+    models = [(name, build_model(name).eval()) for name in MODELS] + [("shipped", load_checkpoint("default").model)]
+    for name, model in models:
+        print(f"  {name:<10} {median_ms(lambda: look_inside(model, x), repeats):6.2f}")
+    print(f"  (preprocessing the drawing: {median_ms(lambda: to_mnist(draw(7)), repeats):.2f} ms, drawing included)")
+
+
+def app_cost(repeats: int) -> None:
+    from gradio_client import Client
+
+    from tests.app_server import TINY, Server, make_default_checkpoint
+
+    tmp = Path(tempfile.mkdtemp())
+    make_default_checkpoint(tmp / "checkpoints")
+    server = Server(tmp, "--checkpoint-dir", str(tmp / "checkpoints"))
+    try:
+        # the images stay on the server, as a browser fetches them in parallel after the answer
+        client = Client(server.url, verbose=False, download_files=False)
+
+        def call(choice):
+            start = time.perf_counter()
+            client.predict(choice, api_name="/mistakes")
+            return 1000 * (time.perf_counter() - start)
+
+        print("the Mistakes tab through the app (round trip, ms):")
+        print(f"  shipped model, first time (one pass over the test set): {call('default'):.0f}")
+        print(f"  shipped model, again (cached): {statistics.median(call('default') for _ in range(repeats)):.0f}")
+        client.predict(*TINY, api_name="/train")
+        print(f"  a finished run (its last evaluation reused), median of {repeats}: "
+              f"{statistics.median(call('@current') for _ in range(repeats)):.0f}")
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure (default: %(default)s)")
+    parser.add_argument("--app", action="store_true", help="also time the Mistakes tab through a running demo.py")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s)")
+    evaluation_cost(cached_mnist(), args.repeats)
+    inside_cost(max(args.repeats, 20))
+    if args.app:
+        app_cost(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
