@@ -118,5 +118,5 @@ def test_table_rows_and_the_comparisons_are_valid_configs():
         differing = [f for f in ("model", "optimizer", "lr", "batch_size", "epochs", "limit")
                      if getattr(configs[0], f) != getattr(configs[1], f)]
         assert len(differing) == 1, (comparison.key, differing)  # one change at a time
-        assert all(c.limit and c.limit <= 30000 and c.epochs == 1 for c in configs)
+        assert all(c.epochs == 1 for c in configs)  # short: well under a minute for both (benchmarks/try_it.py)
     assert PRESETS["tutorial"].lr == COMPARISONS[0].configs("cpu", 3)[0].lr  # the tutorial's own rate first

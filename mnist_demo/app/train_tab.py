@@ -105,7 +105,7 @@ def build(ctx: AppContext) -> TrainUI:
             with gr.Row(elem_id="try-row"):
                 try_buttons = {c.key: gr.Button(c.title, size="sm", elem_id=f"try-{c.key}", min_width=140)
                                for c in COMPARISONS}
-            gr.Markdown(" · ".join(f"*{c.title}*: {c.info}." for c in COMPARISONS), elem_id="try-info",
+            gr.Markdown(" ".join(f"*{c.title}*: {c.info}." for c in COMPARISONS), elem_id="try-info",
                         elem_classes=["mnist-small"])
             model = gr.Dropdown([(model_label(n), n) for n in MODELS], value=preset.model, label="Model",
                                 allow_custom_value=True, elem_id="train-model")
