@@ -206,7 +206,7 @@ def test_two_runs_are_kept_side_by_side_and_either_can_be_made_current_or_saved(
     loss, accuracy = series(second[3]), series(second[4])
     assert set(loss) == {"lr 0.003", "lr 0.01"}
     assert set(accuracy) == {"lr 0.003", "lr 0.003 · 1k", "lr 0.01", "lr 0.01 · 1k"}
-    x = second[3]["columns"].index("samples seen")
+    x = second[3].get("value", second[3])["columns"].index("samples seen")
     for name, points in loss.items():
         xs = [p[x] for p in points]
         assert xs == sorted(xs) and xs[-1] == 2000, name

@@ -373,11 +373,11 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
             last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
+            if restyle:  # the data first (see compare.plots); the last message has everything, for API clients
+                yield values
             yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
-                   ui.log: live.log_text(), **values, **compare.table(ui.runs, visitor), **draw,
+                   ui.log: live.log_text(), **(restyle or values), **compare.table(ui.runs, visitor), **draw,
                    **(buttons(False) if last_one else {})}
-            if restyle:
-                yield restyle
             if last_one:
                 return
 
