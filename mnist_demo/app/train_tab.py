@@ -1,23 +1,21 @@
 """The Train tab: controls -> engine config -> the shared jobs queue -> live log, curves and progress bar.
 
 Everything that trains lives in the engine (`config`, `train`) and in `live.py`/`jobs.py`; this module only
-lays out the controls and turns a LiveRun into what the components show. Each finished run is kept for the
+lays out the controls and streams a LiveRun to the components (its words: `run_text.py`). Each finished run is kept for the
 visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are `compare.py`'s. A
 "try it" button runs a comparison's configs one after another through the same queue.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
 from dataclasses import dataclass, replace
 
 import gradio as gr
-import pandas as pd
 
-from mnist_demo.app import compare, teach
+from mnist_demo.app import compare, run_text, teach
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
 from mnist_demo.app.live import LiveRun, for_live_view, training_work
 from mnist_demo.app.runs import COMPARISONS, KeptRun
@@ -29,9 +27,6 @@ from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceErr
 from mnist_demo.app.jobs import AlreadyActive, Busy, run_job
 from mnist_demo.models import MODELS
 from mnist_demo.predict import Predictor
-from mnist_demo.train import TrainingDiverged
-
-log = logging.getLogger(__name__)
 
 APP_MAX_BATCH = 8192  # the engine allows 60000; a shared demo should not build 60000-image batches
 REDRAW_S = 1.0  # at most one UI update per second unless something important happened
@@ -208,67 +203,6 @@ def offered_device(ctx: AppContext, device) -> str:
     return device
 
 
-def describe_config(config: TrainConfig) -> str:
-    text = (f"{config.model}, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-            f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}")
-    if config.augment:
-        text += ", augmented"
-    if config.limit:
-        text += f", first {config.limit:,} images"
-    return text + f", on {config.device}"
-
-
-def _progress(live: LiveRun) -> str:
-    p = live.progress
-    if live.error is not None:
-        return progress_html(live.fraction(), "Failed", "failed")
-    if live.cancelled is not None:
-        return progress_html(live.fraction(), "Not run", "idle")
-    if live.result is not None:
-        r = live.result
-        state = "stopped" if r.stopped else "done"
-        text = (f"{'Stopped' if r.stopped else 'Finished'} after {r.epochs_completed:.2f} epochs, {r.steps:,} steps, "
-                f"{seconds(r.elapsed_s)} · {r.samples_seen / max(r.train_s, 1e-9):,.0f} samples/s")
-        return progress_html(1.0 if not r.stopped else live.fraction(), text, state)
-    if p is None:
-        return progress_html(0.0, live.phase, "waiting" if not live.started else "running")
-    text = (f"Epoch {p.epoch} of {p.epochs} · step {p.step:,} of {p.total_steps:,} · "
-            f"{100 * live.fraction():.0f}% · about {seconds(live.eta_s())} left · "
-            f"{p.samples_per_s:,.0f} samples/s")
-    return progress_html(live.fraction(), text, "running")
-
-
-def _status(ctx: AppContext, live: LiveRun, config: TrainConfig) -> str:
-    what = md_escape(describe_config(config))
-    if live.error is not None:
-        err = live.error
-        if isinstance(err, TrainingDiverged):
-            return f"**Training diverged.** {md_escape(str(err))} Your previous model (if any) is kept."
-        if not isinstance(err, DemoError):
-            log.error("training failed", exc_info=err)
-        return f"**Training failed.** {md_escape(error_text(err))}"
-    if live.cancelled is not None:
-        return f"**Not started**: {md_escape(live.cancelled)}. Nothing was changed."
-    if live.result is not None:
-        r = live.result
-        acc = f"{100 * r.evaluation.accuracy:.2f}%"
-        if r.stopped:
-            return (f"**Stopped** ({md_escape(live.stop_reason or 'stopped')}) after {r.epochs_completed:.2f} "
-                    f"epochs: test accuracy {acc}. The partial model is now your current model "
-                    "(Draw tab); save it below if you like.")
-        return (f"**Done.** Test accuracy **{acc}** after {r.epochs_completed:g} epoch"
-                f"{'s' if r.epochs_completed != 1 else ''} ({seconds(r.elapsed_s)}). This is now your current "
-                "model: try it in the **Draw** tab, or save it below.")
-    if not live.started and live.position == 0:
-        return f"**Starting** {what}..."
-    if not live.started:
-        ahead = live.position - 1
-        return (f"**Waiting in line: you are number {live.position}** "
-                f"({ahead} waiting ahead of you; {md_escape(ctx.jobs.describe())}). Your run ({what}) starts "
-                "when a slot frees. **Stop** leaves the line.")
-    return f"**Training** {what}. {md_escape(live.phase)} Server: {md_escape(ctx.jobs.describe())}."
-
-
 def _keep(visitor: Visitor, live: LiveRun, config: TrainConfig, preset: str, number: int, colour: int) -> None:
     """A finished (or stopped) run is kept for comparing, and its model becomes the visitor's current model."""
     r = live.result
@@ -337,7 +271,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             head = f"**{md_escape(title)}**, run {index + 1} of {len(plan)}: " if len(plan) > 1 else ""
             config = for_live_view(config, TRAIN_SIZE)
             try:
-                ticket = ctx.jobs.submit(owner, kind="train", label=describe_config(config))
+                ticket = ctx.jobs.submit(owner, kind="train", label=run_text.describe_config(config))
             except (Busy, AlreadyActive) as err:
                 yield {ui.status: head + f"**Busy.** {md_escape(str(err))}", **buttons(False)}
                 return
@@ -346,7 +280,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             with visitor.lock:
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
-            yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live), ui.log: "",
+            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live), ui.log: "",
                    **values, **buttons(True), ui.save_status: ""}
             if restyle:
                 yield restyle
@@ -357,7 +291,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                     break
                 if important or time.monotonic() - last >= REDRAW_S:
                     last = time.monotonic()
-                    update = {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
+                    update = {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
                               ui.log: live.log_text()}
                     restyle = None
                     if (len(live.losses), len(live.accuracies)) != points:
@@ -375,7 +309,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             if restyle:  # the data first (see compare.plots); the last message has everything, for API clients
                 yield values
-            yield {ui.status: head + _status(ctx, live, config), ui.progress: _progress(live),
+            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
                    ui.log: live.log_text(), **(restyle or values), **compare.table(ui.runs, visitor), **draw,
                    **(buttons(False) if last_one else {})}
             if last_one:
