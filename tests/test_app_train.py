@@ -1,4 +1,5 @@
-"""The Train tab through a running `demo.py`: streamed updates, refused values, the queue, Stop, a broken data folder."""
+"""The Train tab through a running `demo.py`: streamed updates, refused values, the queue, Stop, a broken data folder,
+and the runs kept to compare (the table, the curves, make current, save, remove, the one-click comparisons)."""
 
 import subprocess
 import sys

@@ -1,9 +1,9 @@
 """The Train tab: controls -> engine config -> the shared jobs queue -> live log, curves and progress bar.
 
 Everything that trains lives in the engine (`config`, `train`) and in `live.py`/`jobs.py`; this module only
-lays out the controls and streams a LiveRun to the components (its words: `run_text.py`). Each finished run is kept for the
-visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are `compare.py`'s. A
-"try it" button runs a comparison's configs one after another through the same queue.
+lays out the controls and streams a LiveRun to the components (its words are `run_text.py`'s). Each finished
+run is kept for the visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are
+`compare.py`'s. A "try it" button runs a comparison's configs one after another through the same queue.
 """
 
 from __future__ import annotations
@@ -280,8 +280,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             with visitor.lock:
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
-            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live), ui.log: "",
-                   **values, **buttons(True), ui.save_status: ""}
+            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
+                   ui.log: "", **values, **buttons(True), ui.save_status: ""}
             if restyle:
                 yield restyle
             last, points = time.monotonic(), (0, 0)
@@ -291,7 +291,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                     break
                 if important or time.monotonic() - last >= REDRAW_S:
                     last = time.monotonic()
-                    update = {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
+                    update = {ui.status: head + run_text.status(ctx, live, config),
+                              ui.progress: run_text.progress(live),
                               ui.log: live.log_text()}
                     restyle = None
                     if (len(live.losses), len(live.accuracies)) != points:
