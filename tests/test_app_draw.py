@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.collection import MAX_DRAWINGS, write_idx
 from mnist_demo.data import read_idx
 from tests.app_server import LONG, new_client, predict_file, queue_status, rest, save, top, wait_for, wait_idle
 from tests.digits import CENTRED, draw, encode
@@ -331,3 +332,31 @@ def test_fine_tune_while_the_same_visitor_trains_is_refused(server, client, tmp_
         job.result(timeout=60)
     wait_idle(client)
     assert client.predict(api_name="/model_info")["current"]["origin"] != "fine-tuned"
+
+
+def test_the_collection_stops_at_a_thousand_with_a_clear_message(server, tmp_path):
+    client = Client(server.url, verbose=False, download_files=False)  # 1,000 thumbnails per answer stay there
+    images = np.stack([np.asarray(draw(d % 10, size=(28, 28), box=(8, 4, 12, 20), width=3).convert("L"))
+                       for d in range(MAX_DRAWINGS)])
+    paths = write_idx(255 - images, np.arange(MAX_DRAWINGS) % 10, tmp_path)
+    message, upload, counter, *rest = client.predict([handle_file(str(p)) for p in paths], api_name="/upload_drawings")
+    assert "Added 1,000 drawings" in message and counts(counter) == [100] * 10, message
+    message, kept, *rest = collect(client, tmp_path, 5)
+    assert "full (1,000 drawings" in message and kept == 0, message
+    message, *rest = client.predict([handle_file(str(p)) for p in paths], api_name="/upload_drawings")
+    assert "room for 0 more" in message and "unchanged" in message, message
+    message, counter, *rest = client.predict(0, api_name="/remove_drawing")
+    assert "Removed" in message and sum(counts(counter)) == 999
+
+
+def test_stop_ends_a_fine_tune_and_keeps_its_model(server, client, tmp_path):
+    for digit in (2, 3):
+        collect(client, tmp_path, digit)
+    wait_idle(client)
+    job = client.submit(1000, api_name="/finetune")
+    assert wait_for(lambda: any("Step " in str(out[1]) for out in job.outputs()), 90), job.outputs()
+    assert "Stopping" in client.predict(api_name="/stop_finetune")
+    status, progress, *rest = job.result(timeout=60)
+    assert "**Stopped** after" in status and "stopped by you" in progress, (status, progress)
+    assert client.predict(api_name="/model_info")["current"]["origin"] == "fine-tuned, stopped early"
+    assert client.predict(api_name="/stop_finetune") == "Nothing of yours is running."
