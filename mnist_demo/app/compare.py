@@ -65,11 +65,20 @@ def build_panel() -> CompareUI:
 
 # --------------------------------------------------------------------------- updates
 
+def _running(visitor: Visitor):
+    """(number, colour, LiveRun) of the visitor's running run, or None."""
+    number = visitor.live_number
+    return (*number, visitor.live) if number is not None and visitor.live is not None else None
+
+
+def _labels(visitor: Visitor, running=None) -> dict[int, str]:
+    """The kept runs' labels, and the running one's: the plots and the table name runs alike."""
+    return visitor.runs.labels((running[0], running[2].config) if running else None)
+
+
 def _curves(visitor: Visitor):
-    live = visitor.live if visitor.live_number is not None else None
-    running = (visitor.live_number[0], live.config) if live is not None else None
-    return curves(series_of(visitor.runs.all(), visitor.runs.labels(running),
-                            (*visitor.live_number, live) if live is not None else None))
+    running = _running(visitor)
+    return curves(series_of(visitor.runs.all(), _labels(visitor, running), running))
 
 
 def plots(loss_plot, accuracy_plot, visitor: Visitor, sent: dict | None = None) -> tuple[dict, dict | None]:
@@ -116,7 +125,7 @@ def style(loss_plot, accuracy_plot, visitor: Visitor) -> dict:
 def table(ui: CompareUI, visitor: Visitor, chosen: str | None = None) -> dict:
     """The runs table and the run picker (keeping `chosen`, else the newest run)."""
     runs = visitor.runs.all()
-    names = visitor.runs.labels()
+    names = _labels(visitor, _running(visitor))
     rows = table_rows(runs, names)
     options = [(f"run {r.number}" + ("" if names[r.number] == f"run {r.number}" else f": {names[r.number]}"),
                 str(r.number)) for r in reversed(runs)]

@@ -281,7 +281,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
-                   ui.log: "", **values, **buttons(True), ui.save_status: ""}
+                   ui.log: "", **values, **compare.table(ui.runs, visitor), **buttons(True), ui.save_status: ""}
             if restyle:
                 yield restyle
             last, points = time.monotonic(), (0, 0)
@@ -302,9 +302,9 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                     yield update
                     if restyle:
                         yield restyle
-            _keep(visitor, live, config, preset_name, number, colour)
             with visitor.lock:
-                visitor.live_number = None
+                visitor.live_number = None  # no longer drawn as the running run: kept next, or dropped
+            _keep(visitor, live, config, preset_name, number, colour)
             draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
             last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
