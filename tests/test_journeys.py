@@ -186,6 +186,63 @@ def test_train_draw_save_reload_load(desktop, app):
     shot(page, "2-draw-with-loaded", full_page=False)
 
 
+# --------------------------------------------------------------------------- 2b. compare two learning rates
+
+def legend(page, plot: str) -> list[str]:
+    """The series names in a plot's legend, as drawn (Vega's SVG)."""
+    return page.locator(f"#{plot} svg g.role-legend-label text").all_text_contents()
+
+
+def test_train_twice_with_two_learning_rates_and_see_both_curves(desktop, chromium, app):
+    page = open_page(desktop, app.url)
+    train_by_hand(page, lr="0.0005", batch="128", epochs="1", limit="4000")
+    wait_done(page)
+    train_by_hand(page, lr="0.005", batch="128", epochs="1", limit="4000")
+    expect(page.locator("#train-status")).to_contain_text("lr 0.005", timeout=60000)
+    expect(page.locator("#loss-plot")).to_contain_text("lr 0.0005", timeout=30000)  # run 1 stays while run 2 runs
+    shot(page, "2b-second-run-live")
+    wait_done(page)
+    expect(page.locator("#runs-table")).to_contain_text("lr 0.005", timeout=15000)
+    expect(page.locator("#runs-table")).to_contain_text("lr 0.0005")
+    for plot in ("loss-plot", "accuracy-plot"):
+        expect(page.locator(f"#{plot} svg g.role-legend-label text")).to_have_count(2, timeout=15000)
+        assert legend(page, plot) == ["lr 0.0005", "lr 0.005"], legend(page, plot)
+        lines = page.locator(f"#{plot} svg g.mark-line path")
+        assert lines.count() >= 2, f"{plot}: {lines.count()} lines"
+    shot(page, "2b-two-curves")
+    page.locator("#train-x-axis label", has_text="steps").click()
+    expect(page.locator("#loss-plot")).to_contain_text("optimizer steps", timeout=15000)
+    assert legend(page, "loss-plot") == ["lr 0.0005", "lr 0.005"]
+    shot(page, "2b-against-steps", full_page=False)
+
+    choice = page.locator("#runs-choice input")
+    choice.click()
+    page.get_by_role("option", name=re.compile(r"^run 1")).click()
+    page.locator("#runs-make-current").click()
+    expect(page.locator("#runs-status")).to_contain_text("Run 1", timeout=15000)
+    open_tab(page, "Draw")
+    expect(page.locator("#draw-model input")).to_have_value(re.compile(r"Your current model .*run 1"), timeout=15000)
+    open_tab(page, "Train")
+    expect(page.locator("#loss-plot svg g.role-legend-label text")).to_have_count(2, timeout=15000)
+
+    context = chromium.new_context(**PHONE)
+    try:
+        phone = open_page(context, app.url)
+        expect(phone.locator("#runs-table")).not_to_contain_text("lr 0.005")  # another visitor's runs stay theirs
+        phone.locator("#try-lr").tap()
+        expect(phone.locator("#train-status")).to_contain_text("run 2 of 2", timeout=TRAIN_S * 1000)
+        wait_done(phone)
+        expect(phone.locator("#runs-table")).to_contain_text("0.1", timeout=15000)
+        expect(phone.locator("#loss-plot svg g.role-legend-label text")).to_have_count(2, timeout=15000)
+        assert legend(phone, "loss-plot") == ["lr 0.001", "lr 0.1"]
+        assert horizontal_overflow(phone) == 0, "the Train tab scrolls sideways"
+        shot(phone, "2b-phone-compared")
+        phone.locator("#loss-plot").scroll_into_view_if_needed()
+        shot(phone, "2b-phone-curves", full_page=False)
+    finally:
+        context.close()
+
+
 # --------------------------------------------------------------------------- 3. two visitors
 
 def test_two_visitors_wait_in_line_keep_apart_and_a_closed_page_frees_its_slot(chromium, app):
