@@ -120,3 +120,13 @@ def test_table_rows_and_the_comparisons_are_valid_configs():
         assert len(differing) == 1, (comparison.key, differing)  # one change at a time
         assert all(c.epochs == 1 for c in configs)  # short: well under a minute for both (benchmarks/try_it.py)
     assert PRESETS["tutorial"].lr == COMPARISONS[0].configs("cpu", 3)[0].lr  # the tutorial's own rate first
+
+
+def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
+    from mnist_demo.app.state import Visitor
+
+    one, two = Visitor(), Visitor()
+    kept(one.runs)
+    assert len(one.runs) == 1 and len(two.runs) == 0 and one.runs is not two.runs
+    one.close()
+    assert len(one.runs) == 0 and one.current is None
