@@ -20,6 +20,7 @@ if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
 from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
 
 from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.test_journeys import reachable_by_tab, unnamed_controls  # noqa: E402
 
 FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on this 2-core CPU, more when busy
 
@@ -120,5 +121,23 @@ def test_phone_both_tabs_fit(chromium, app):
         expect(page.locator("#inside-features img")).to_have_count(8, timeout=15000)
         assert horizontal_overflow(page) == 0, "the Draw tab scrolls sideways"
         shot(page, "m7-phone-draw")
+    finally:
+        context.close()
+
+
+def test_keyboard_reaches_the_mistakes_controls_and_each_has_a_name(chromium, app):
+    context = chromium.new_context(**DESKTOP)
+    try:
+        page = open_page(context, app.url)
+        open_mistakes(page)
+        targets = {"model": "#mistakes-model input", "true digit": "#mistakes-true input",
+                   "read as": "#mistakes-read-as input", "matrix": '#mistakes-matrix [role="gridcell"][tabindex="0"]'}
+        for key, selector in targets.items():
+            page.locator(selector).first.evaluate("(e, key) => { e.dataset.journeyKey = key; }", key)
+        seen = reachable_by_tab(page, presses=80)
+        assert set(targets) <= seen, f"Tab never reaches {set(targets) - seen}"
+        assert not unnamed_controls(page), f"controls without a name: {unnamed_controls(page)}"
+        open_tab(page, "Draw")
+        assert not unnamed_controls(page), f"Draw tab, controls without a name: {unnamed_controls(page)}"
     finally:
         context.close()

@@ -159,3 +159,9 @@ def test_cli_prints_the_matrix_and_json_includes_it(found):
     report = json.loads(done.stdout)
     np.testing.assert_array_equal(np.array(report["confusion"]), found.confusion)
     assert report["accuracy"] == pytest.approx(found.accuracy)
+
+
+def test_the_benchmark_script_has_help():
+    done = subprocess.run([sys.executable, "benchmarks/mistakes_speed.py", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr

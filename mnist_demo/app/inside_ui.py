@@ -48,7 +48,7 @@ def build(ctx: AppContext) -> InsideUI:
                 with gr.Accordion("What is this map?", open=False, elem_id="teach-saliency"):
                     gr.Markdown(teach.SALIENCY)
             with gr.Column(scale=3, min_width=280):
-                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height="auto",
+                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height=240,
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="inside-features", elem_classes=["mnist-digits"])
                 with gr.Accordion("What is the first layer?", open=False, elem_id="teach-first-layer"):
