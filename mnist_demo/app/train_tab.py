@@ -279,31 +279,34 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             number, colour = visitor.runs.reserve()
             with visitor.lock:
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
-            values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
-            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
-                   ui.log: "", **values, **compare.table(ui.runs, visitor), **buttons(True), ui.save_status: ""}
-            if restyle:
-                yield restyle
-            last, points = time.monotonic(), (0, 0)
-            for item in run_job(ticket, training_work(config, ctx.settings.data_dir)):
-                important = live.apply(item)
-                if live.finished:
-                    break
-                if important or time.monotonic() - last >= REDRAW_S:
-                    last = time.monotonic()
-                    update = {ui.status: head + run_text.status(ctx, live, config),
-                              ui.progress: run_text.progress(live),
-                              ui.log: live.log_text()}
-                    restyle = None
-                    if (len(live.losses), len(live.accuracies)) != points:
-                        points = (len(live.losses), len(live.accuracies))
-                        values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
-                        update.update(values)
-                    yield update
-                    if restyle:
-                        yield restyle
-            with visitor.lock:
-                visitor.live_number = None  # no longer drawn as the running run: kept next, or dropped
+            try:
+                values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
+                yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
+                       ui.log: "", **values, **compare.table(ui.runs, visitor), **buttons(True), ui.save_status: ""}
+                if restyle:
+                    yield restyle
+                last, points = time.monotonic(), (0, 0)
+                for item in run_job(ticket, training_work(config, ctx.settings.data_dir)):
+                    important = live.apply(item)
+                    if live.finished:
+                        break
+                    if important or time.monotonic() - last >= REDRAW_S:
+                        last = time.monotonic()
+                        update = {ui.status: head + run_text.status(ctx, live, config),
+                                  ui.progress: run_text.progress(live),
+                                  ui.log: live.log_text()}
+                        restyle = None
+                        if (len(live.losses), len(live.accuracies)) != points:
+                            points = (len(live.losses), len(live.accuracies))
+                            values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
+                            update.update(values)
+                        yield update
+                        if restyle:
+                            yield restyle
+            finally:  # also when the page goes away mid-run (the generator is closed)
+                with visitor.lock:
+                    visitor.live_number = None  # no longer drawn as the running run: kept next, or dropped
+                visitor.runs.release(number)
             _keep(visitor, live, config, preset_name, number, colour)
             draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
             last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
