@@ -204,14 +204,15 @@ def counts(counter: str) -> list[int]:
 
 
 def collect(client, tmp_path, digit, variant=0, label=None):
-    """Press the "Right?" button `label` (default: the digit drawn): (message, kept, counter, gallery, selected)."""
+    """Press the "Right?" button `label` (default: the digit drawn): (message, kept, counter, gallery, selected,
+    download)."""
     return client.predict(str(digit if label is None else label), pad_value(drawing(tmp_path, digit, variant)),
                           api_name="/collect")
 
 
 def test_right_buttons_keep_drawings_with_labels_count_them_and_show_them_newest_first(client, tmp_path):
     for digit in (7, 1, 7):
-        message, kept, counter, gallery, selected = collect(client, tmp_path, digit)
+        message, kept, counter, gallery, selected, download = collect(client, tmp_path, digit)
         assert f"Kept as a **{digit}**" in message and kept == 1 and selected == -1
     assert counts(counter) == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0] and "**3**" in counter
     assert [item["caption"] for item in gallery] == ["7", "1", "7"]
@@ -236,7 +237,7 @@ def test_a_blank_pad_or_a_label_outside_0_to_9_keeps_nothing(client, tmp_path, l
 def test_remove_the_selected_drawing_and_refuse_without_a_selection(client, tmp_path):
     for digit in (2, 5, 8):
         collect(client, tmp_path, digit)
-    message, counter, gallery, selected = client.predict(1, api_name="/remove_drawing")  # the 5 (newest first)
+    message, counter, gallery, selected, download = client.predict(1, api_name="/remove_drawing")  # newest first
     assert "Removed a **5**" in message and selected == -1
     assert counts(counter) == [0, 0, 1, 0, 0, 0, 0, 0, 1, 0] and [g["caption"] for g in gallery] == ["8", "2"]
     for position in (-1, 2, "x"):
@@ -254,12 +255,14 @@ def test_download_as_mnist_files_then_upload_them_in_another_visitors_session(se
     assert read_idx(paths[0], 3).shape == (4, 28, 28) and read_idx(paths[1], 1).tolist() == [0, 4, 4, 9]
     other = new_client(server)
     assert "Nothing to download yet" in other.predict(api_name="/download_drawings")[0]  # visitors are apart
-    message, upload, counter, gallery, selected = other.predict([handle_file(str(p)) for p in paths],
-                                                                api_name="/upload_drawings")
+    message, upload, counter, gallery, selected, download = other.predict([handle_file(str(p)) for p in paths],
+                                                                          api_name="/upload_drawings")
     assert "Added 4 drawings" in message and counts(counter) == [1, 0, 0, 0, 2, 0, 0, 0, 0, 1]
     again = Path(other.predict(api_name="/download_drawings")[1]["value"][0])
     assert np.array_equal(read_idx(again, 3).numpy(), read_idx(paths[0], 3).numpy())
     assert "Your 4 drawings" in client.predict(api_name="/download_drawings")[0]  # the first visitor's are unchanged
+    *_, download = collect(client, tmp_path, 2)
+    assert download["visible"] is False and download["value"] is None  # no link to the earlier files stays shown
 
 
 def test_corrupt_or_mismatched_uploads_change_nothing(client, tmp_path):

@@ -1,4 +1,5 @@
-"""Teaching it your handwriting, in real Chromium: draw, press "Right?", see the collection, fine-tune, draw again.
+"""Teaching it your handwriting, in real Chromium: draw, press "Right?", see the collection, fine-tune, draw again,
+download the drawings as MNIST files and add them to another visitor's collection.
 
 One server for the module (a private checkpoint folder); the fine-tune is a short one (a few steps) so the
 journey stays quick. Screenshots, desktop and phone, go to test-output/journeys/ (finetune-*.png).
@@ -46,13 +47,8 @@ def chromium():
         browser.close()
 
 
-def kept(page) -> int:
-    """The counter's total (the last cell of its table)."""
-    cells = page.locator("#collect-counter td")
-    return int(cells.nth(cells.count() - 1).inner_text().strip())
-
-
 def expect_kept(page, n: int) -> None:
+    """The counter's total (the last cell of its table) and the gallery both say `n` drawings."""
     expect(page.locator("#collect-counter td").last).to_have_text(str(n), timeout=20000)
     expect(page.locator("#collection-gallery .thumbnail-item")).to_have_count(n, timeout=20000)
 
@@ -62,7 +58,7 @@ def answered(page) -> None:
     expect(headline(page)).to_have_text(re.compile(r"^\d$"), timeout=20000)
 
 
-def test_draw_keep_fine_tune_and_draw_again_on_desktop(chromium, app):
+def test_draw_keep_fine_tune_draw_again_download_and_upload_on_desktop(chromium, app, tmp_path):
     context = chromium.new_context(**DESKTOP)
     try:
         page = open_page(context, app.url)
@@ -107,8 +103,34 @@ def test_draw_keep_fine_tune_and_draw_again_on_desktop(chromium, app):
         expect_digit(page, 7)
         expect(page.locator("#draw-message")).to_contain_text("your current model")
         shot(page, "finetune-3-draw-again", full_page=False)
+
+        page.locator("#collection-download").click()
+        files = page.locator("#collection-files")
+        saved = []
+        for name in ("my-drawings-images-idx3-ubyte.gz", "my-drawings-labels-idx1-ubyte.gz"):
+            link = files.locator(f'a[download="{name}"]')
+            expect(link).to_be_visible(timeout=15000)
+            with page.expect_download() as download:
+                link.click()
+            saved.append(tmp_path / name)
+            download.value.save_as(saved[-1])
+        shot(page, "finetune-4-download")
     finally:
         context.close()
+
+    other = chromium.new_context(**DESKTOP)  # another visitor: starts with nothing, then adds the files
+    try:
+        page = open_page(other, app.url)
+        open_tab(page, "Draw")
+        expect(page.locator("#collect-counter td").last).to_have_text("0")
+        page.locator("#collection-upload input[type=file]").set_input_files([str(p) for p in saved])
+        expect(page.locator("#collect-message")).to_contain_text("Added 4 drawings", timeout=20000)
+        expect_kept(page, 4)
+        captions = page.locator("#collection-gallery .thumbnail-item").all_inner_texts()
+        assert sorted(c.strip() for c in captions) == ["1", "1", "7", "7"], captions
+        shot(page, "finetune-5-uploaded")
+    finally:
+        other.close()
 
 
 def test_phone_keeps_pad_clear_answer_and_the_digits_on_one_screen(chromium, app):

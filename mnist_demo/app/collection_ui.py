@@ -298,11 +298,13 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
     """`predictor_for(ctx, visitor) -> (Predictor, name)` is the Draw tab's model; `refresh(ctx, visitor)` gives
     the values of `model_outputs` (the Draw tab's picker and model info) after the current model changed."""
     state = ui.state
-    view = [ui.counter, ui.gallery, ui.selected]
+    view = [ui.counter, ui.gallery, ui.selected, ui.files]
 
     def redraw(teaching: Teaching) -> dict:
+        """After any change: the counter, the gallery, no selection, and no download of the earlier drawings."""
         values = shown(teaching.collection)
-        return {ui.counter: values["counter"], ui.gallery: values["gallery"], ui.selected: values["selected"]}
+        return {ui.counter: values["counter"], ui.gallery: values["gallery"], ui.selected: values["selected"],
+                ui.files: gr.File(value=None, visible=False)}
 
     def collect(label, image, teaching: Teaching):
         """Keep the drawing with the digit it is (0-9); the pad is then cleared for the next one."""
