@@ -53,12 +53,21 @@ def choose(page, elem_id: str, value: str) -> None:
     page.locator("ul[role='listbox'] li", has_text=value).first.click()
 
 
+def expect_images_shown(page, selector: str, count: int) -> None:
+    """`count` images under `selector`, each loaded and decoded (scrolled to first: Gradio loads them lazily)."""
+    expect(page.locator(f"{selector} img")).to_have_count(count, timeout=15000)
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_function("(s) => Array.from(document.querySelectorAll(s + ' img'))"
+                           ".every((i) => i.complete && i.naturalWidth > 0)", arg=selector, timeout=15000)
+
+
 def open_mistakes(page) -> None:
     open_tab(page, "Mistakes")
     expect(page.locator("#mistakes-status")).to_contain_text("test images right", timeout=FIRST_PASS_S * 1000)
     expect(page.locator("#mistakes-status")).to_contain_text("default (shipped)")
     expect(page.locator('#mistakes-matrix [role="gridcell"]')).to_have_count(110)
-    expect(page.locator("#mistakes-worst img")).to_have_count(24, timeout=15000)
+    expect_images_shown(page, "#mistakes-worst", 24)
+    page.locator("#mistakes-matrix").scroll_into_view_if_needed()
 
 
 def test_see_the_mistakes_click_a_cell_then_look_inside_a_drawing(chromium, app):
@@ -77,22 +86,22 @@ def test_see_the_mistakes_click_a_cell_then_look_inside_a_drawing(chromium, app)
         matrix_cell(page, *target).click()
         title = page.locator("#mistakes-cell-title")
         expect(title).to_contain_text(f"of a {target[0]} read as {target[1]}", timeout=15000)
-        expect(page.locator("#mistakes-cell img")).to_have_count(min(count, 40), timeout=15000)
+        expect_images_shown(page, "#mistakes-cell", min(count, 40))
         expect(page.locator("#mistakes-true input")).to_have_value(str(target[0]))
         shot(page, "m2-clicked-cell")
         # or choose the pair with the two dropdowns
         choose(page, "mistakes-true", "3")
         choose(page, "mistakes-read-as", "3")
         expect(title).to_contain_text("of a 3 read right", timeout=15000)
-        expect(page.locator("#mistakes-cell img")).to_have_count(40, timeout=15000)
+        expect_images_shown(page, "#mistakes-cell", 40)
         shot(page, "m3-chosen-pair")
         # a digit on the Draw tab, and what the model makes of it
         open_tab(page, "Draw")
         expect(page.locator("#inside-saliency img")).to_have_count(0)
         draw_with_mouse(page, 7, box=(0.2, 0.1, 0.6, 0.8))
         expect_digit(page, 7)
-        expect(page.locator("#inside-saliency img")).to_have_count(1, timeout=15000)
-        expect(page.locator("#inside-features img")).to_have_count(8, timeout=15000)
+        expect_images_shown(page, "#inside-saliency", 1)
+        expect_images_shown(page, "#inside-features", 8)
         expect(page.locator("#inside-summary")).to_contain_text("reads **7**".replace("**", ""))
         page.locator("#draw-inside").scroll_into_view_if_needed()
         shot(page, "m4-look-inside")
@@ -118,7 +127,8 @@ def test_phone_both_tabs_fit(chromium, app):
         page.locator("#draw-pad").scroll_into_view_if_needed()
         Finger(page).draw(4, (0.25, 0.2, 0.5, 0.6))
         expect_digit(page, 4)
-        expect(page.locator("#inside-features img")).to_have_count(8, timeout=15000)
+        expect_images_shown(page, "#inside-saliency", 1)
+        expect_images_shown(page, "#inside-features", 8)
         assert horizontal_overflow(page) == 0, "the Draw tab scrolls sideways"
         shot(page, "m7-phone-draw")
     finally:
