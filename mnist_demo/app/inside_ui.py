@@ -18,7 +18,7 @@ from mnist_demo.app import teach
 from mnist_demo.app.common import md_escape, refused
 from mnist_demo.app.draw_tab import DrawUI, predictor_for
 from mnist_demo.app.state import AppContext, Visitor
-from mnist_demo.errors import DemoError, ImageError
+from mnist_demo.errors import DemoError
 from mnist_demo.inside import diverging, feature_picture, look_inside
 from mnist_demo.preprocess import to_mnist
 
@@ -65,9 +65,7 @@ def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
     try:
         predictor, name = predictor_for(ctx, visitor)
         prepared = to_mnist(image)
-    except ImageError as err:
-        return empty(ui, refused(str(err)))
-    except DemoError as err:
+    except DemoError as err:  # no model to use, or an image that cannot be read: said, and nothing shown
         return empty(ui, refused(str(err)))
     if prepared is None:
         return empty(ui)

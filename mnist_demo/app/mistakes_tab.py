@@ -26,8 +26,9 @@ from mnist_demo.app.common import error_text, md_escape, refused
 from mnist_demo.app.draw_tab import choices
 from mnist_demo.app.state import YOURS, AppContext, Visitor
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
+from mnist_demo.config import whole_number
 from mnist_demo.data import cached_mnist
-from mnist_demo.errors import CheckpointError, DemoError
+from mnist_demo.errors import CheckpointError, ConfigError, DemoError
 from mnist_demo.mistakes import DIGITS, Mistakes, NoPredictions, analyse, from_evaluation
 
 CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and probabilities)
@@ -275,12 +276,10 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
 
     def pair(choice, visitor: Visitor, true, read) -> dict:
         try:
-            true_d = int(str(true))
-            read_d = int(str(read))
-            if not (0 <= true_d < DIGITS and 0 <= read_d < DIGITS):
-                raise ValueError
-        except (TypeError, ValueError):
-            return {ui.status: refused(f"choose two digits from 0 to 9, not {true!r} and {read!r}")}
+            true_d = whole_number("true digit", true, 0, DIGITS - 1)
+            read_d = whole_number("read as", read, 0, DIGITS - 1)
+        except ConfigError as err:
+            return {ui.status: refused(str(err))}
         if choice not in [v for _, v in choices(ctx, visitor)]:
             return {ui.status: refused(f"Model: {choice!r} is not available; choose one from the list")}
         try:
