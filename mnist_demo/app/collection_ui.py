@@ -121,8 +121,8 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
                                 label=f"Your drawings: images (*{IMAGES_SUFFIX}) and labels (*{LABELS_SUFFIX})",
                                 elem_id="collection-files")
                 upload = gr.File(None, file_count="multiple", type="filepath", height=150,
-                                 label=f"Add drawings from MNIST files (both: *{IMAGES_SUFFIX} and "
-                                       f"*{LABELS_SUFFIX})", elem_id="collection-upload")
+                                 label="Add drawings from MNIST files (images and labels)",
+                                 elem_id="collection-upload")
             with gr.Column(scale=2, min_width=300):
                 steps = gr.Number(DEFAULT_STEPS, label=f"Training steps (1-{MAX_STEPS})", precision=None, step=50,
                                   elem_id="finetune-steps")
