@@ -72,7 +72,8 @@ class Evaluation:
     per_class: list[float]
     total: int
     confusion: list[list[int]] | None = None
-    predicted: torch.Tensor | None = field(default=None, repr=False, compare=False)  # int64 [total]
+    # uint8 and float32: 50 KB per evaluation of the test set, kept for each epoch of a run's history
+    predicted: torch.Tensor | None = field(default=None, repr=False, compare=False)  # uint8 [total]
     confidence: torch.Tensor | None = field(default=None, repr=False, compare=False)  # float32 [total]
 
     def log_lines(self) -> str:
@@ -144,7 +145,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
         total_loss += loss_fn(logits, y)
         top, pred = torch.softmax(logits.float(), dim=1).max(dim=1)
         cells += torch.bincount(y * 10 + pred, minlength=100)
-        predicted.append(pred)
+        predicted.append(pred.to(torch.uint8))
         confidence.append(top)
     model.train(was_training)
     confusion = cells.view(10, 10).cpu()
@@ -154,7 +155,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     empty = torch.zeros(0)
     return Evaluation(accuracy=float(hits.sum()) / n, avg_loss=float(total_loss) / n,
                       per_class=(hits / counts).tolist(), total=len(labels), confusion=confusion.tolist(),
-                      predicted=torch.cat(predicted).cpu() if predicted else empty.long(),
+                      predicted=torch.cat(predicted).cpu() if predicted else empty.to(torch.uint8),
                       confidence=torch.cat(confidence).float().cpu() if confidence else empty)
 
 

@@ -125,6 +125,7 @@ def test_summaries_and_checkpoint_metadata_stay_plain_and_small(mnist):
     config = make_config("fast", model="mlp", epochs=1, limit=512, batch_size=128, augment=False)
     result = train(config, mnist)
     assert result.evaluation.predicted is not None and len(result.evaluation.predicted) == 10000
+    assert result.evaluation.predicted.dtype == torch.uint8  # 10 KB, not 80, for each epoch a run keeps
     summary = json.dumps(result.summary())
     meta = json.dumps(metadata(config.to_dict(), result.evaluation, result.epochs_completed, result.steps))
     assert len(summary) < 4000 and len(meta) < 4000
