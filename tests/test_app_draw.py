@@ -363,3 +363,13 @@ def test_stop_ends_a_fine_tune_and_keeps_its_model(server, client, tmp_path):
     assert "**Stopped** after" in status and "stopped by you" in progress, (status, progress)
     assert client.predict(api_name="/model_info")["current"]["origin"] == "fine-tuned, stopped early"
     assert client.predict(api_name="/stop_finetune") == "Nothing of yours is running."
+
+
+def test_with_five_of_each_digit_the_report_is_on_drawings_held_aside(server, client, tmp_path, mnist):
+    picks = [int(i) for d in (3, 8) for i in (mnist.test_labels == d).nonzero().flatten()[:5]]
+    paths = write_idx(mnist.test_images[picks].cpu().numpy(), mnist.test_labels[picks].cpu().numpy(), tmp_path)
+    message, *rest = client.predict([handle_file(str(p)) for p in paths], api_name="/upload_drawings")
+    assert "Added 10 drawings" in message, message
+    wait_idle(client)
+    status, *rest = client.submit(5, api_name="/finetune").result(timeout=180)
+    assert "on the 2 drawings held aside (never trained on" in status, status
