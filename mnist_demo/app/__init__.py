@@ -98,7 +98,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
         def queue_status():
             """The jobs queue: runs going, runs waiting, and this server's limits."""
-            threads = [t.name for t in threading.enumerate() if t.name.startswith(("train-", "benchmark-"))]
+            threads = [t.name for t in threading.enumerate() if t.name.startswith(("train-", "finetune-", "benchmark-"))]
             return {**ctx.jobs.snapshot(), "predict": ctx.predict_stats(), "job_threads": len(threads)}
 
         status_json = gr.JSON(visible=False)

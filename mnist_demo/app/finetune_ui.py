@@ -1,9 +1,10 @@
 """The Draw tab's fine-tune on the visitor's drawings: the run through the jobs queue, its progress and report,
 Stop, and Save (the controls are laid out by `collection_ui.build_section`).
 
-A fine-tune is a run like any training: `ctx.jobs.submit(kind="train")` + `run_job`, so it waits in the same
-line, has Stop and the wall-clock cap, and a visitor has one run at a time. The engine's `finetune.finetune`
-does the work; the result becomes the visitor's current model, which the Draw tab uses at once.
+A fine-tune is a run like any training: `ctx.jobs.submit(kind="finetune")` + `run_job`, so it waits in the same
+line, has the wall-clock cap, and a visitor has one run at a time; its Stop is its own (the Train tab's Stop
+leaves it alone). The engine's `finetune.finetune` does the work; the result becomes the visitor's current model,
+which the Draw tab uses at once.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
         model = copy.deepcopy(predictor.model).requires_grad_(True)  # a Predictor's copy is frozen for serving
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
-            ticket = ctx.jobs.submit(owner, kind="train", label=f"fine-tune on {len(images)} drawings")
+            ticket = ctx.jobs.submit(owner, kind="finetune", label=f"fine-tune on {len(images)} drawings")
         except (Busy, AlreadyActive) as err:
             yield {ui.status: f"**Busy.** {md_escape(str(err))} Nothing was started."}
             return
@@ -205,9 +206,10 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
                       concurrency_id="train", show_progress="hidden")
 
     def stop(visitor: Visitor):
-        """Stop this visitor's fine-tune (or training), or leave the line; a stopped fine-tune's model is kept."""
-        return {None: "Nothing of yours is running.", "left": "Left the line.",
-                "stopping": "Stopping: finishing the current batch and measuring the model..."}[visitor.stop("train")]
+        """Stop this visitor's fine-tune, or leave the line; a stopped fine-tune's model is kept."""
+        said = {None: "No fine-tune of yours is running.", "left": "Left the line.",
+                "stopping": "Stopping: finishing the current batch and measuring the model..."}
+        return said[visitor.stop("finetune")]
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="stop_finetune", queue=False, show_progress="hidden")
 

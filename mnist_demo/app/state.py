@@ -173,8 +173,8 @@ class Visitor:
         return session_hash or self.id
 
     def stop(self, kind: str) -> str | None:
-        """Stop this visitor's run of `kind` ("train", "benchmark"): "left" the line if it was waiting, "stopping"
-        if it was running, None when none of that kind is active."""
+        """Stop this visitor's run of `kind` ("train", "finetune", "benchmark"): "left" the line if it was
+        waiting, "stopping" if it was running, None when none of that kind is active."""
         ticket = self.ticket
         if ticket is None or not ticket.active or ticket.kind != kind:
             return None
