@@ -207,8 +207,9 @@ def training_set(images: torch.Tensor, labels: torch.Tensor, data: MNIST, steps:
 
 def finetune_config(model_name: str, steps: int, seed: int, device) -> TrainConfig:
     """The engine's recipe for a fine-tune of `steps` batches (one epoch, so MNIST is evaluated once)."""
-    return TrainConfig(model=model_name, optimizer=OPTIMIZER, lr=LR, momentum=MOMENTUM, batch_size=BATCH, epochs=1, schedule="onecycle",
-                       warmup=WARMUP, augment=True, seed=seed, device=str(device) if device else None,
+    return TrainConfig(model=model_name, optimizer=OPTIMIZER, lr=LR, momentum=MOMENTUM, batch_size=BATCH, epochs=1,
+                       schedule="onecycle", warmup=WARMUP, augment=True, seed=seed,
+                       device=str(device) if device else None,
                        log_every=max(1, math.ceil(steps / 50)))
 
 
