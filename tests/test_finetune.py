@@ -16,6 +16,7 @@ from mnist_demo.checkpoints import clean_meta, load_checkpoint, save_checkpoint
 from mnist_demo.data import MNIST, load_mnist
 from mnist_demo.errors import DemoError
 from mnist_demo.finetune import FineTuneError, FineTuneResult, check_drawings, finetune, finetune_meta, split_held_out
+from mnist_demo.predict import Predictor
 from mnist_demo.train import EpochEnd, Progress, evaluate
 
 
@@ -135,6 +136,15 @@ def test_finetune_teaches_a_new_style_and_leaves_the_start_untouched(mnist, smal
     assert set(summary) == {"before", "after", "mnist_before", "mnist_after", "held_out", "drawings", "steps",
                             "train_s", "stopped"}
     assert summary["steps"] == 60 and summary["train_s"] > 0
+
+
+def test_finetune_starts_from_a_model_frozen_for_serving(mnist, small, shipped):
+    """The app hands over a Predictor's model, whose parameters are frozen: the fine-tune trains its own copy."""
+    served = Predictor(shipped.model)
+    images, labels = turned(mnist.train_images, mnist.train_labels, 2)
+    result = finetune(served.model, images, labels, small, steps=5)
+    assert result.steps == 5 and not result.stopped
+    assert not any(p.requires_grad for p in served.model.parameters())  # still frozen, still serving
 
 
 def test_finetune_without_holding_out_trains_and_measures_on_all(mnist, small, shipped):

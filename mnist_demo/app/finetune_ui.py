@@ -9,7 +9,6 @@ which the Draw tab uses at once.
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -170,7 +169,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
         if visitor.draw_choice == YOURS and visitor.current is not None:
             source = f"your current model ({visitor.current.origin})"
         start_meta = dict(predictor.meta or {})
-        model = copy.deepcopy(predictor.model).requires_grad_(True)  # a Predictor's copy is frozen for serving
+        model = predictor.model  # finetune() trains a copy of it (this one keeps serving other predictions)
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="finetune", label=f"fine-tune on {len(images)} drawings")
