@@ -11,7 +11,8 @@ import torch
 
 from mnist_demo import bench, bench_core, bench_memory, bench_report
 from mnist_demo.errors import ConfigError
-from mnist_demo.app.jobs import Finished, JobQueue, run_job
+from mnist_demo.app.jobs import JobQueue
+from mnist_demo.app.runner import Finished, run_job
 
 SIZES = (1, 8, 32)
 HAS_CUDA = torch.cuda.is_available()

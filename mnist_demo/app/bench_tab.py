@@ -19,7 +19,8 @@ from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
-from mnist_demo.app.jobs import AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.jobs import AlreadyActive, Busy
+from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Callable
 import gradio as gr
 
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
-from mnist_demo.app.jobs import AlreadyActive, Busy, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.jobs import AlreadyActive, Busy
+from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.config import whole_number
 from mnist_demo.data import cached_mnist
@@ -63,7 +64,7 @@ def result_text(result, source: str) -> str:
 # --------------------------------------------------------------------------- the fine-tune's work
 
 def finetune_work(ctx: AppContext, model, images, labels, steps: int):
-    """`work(stop, emit) -> FineTuneResult` for `jobs.run_job`."""
+    """`work(stop, emit) -> FineTuneResult` for `runner.run_job`."""
 
     def work(stop, emit):
         emit(Stage("Loading MNIST (for replay and the test set)..."))

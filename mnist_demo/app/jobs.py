@@ -1,11 +1,15 @@
-"""Admission for long runs (trainings and benchmarks): at most N at once, a bounded waiting line, per-run caps.
+"""Admission for long runs (trainings, fine-tunes, benchmarks): at most N at once, a bounded waiting line, caps.
 
-Pure Python (threads only): the app uses it, and so can anything else. How a run goes:
+Pure Python (threads only): the app uses it, and so can anything else. How a run goes (`runner.run_job` waits
+in line and runs the work):
 
     queue = JobQueue(max_running=1, max_waiting=4, max_seconds=600)
     ticket = queue.submit(owner="visitor-1", kind="train")   # Busy when the line is full
     for update in run_job(ticket, work):                      # work(stop: Event, emit) -> result
         ...  # Waiting(position) while in line, Started, whatever `work` emits, Tick, then Finished or Failed
+
+Why not Gradio's own queue: its only bound, `queue(max_size=...)`, counts every event of the app, so a full line
+of trainings would refuse every prediction (benchmarks/queue_choice.py; docs/measurements.md).
 
 - Admission is first come, first served. A ticket with `exclusive=True` (the benchmark) runs alone: it waits
   until nothing runs, and nothing else starts while it runs, so its timings are not polluted.
@@ -15,8 +19,8 @@ Pure Python (threads only): the app uses it, and so can anything else. How a run
   `run_job` touches its ticket every time it is pulled; a ticket not touched for `stale_after_s` is cancelled
   (a browser tab closed mid-run, a client that went away) so its slot is freed.
 - `max_epochs` is carried for callers to pass to `config.make_config(max_epochs=...)`.
-- Runs are background work: their thread runs at a lower OS priority (`JOB_NICENESS`, Linux), so the web
-  server and predictions get the CPU first and a training only uses what they leave.
+- Runs are background work: `run_job` runs them at a lower OS priority (`runner.JOB_NICENESS`, Linux), so the
+  web server and predictions get the CPU first and a training only uses what they leave.
 - Nothing is left behind: the run's thread ends when its work returns, the slot is released by that thread,
   and the watchdog thread exits once the queue is empty.
 """
@@ -24,18 +28,13 @@ Pure Python (threads only): the app uses it, and so can anything else. How a run
 from __future__ import annotations
 
 import itertools
-import os
-import queue as _queue
-import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 from mnist_demo.errors import DemoError
 
 WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
-JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core
 STOPPED_BY_USER = "stopped by you"
 CONSUMER_GONE = "the page or client stopped listening"
 
@@ -46,51 +45,6 @@ class Busy(DemoError):
 
 class AlreadyActive(DemoError):
     """This owner already has a run waiting or running."""
-
-
-# --------------------------------------------------------------------------- what run_job yields
-
-@dataclass(frozen=True)
-class Waiting:
-    """Still in line: `position` 1 is next; `running` runs are going now."""
-
-    position: int
-    waiting: int
-    running: int
-    waited_s: float
-
-
-@dataclass(frozen=True)
-class Started:
-    waited_s: float
-
-
-@dataclass(frozen=True)
-class Tick:
-    """Nothing new for a while (the run is busy, e.g. loading data or evaluating)."""
-
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class Finished:
-    result: Any
-    stop_reason: str | None  # why `stop` was set, if it was (by the user, the time cap, ...)
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: BaseException
-    stop_reason: str | None
-    elapsed_s: float
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    """Left the line before starting."""
-
-    reason: str
 
 
 # --------------------------------------------------------------------------- tickets
@@ -139,6 +93,10 @@ class Ticket:
         if self.started is None:
             return 0.0
         return max(0.0, (self.ended or self._jobs.clock()) - self.started)
+
+    def line(self) -> tuple[int, int, int]:
+        """(this ticket's place in line, 0 when not waiting; runs waiting; runs going), read at one instant."""
+        return self._jobs._line(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until admitted (True), or until `timeout` passes or the ticket is cancelled (False)."""
@@ -265,6 +223,10 @@ class JobQueue:
 
     # ----------------------------------------------------------------- internals (called by Ticket)
 
+    def _line(self, ticket: Ticket) -> tuple[int, int, int]:
+        with self._lock:
+            return self._position(ticket), len(self._waiting), len(self._running)
+
     def _position(self, ticket: Ticket) -> int:
         try:
             return self._waiting.index(ticket) + 1
@@ -350,97 +312,3 @@ class JobQueue:
                 ticket.cancel(CONSUMER_GONE)
                 if ticket.status == RUNNING and not ticket.working:
                     ticket.release()  # admitted, but nobody is there to start or end its work
-
-
-# --------------------------------------------------------------------------- running a ticket's work
-
-class _Outcome:
-    def __init__(self, result=None, error: BaseException | None = None):
-        self.result, self.error = result, error
-
-
-def lower_priority(niceness: int = JOB_NICENESS) -> bool:
-    """Raise the calling thread's niceness by `niceness` (Linux threads have their own; needs no privilege).
-
-    True when done; False where threads have no priority of their own here (macOS, Windows) or it failed.
-    """
-    if niceness <= 0 or not sys.platform.startswith("linux"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
-        return True
-    except OSError:
-        return False
-
-
-def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
-            poll_s: float = 0.5, tick_s: float | None = 1.0) -> Iterator[Any]:
-    """Wait in line, then run `work(stop, emit)` in its own thread, yielding as things happen.
-
-    Yields Waiting (every `poll_s` while in line), then Started, each item `work` emits, Tick when nothing
-    came for `tick_s`, and finally Finished(result) or Failed(error) - or Cancelled if it left the line.
-    Closing the generator (the consumer went away) cancels the ticket: a waiting one leaves the line, a
-    running one gets `stop` set and its thread releases the slot as soon as the work returns.
-    """
-    worker: threading.Thread | None = None
-    try:
-        while True:
-            ticket.touch()
-            if ticket.wait(poll_s):
-                break
-            if ticket.status != WAITING:
-                yield Cancelled(ticket.stop_reason or "cancelled")
-                return
-            jobs = ticket._jobs
-            with jobs._lock:
-                position, waiting, running = jobs._position(ticket), len(jobs._waiting), len(jobs._running)
-            if position:
-                yield Waiting(position, waiting, running, ticket.waited_s)
-        if ticket.stop.is_set():  # cancelled in the instant it was admitted
-            ticket.release()
-            yield Cancelled(ticket.stop_reason or "cancelled")
-            return
-        events: _queue.Queue = _queue.Queue()
-
-        def body() -> None:
-            outcome = _Outcome()
-            lower_priority()
-            try:
-                outcome.result = work(ticket.stop, events.put)
-            except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed
-                outcome.error = err
-            finally:
-                ticket.release()
-                events.put(outcome)
-
-        # started before the first yield after admission: from here on, the slot is freed by this thread
-        # however the consumer behaves (it may never pull again)
-        worker = threading.Thread(target=body, name=f"{ticket.kind}-{ticket.id}", daemon=True)
-        ticket.working = True
-        worker.start()
-        yield Started(ticket.waited_s)
-        last = time.monotonic()
-        while True:
-            ticket.touch()
-            try:
-                item = events.get(timeout=poll_s)
-            except _queue.Empty:
-                if tick_s is not None and time.monotonic() - last >= tick_s:
-                    last = time.monotonic()
-                    yield Tick(ticket.elapsed_s)
-                continue
-            if isinstance(item, _Outcome):
-                if item.error is not None:
-                    yield Failed(item.error, ticket.stop_reason, ticket.elapsed_s)
-                else:
-                    yield Finished(item.result, ticket.stop_reason, ticket.elapsed_s)
-                return
-            last = time.monotonic()
-            yield item
-    finally:
-        if worker is None:
-            ticket.cancel(CONSUMER_GONE)
-            ticket.release()
-        elif worker.is_alive():
-            ticket.cancel(CONSUMER_GONE)  # the worker's own `finally` frees the slot when the work returns

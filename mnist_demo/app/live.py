@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from mnist_demo.config import TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
-from mnist_demo.app.jobs import Cancelled, Failed, Finished, Started, Tick, Waiting
+from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 
 TUTORIAL_LOG_EVERY = 100  # the tutorial prints a loss line every 100 batches
@@ -65,7 +65,7 @@ def for_live_view(config: TrainConfig, train_size: int = TRAIN_SIZE) -> TrainCon
 
 
 def training_work(config: TrainConfig, data_dir):
-    """`work(stop, emit) -> TrainResult` for `jobs.run_job`: load the data, build the model, train."""
+    """`work(stop, emit) -> TrainResult` for `runner.run_job`: load the data, build the model, train."""
 
     def work(stop, emit):
         emit(Phase("Loading MNIST (the first run loads it; later runs reuse it)..."))
@@ -121,7 +121,7 @@ class LiveRun:
         return self.result is not None or self.error is not None or self.cancelled is not None
 
     def apply(self, item) -> bool:
-        """Take one item from `jobs.run_job`; True when it is worth redrawing at once."""
+        """Take one item from `runner.run_job`; True when it is worth redrawing at once."""
         if isinstance(item, Waiting):
             changed = item.position != self.position
             self.position = item.position

@@ -24,7 +24,8 @@ from mnist_demo.checkpoints import metadata
 from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
 from mnist_demo.devices import resolve_device
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
-from mnist_demo.app.jobs import AlreadyActive, Busy, run_job
+from mnist_demo.app.jobs import AlreadyActive, Busy
+from mnist_demo.app.runner import run_job
 from mnist_demo.models import MODELS
 from mnist_demo.predict import Predictor
 

@@ -1,0 +1,153 @@
+"""Running a ticket's work (`run_job`) and what it yields on the way: Waiting, Started, Tick, then Finished, Failed
+or Cancelled.
+
+`jobs.JobQueue` decides who may run; `run_job` waits for that, runs the work in its own thread at a lower OS
+priority, passes on what the work emits, and makes sure the slot is freed however the consumer behaves.
+"""
+
+from __future__ import annotations
+
+import os
+import queue as _queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from mnist_demo.app.jobs import CONSUMER_GONE, WAITING, Ticket
+
+JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Still in line: `position` 1 is next; `running` runs are going now."""
+
+    position: int
+    waiting: int
+    running: int
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class Started:
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Nothing new for a while (the run is busy, e.g. loading data or evaluating)."""
+
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    result: Any
+    stop_reason: str | None  # why `stop` was set, if it was (by the user, the time cap, ...)
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BaseException
+    stop_reason: str | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """Left the line before starting."""
+
+    reason: str
+
+
+class _Outcome:
+    def __init__(self, result=None, error: BaseException | None = None):
+        self.result, self.error = result, error
+
+
+def lower_priority(niceness: int = JOB_NICENESS) -> bool:
+    """Raise the calling thread's niceness by `niceness` (Linux threads have their own; needs no privilege).
+
+    True when done; False where threads have no priority of their own here (macOS, Windows) or it failed.
+    """
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+        return True
+    except OSError:
+        return False
+
+
+def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
+            poll_s: float = 0.5, tick_s: float | None = 1.0) -> Iterator[Any]:
+    """Wait in line, then run `work(stop, emit)` in its own thread, yielding as things happen.
+
+    Yields Waiting (every `poll_s` while in line), then Started, each item `work` emits, Tick when nothing
+    came for `tick_s`, and finally Finished(result) or Failed(error) - or Cancelled if it left the line.
+    Closing the generator (the consumer went away) cancels the ticket: a waiting one leaves the line, a
+    running one gets `stop` set and its thread releases the slot as soon as the work returns.
+    """
+    worker: threading.Thread | None = None
+    try:
+        while True:
+            ticket.touch()
+            if ticket.wait(poll_s):
+                break
+            if ticket.status != WAITING:
+                yield Cancelled(ticket.stop_reason or "cancelled")
+                return
+            position, waiting, running = ticket.line()
+            if position:
+                yield Waiting(position, waiting, running, ticket.waited_s)
+        if ticket.stop.is_set():  # cancelled in the instant it was admitted
+            ticket.release()
+            yield Cancelled(ticket.stop_reason or "cancelled")
+            return
+        events: _queue.Queue = _queue.Queue()
+
+        def body() -> None:
+            outcome = _Outcome()
+            lower_priority()
+            try:
+                outcome.result = work(ticket.stop, events.put)
+            except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed
+                outcome.error = err
+            finally:
+                ticket.release()
+                events.put(outcome)
+
+        # started before the first yield after admission: from here on, the slot is freed by this thread
+        # however the consumer behaves (it may never pull again)
+        worker = threading.Thread(target=body, name=f"{ticket.kind}-{ticket.id}", daemon=True)
+        ticket.working = True
+        worker.start()
+        yield Started(ticket.waited_s)
+        last = time.monotonic()
+        while True:
+            ticket.touch()
+            try:
+                item = events.get(timeout=poll_s)
+            except _queue.Empty:
+                if tick_s is not None and time.monotonic() - last >= tick_s:
+                    last = time.monotonic()
+                    yield Tick(ticket.elapsed_s)
+                continue
+            if isinstance(item, _Outcome):
+                if item.error is not None:
+                    yield Failed(item.error, ticket.stop_reason, ticket.elapsed_s)
+                else:
+                    yield Finished(item.result, ticket.stop_reason, ticket.elapsed_s)
+                return
+            last = time.monotonic()
+            yield item
+    finally:
+        if worker is None:
+            ticket.cancel(CONSUMER_GONE)
+            ticket.release()
+        elif worker.is_alive():
+            ticket.cancel(CONSUMER_GONE)  # the worker's own `finally` frees the slot when the work returns
