@@ -90,6 +90,15 @@ def make_default_checkpoint(directory: Path) -> None:
     save_checkpoint(result.model, "default", meta, directory)
 
 
+def app_with_default_model(tmp_path_factory, *flags: str) -> Server:
+    """`demo.py FLAGS` over a checkpoint folder of its own holding the shipped model (`server.checkpoints`)."""
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    make_default_checkpoint(checkpoints)
+    server = Server(tmp_path_factory.mktemp("server"), "--checkpoint-dir", str(checkpoints), *flags)
+    server.checkpoints = checkpoints
+    return server
+
+
 # --------------------------------------------------------------------------- calls
 
 def new_client(server: Server) -> Client:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real bundled MNIST, read once per test session; one running app for the test_app_* modules."""
+"""Shared fixtures: the real bundled MNIST, read once per test session; one running app for the test_app_* modules;
+one Chromium for the journeys (started when a journey first asks for it)."""
 
 from pathlib import Path
 
@@ -41,3 +42,16 @@ def client(server) -> Client:
 def fresh(server) -> Client:
     """A visitor who has not trained or loaded anything in this module."""
     return new_client(server)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium through Playwright, shared by every journey module (each opens its own contexts)."""
+    from playwright.sync_api import sync_playwright  # a dev requirement, needed by the journeys only
+
+    from tests.browser import CHROMIUM, FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()

@@ -14,15 +14,15 @@ import re
 
 import pytest
 
-from tests.browser import CHROMIUM, DESKTOP, FLAGS, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
+from tests.browser import CHROMIUM, DESKTOP, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
     headline, horizontal_overflow, on_screen, open_page, open_tab, set_number, shot
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
+from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
 
-from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.app_server import Server, app_with_default_model  # noqa: E402
 
 FINETUNE_S = 180  # 20 steps and two MNIST test passes take ~10 s alone on 2 cores
 # (digit, box on the paper): each drawn twice, in two places and sizes
@@ -32,19 +32,9 @@ DRAWINGS = [(1, (0.45, 0.1, 0.3, 0.8)), (7, (0.2, 0.1, 0.6, 0.8)), (1, (0.3, 0.2
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Server:
-    checkpoints = tmp_path_factory.mktemp("checkpoints")
-    make_default_checkpoint(checkpoints)
-    server = Server(tmp_path_factory.mktemp("server"), "--checkpoint-dir", str(checkpoints), "--max-trainings", "1")
+    server = app_with_default_model(tmp_path_factory, "--max-trainings", "1")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def expect_kept(page, n: int) -> None:

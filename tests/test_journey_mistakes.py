@@ -11,15 +11,15 @@ import os
 
 import pytest
 
-from tests.browser import CHROMIUM, DESKTOP, FLAGS, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
+from tests.browser import CHROMIUM, DESKTOP, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
     horizontal_overflow, open_page, open_tab, shot
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
+from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
 
-from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.app_server import Server, app_with_default_model  # noqa: E402
 from tests.test_journeys import reachable_by_tab, unnamed_controls  # noqa: E402
 
 FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on this 2-core CPU, more when busy
@@ -27,19 +27,9 @@ FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Server:
-    checkpoints = tmp_path_factory.mktemp("checkpoints")
-    make_default_checkpoint(checkpoints)
-    server = Server(tmp_path_factory.mktemp("server"), "--checkpoint-dir", str(checkpoints))
+    server = app_with_default_model(tmp_path_factory)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def matrix_cell(page, true: int, read: int):

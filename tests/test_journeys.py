@@ -14,21 +14,19 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMIUM, DESKTOP, FLAGS, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
-    headline, horizontal_overflow, ink_on_pad, log_lines, mouse_line, on_screen, open_page, open_tab, paper, \
-    set_number, shot, strokes
+from tests.browser import CHROMIUM, DESKTOP, PHONE, Finger, draw_with_mouse, expect_blank, expect_digit, \
+    headline, horizontal_overflow, log_lines, mouse_line, on_screen, open_page, open_tab, paper, set_number, shot
 
 if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
     pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402  (a dev requirement)
+from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
 
-from tests.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.app_server import Server, app_with_default_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TABS = ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Checkpoints"]
@@ -43,21 +41,10 @@ TEN = [(0, (0.3, 0.15, 0.4, 0.7), (2,)), (1, (0.45, 0.1, 0.3, 0.8), (1,)), (2, (
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> Server:
     """The real app: one training at a time (so a second visitor waits), a private checkpoint folder."""
-    checkpoints = tmp_path_factory.mktemp("checkpoints")
-    make_default_checkpoint(checkpoints)
-    server = Server(tmp_path_factory.mktemp("server"), "--checkpoint-dir", str(checkpoints),
-                    "--max-trainings", "1", "--queue-size", "4", "--max-epochs", "3")
-    server.checkpoints = checkpoints
+    server = app_with_default_model(tmp_path_factory, "--max-trainings", "1", "--queue-size", "4",
+                                    "--max-epochs", "3")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
