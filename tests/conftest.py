@@ -1,5 +1,5 @@
 """Shared fixtures: the real bundled MNIST, read once per test session; one running app for the test_app_* modules;
-one Chromium for the journeys (started when a journey first asks for it)."""
+Chromium for the journeys."""
 
 from pathlib import Path
 
@@ -44,9 +44,11 @@ def fresh(server) -> Client:
     return new_client(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium through Playwright, shared by every journey module (each opens its own contexts)."""
+    """Debian's Chromium through Playwright, for one journey module (each opens its own contexts). Per module, not
+    per session: Playwright's sync API keeps an event loop running in this thread while it is open, which would
+    make every later `asyncio.run` in the session fail."""
     from playwright.sync_api import sync_playwright  # a dev requirement, needed by the journeys only
 
     from tests.browser import CHROMIUM, FLAGS

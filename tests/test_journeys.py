@@ -209,6 +209,21 @@ def test_train_twice_with_two_learning_rates_and_see_both_curves(desktop, chromi
     expect(page.locator("#runs-status")).to_contain_text("Run 1", timeout=15000)
     open_tab(page, "Draw")
     expect(page.locator("#draw-model input")).to_have_value(re.compile(r"Your current model .*run 1"), timeout=15000)
+    # where run 1 goes wrong: its last test pass, reused; click one of its mistakes and see those test images
+    open_tab(page, "Mistakes")
+    status = page.locator("#mistakes-status")
+    expect(status).to_contain_text("your current model", timeout=60000)
+    expect(status).to_contain_text("its run's last test pass")
+    cells = page.locator('#mistakes-matrix [role="gridcell"]')
+    expect(cells).to_have_count(110)
+    counts = {(t, r): int(page.locator(f'#mistakes-matrix [data-testid="cell-{t}-{r + 1}"]').inner_text().strip())
+              for t in range(10) for r in range(10)}
+    assert sum(counts.values()) == 10000, sum(counts.values())
+    true, read = max((cell for cell in counts if cell[0] != cell[1]), key=counts.get)  # its most common mistake
+    page.locator(f'#mistakes-matrix [data-testid="cell-{true}-{read + 1}"]').click()
+    expect(page.locator("#mistakes-cell-title")).to_contain_text(f"of a {true} read as {read}", timeout=15000)
+    expect(page.locator("#mistakes-cell img")).to_have_count(min(counts[true, read], 40), timeout=15000)
+    shot(page, "2b-run-mistakes")
     open_tab(page, "Train")
     expect(page.locator("#loss-plot svg g.role-legend-label text")).to_have_count(2, timeout=15000)
 
