@@ -129,6 +129,7 @@ def test_undo_redo_and_eraser_keep_the_prediction_on_the_pad(desktop, app):
 def test_train_draw_save_reload_load(desktop, app):
     page = open_page(desktop, app.url)
     train_by_hand(page, lr="0.004", batch="96", epochs="1", limit="12000")
+    expect(page.locator("#train-preset")).to_contain_text("Changed by hand: lr 0.004, batch 96", timeout=15000)
     expect(page.locator("#train-status")).to_contain_text("lr 0.004, batch 96", timeout=60000)
     expect(page.locator("#train-log textarea")).to_have_value(re.compile(r"loss: "), timeout=60000)
     first = log_lines(page)

@@ -130,3 +130,21 @@ def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
     assert len(one.runs) == 1 and len(two.runs) == 0 and one.runs is not two.runs
     one.close()
     assert len(one.runs) == 0 and one.current is None
+
+
+def test_the_preset_box_says_which_values_were_changed_by_hand():
+    from mnist_demo.app.run_text import PRESET_INFO, preset_info
+
+    fast = PRESETS["fast"]
+    shown = dict(model=fast.model, optimizer=fast.optimizer, lr=fast.lr, batch_size=fast.batch_size,
+                 epochs=fast.epochs, augment=fast.augment)
+    assert preset_info("fast", 20, **shown) == PRESET_INFO
+    assert preset_info("fast", 20, **{**shown, "lr": 0.004, "batch_size": 96}) == (
+        "Changed by hand: lr 0.004, batch 96; the rest is the fast recipe")
+    assert preset_info("Fast", 20, **{**shown, "augment": not fast.augment, "lr": None}) == (
+        f"Changed by hand: lr empty, augmentation {'off' if fast.augment else 'on'}; the rest is the fast recipe")
+    best = PRESETS["best"]
+    capped = dict(model=best.model, optimizer=best.optimizer, lr=best.lr, batch_size=best.batch_size,
+                  epochs=min(best.epochs, 2), augment=best.augment)
+    assert preset_info("best", 2, **capped) == PRESET_INFO  # epochs as the box fills them under the server's cap
+    assert preset_info("no-such-preset", 20, lr=1.0) == PRESET_INFO

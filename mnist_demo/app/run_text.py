@@ -1,5 +1,5 @@
 """The Train tab's words for a run (no gradio): its settings in one line, the status line and the progress bar's
-text, from a `LiveRun` and what the engine reported."""
+text, from a `LiveRun` and what the engine reported; and the preset box's note once a value is changed by hand."""
 
 from __future__ import annotations
 
@@ -8,11 +8,43 @@ import logging
 from mnist_demo.app.common import error_text, md_escape, progress_html, seconds
 from mnist_demo.app.live import LiveRun
 from mnist_demo.app.state import AppContext
-from mnist_demo.config import TrainConfig
+from mnist_demo.config import PRESETS, TrainConfig
 from mnist_demo.errors import DemoError
 from mnist_demo.train import TrainingDiverged
 
 log = logging.getLogger(__name__)
+
+
+PRESET_INFO = "Fills the controls below with a tested recipe"
+EDITABLE = (("model", "model"), ("optimizer", "optimizer"), ("lr", "lr"), ("batch_size", "batch"),
+            ("epochs", "epochs"), ("augment", "augmentation"))
+
+
+def preset_info(preset, max_epochs: int | None = None, **values) -> str:
+    """The preset box's info line: which of the shown values differ from the preset's recipe (epochs as the box
+    fills them, at most `max_epochs`), since the recipe still sets everything not shown (momentum, schedule, ...).
+    Without the note the box kept naming the preset as if its recipe were what would run."""
+    name = preset.strip().lower() if isinstance(preset, str) else None
+    recipe = PRESETS.get(name)
+    if recipe is None:
+        return PRESET_INFO
+    changed = []
+    for field, label in EDITABLE:
+        if field not in values:
+            continue
+        value, base = values[field], getattr(recipe, field)
+        if field == "epochs" and max_epochs:
+            base = min(base, max_epochs)
+        if isinstance(base, bool) or not isinstance(value, (int, float)) or isinstance(value, bool):
+            same = value == base
+        else:
+            same = abs(float(value) - base) <= 1e-9 * max(1.0, abs(base))
+        if not same:
+            shown = "on" if value is True else "off" if value is False else "empty" if value is None else value
+            changed.append(f"{label} {shown}")
+    if not changed:
+        return PRESET_INFO
+    return f"Changed by hand: {', '.join(changed)}; the rest is the {name} recipe"
 
 
 def describe_config(config: TrainConfig) -> str:

@@ -95,7 +95,7 @@ def build(ctx: AppContext) -> TrainUI:
         with gr.Column(scale=2, min_width=300):
             preset_dd = gr.Dropdown([(f"{name}: {PRESET_HELP[name]}", name) for name in PRESETS],
                                     value=DEFAULT_PRESET, label="Preset", allow_custom_value=True,
-                                    info="Fills the controls below with a tested recipe", elem_id="train-preset")
+                                    info=run_text.PRESET_INFO, elem_id="train-preset")
             gr.Markdown("**Try it:** two runs, one change, one after the other (Stop ends both)",
                         elem_id="try-title", elem_classes=["mnist-small"])
             with gr.Row(elem_id="try-row"):
@@ -248,7 +248,18 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                 ui.epochs: min(p.epochs, ctx.settings.max_epochs), ui.augment: p.augment}
 
     ui.preset.input(fill_preset, ui.preset, [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment],
-                    api_name="preset_values", queue=False)
+                    api_name="preset_values", queue=False).then(
+        lambda: gr.update(info=run_text.PRESET_INFO), None, ui.preset, queue=False, api_visibility="private")
+
+    shown = [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment]
+
+    def note_edits(preset, model, optimizer, lr, batch_size, epochs, augment):
+        return gr.update(info=run_text.preset_info(preset, ctx.settings.max_epochs, model=model, optimizer=optimizer,
+                                                   lr=lr, batch_size=batch_size, epochs=epochs, augment=augment))
+
+    for control in shown:  # typed or picked by a person (not filled by a preset): say what now differs
+        control.input(note_edits, [ui.preset, *shown], ui.preset, queue=False, api_visibility="private",
+                      show_progress="hidden")
 
     # the first outputs keep their places (API clients read status, progress, log and the plots by position)
     outputs = [ui.status, ui.progress, ui.log, ui.loss_plot, ui.accuracy_plot, ui.train_button, ui.stop_button,
