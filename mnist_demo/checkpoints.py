@@ -73,6 +73,8 @@ def clean_name(name) -> str:
     if text[-len(SUFFIX):].lower() == SUFFIX:
         text = text[:-len(SUFFIX)]
     shown = repr(name[:80]) if isinstance(name, str) else f"of type {type(name).__name__}"
+    if isinstance(name, str) and not name.strip():
+        raise CheckpointError(f"checkpoint name {shown} is not allowed: it is empty; type a name ({NAME_RULE})")
     if not _NAME.fullmatch(text):
         raise CheckpointError(f"checkpoint name {shown} is not allowed: use {NAME_RULE}")
     lower = text.lower()

@@ -195,8 +195,6 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
         visitor.username = getattr(request, "username", None) or visitor.username
         try:
             run = chosen(number, visitor)
-            if not isinstance(name, str) or not name.strip():
-                raise CheckpointError("Checkpoint name: is empty; type a name such as lr-0.1")
             path = ctx.library.save(run.model, run.meta, name, visitor.owner)
         except (CheckpointError, ConfigError) as err:
             return {ui.status: refused(str(err))}

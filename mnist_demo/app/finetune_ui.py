@@ -220,8 +220,6 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
         if current is None:
             return {ui.save_status: refused("No model of your own to save yet: fine-tune one first.")}
         try:
-            if not isinstance(name, str) or not name.strip():
-                raise CheckpointError("Checkpoint name: is empty; type a name such as my-hand")
             path = ctx.library.save(current.model, current.meta, name, visitor.owner)
         except CheckpointError as err:
             return {ui.save_status: refused(str(err))}

@@ -380,8 +380,6 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             return {ui.save_status: refused("No model to save yet: train one first (or load or upload one in the "
                                             "Checkpoints tab).")}
         try:
-            if not isinstance(name, str) or not name.strip():
-                raise CheckpointError("Checkpoint name: is empty; type a name such as my-cnn")
             path = ctx.library.save(current.model, current.meta, name, visitor.owner)
         except CheckpointError as err:
             return {ui.save_status: refused(str(err))}
