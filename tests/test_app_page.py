@@ -4,6 +4,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from mnist_demo.app.i18n import resolve
 from tests.app_server import Server, rest
 from tests.digits import CENTRED, draw, encode
 
@@ -13,7 +14,7 @@ from tests.digits import CENTRED, draw, encode
 def test_page_has_the_five_tabs_and_stable_ids(server):
     config = httpx.get(server.url + "config", timeout=10).json()
     components = config["components"]
-    tabs = [c["props"].get("label") for c in components if c.get("type") == "tabitem"]
+    tabs = [resolve(c["props"].get("label")) for c in components if c.get("type") == "tabitem"]
     assert tabs == ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Checkpoints"]
     ids = {c["props"].get("elem_id") for c in components}
     for elem_id in ("draw-pad", "draw-label", "draw-preview", "draw-clear", "train-button", "stop-button",

@@ -19,8 +19,9 @@ from typing import Callable
 
 import gradio as gr
 
-from mnist_demo.app import (bench_tab, checkpoints_tab, draw_tab, editor_guard, inside_ui, mistakes_tab, teach,
-                            train_tab)
+from mnist_demo.app import (bench_tab, checkpoints_tab, draw_tab, editor_guard, i18n, inside_ui, mistakes_tab,
+                            teach, train_tab)
+from mnist_demo.app.i18n import t
 from mnist_demo.app.rest import PredictRoute
 from mnist_demo.app.state import AppContext, Settings, Visitor, close_visitor, new_visitor
 
@@ -51,22 +52,25 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     ctx = AppContext(settings)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         visitor = gr.State(new_visitor(), delete_callback=close_visitor)  # deep-copied per session: fresh
-        gr.Markdown(f"# {TITLE}\nTrain a digit recogniser on MNIST, draw digits for it to read, compare CPU "
-                    "and CUDA speed. Grown from the PyTorch tutorial's 784-512-512-10 MLP.", elem_id="app-title")
+        with gr.Row(elem_id="app-header"):
+            gr.Markdown(t("app.intro"), elem_id="app-title")
+            language = gr.Radio(i18n.choices(), value=i18n.DEFAULT, label=t("app.language"), show_label=False, container=False, scale=0,
+                                min_width=180, elem_id="language")
+            browser_language = gr.Textbox(visible=False)  # filled by the page script on load
         with gr.Tabs(elem_id="tabs") as tabs:
-            with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab_block:
+            with gr.Tab(t("app.tab_train"), id="train", elem_id="tab-train") as train_tab_block:
                 train_ui = train_tab.build(ctx)
-            with gr.Tab("Draw", id="draw", elem_id="tab-draw") as draw_tab_block:
+            with gr.Tab(t("app.tab_draw"), id="draw", elem_id="tab-draw") as draw_tab_block:
                 draw_ui = draw_tab.build(ctx)
                 editor_guard.bound(draw_ui.pad)  # layers and sizes checked before Gradio decodes anything
                 inside = inside_ui.build(ctx)
-            with gr.Tab("Mistakes", id="mistakes", elem_id="tab-mistakes") as mistakes_tab_block:
+            with gr.Tab(t("app.tab_mistakes"), id="mistakes", elem_id="tab-mistakes") as mistakes_tab_block:
                 mistakes_ui = mistakes_tab.build(ctx)
-            with gr.Tab("CPU vs CUDA", id="bench", elem_id="tab-bench"):
+            with gr.Tab(t("app.tab_bench"), id="bench", elem_id="tab-bench") as bench_tab_block:
                 bench_ui = bench_tab.build(ctx)
-            with gr.Tab("Checkpoints", id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab_block:
+            with gr.Tab(t("app.tab_checkpoints"), id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab_block:
                 checkpoints_ui = checkpoints_tab.build(ctx)
-        with gr.Accordion("About sharing this demo", open=False, elem_id="teach-sharing"):
+        with gr.Accordion(t("app.about_sharing"), open=False, elem_id="teach-sharing"):
             gr.Markdown(teach.SHARING)
 
         # ------------------------------------------------------------------ events
@@ -80,12 +84,33 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         bench_tab.wire(ctx, bench_ui, visitor)
         checkpoints_tab.wire(ctx, checkpoints_ui, visitor, refresh_draw)
 
-        def on_open(visitor: Visitor, request: gr.Request):
-            visitor.username = getattr(request, "username", None) or visitor.username
-            return {**refresh_draw(visitor), **refresh_checkpoints(visitor)}
+        tab_labels = {train_tab_block: "app.tab_train", draw_tab_block: "app.tab_draw",
+                      mistakes_tab_block: "app.tab_mistakes", bench_tab_block: "app.tab_bench",
+                      checkpoints_tab_block: "app.tab_checkpoints"}
 
-        demo.load(on_open, [visitor], [*refresh_draw.outputs, *refresh_checkpoints.outputs], js=PAGE_JS,
-                  api_visibility="private", concurrency_id="files", concurrency_limit=2)
+        def tabs_again() -> dict:
+            """The tab names once more: Gradio's tab bar keeps the names it first drew, in the page's first language,
+            until a tab's label is sent again (Gradio 6.31)."""
+            return {block: gr.Tab(label=t(key)) for block, key in tab_labels.items()}
+
+        def on_open(visitor: Visitor, wanted: str | None, request: gr.Request):
+            """The page opened: the visitor's language (from the page script: the saved choice or the browser's),
+            its account, and what the Draw and Checkpoints tabs list."""
+            visitor.username = getattr(request, "username", None) or visitor.username
+            visitor.language = i18n.pick(wanted)
+            return {language: visitor.language, **tabs_again(), **refresh_draw(visitor), **refresh_checkpoints(visitor)}
+
+        def switch_language(visitor: Visitor, wanted: str | None):
+            """The switch: the page's labels change in the browser (its script); the server's texts follow here."""
+            visitor.language = i18n.pick(wanted)
+            return {language: visitor.language, **tabs_again(), **refresh_draw(visitor), **refresh_checkpoints(visitor)}
+
+        page_outputs = [language, *tab_labels, *refresh_draw.outputs, *refresh_checkpoints.outputs]
+        demo.load(on_open, [visitor, browser_language], page_outputs, js=i18n.language_js("load"),
+                  api_visibility="private", concurrency_id="files", concurrency_limit=2).then(
+            None, None, None, js=PAGE_JS)
+        language.input(switch_language, [visitor, language], page_outputs, js=i18n.language_js("switch"),
+                       api_visibility="private", concurrency_id="files", concurrency_limit=2)
         draw_tab_block.select(lambda v: refresh_draw(v), [visitor], refresh_draw.outputs, js=PAGE_JS,
                               api_visibility="private", concurrency_id="files", concurrency_limit=2)
         train_tab_block.select(lambda v: train_tab.redraw(train_ui, v), [visitor],
@@ -123,7 +148,7 @@ def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> tuple[dict, P
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
     rest = PredictRoute(demo.mnist_context, extra.get("auth"), workers=settings.predict_workers)
     kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
-                  show_error=True, footer_links=["api", "gradio"], run_history=False,
+                  show_error=True, footer_links=["api", "gradio"], run_history=False, i18n=i18n.I18N,
                   app_kwargs={"routes": [rest.route()]})
     kwargs.update(extra)
     return kwargs, rest

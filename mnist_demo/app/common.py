@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 
+from mnist_demo.app.i18n import tr
 from mnist_demo.errors import ConfigError, DataError, DemoError
 
 FIELD_LABELS = {
@@ -38,7 +39,7 @@ def field_message(err: ConfigError) -> str:
     return f"{label} ({err.field}): {detail}" if label else f"{err.field}: {detail}"
 
 
-def error_text(err: BaseException) -> str:
+def error_text(err: BaseException, lang: str | None = None) -> str:
     if isinstance(err, ConfigError):
         return field_message(err)
     if isinstance(err, DataError):
@@ -60,21 +61,23 @@ def md_escape(text: str) -> str:
     return text
 
 
-def refused(text: str) -> str:
-    return f"**Not done.** {md_escape(text)}"
+def refused(text: str, lang: str | None = None) -> str:
+    """A refusal as the status line shows it: "**Not done.** <why>" (in the visitor's language)."""
+    return f"**{tr(lang, 'common.not_done')}** {md_escape(text)}"
 
 
-def seconds(value: float | None) -> str:
+def seconds(value: float | None, lang: str | None = None) -> str:
+    """A duration for people: "42 s", "3 min 05 s", "1 h 02 min" (or "42초", "3분 05초" ...)."""
     if value is None or not math.isfinite(value):
         return "?"
     value = max(0.0, value)
     if value < 60:
-        return f"{value:.0f} s"
+        return tr(lang, "common.seconds", s=f"{value:.0f}")
     minutes, secs = divmod(int(round(value)), 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
+        return tr(lang, "common.minutes_seconds", m=minutes, s=f"{secs:02d}")
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return tr(lang, "common.hours_minutes", h=hours, m=f"{minutes:02d}")
 
 
 def progress_html(fraction: float, text: str, state: str = "running") -> str:

@@ -155,6 +155,7 @@ class Visitor:
         self.plot_styles = 0  # how many times the Train tab's plots were restyled (see compare.style)
         self.plan_stopped: threading.Event | None = None  # set by Stop while a comparison's runs go one by one
         self.username: str | None = None
+        self.language: str = "en"  # the messages' language (mnist_demo.app.i18n): the browser's, or the switch's
         self.lock = threading.RLock()
 
     def __repr__(self) -> str:
