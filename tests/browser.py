@@ -25,8 +25,9 @@ SHOTS = ROOT / "test-output" / "journeys"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run"]
-DESKTOP = dict(viewport={"width": 1300, "height": 1000})
-PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2)
+DESKTOP = dict(viewport={"width": 1300, "height": 1000}, locale="en-US")  # the page follows the browser language
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2,
+             locale="en-US")
 ANSWER_S = 20  # a prediction takes ~5 ms on the server; the rest is the browser exporting the pad per stroke
 
 

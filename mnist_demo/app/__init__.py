@@ -6,8 +6,9 @@ Layout first (one module per tab), then the events; every computation goes throu
 the page is built: MNIST loads on the first training, checkpoints are listed when a page opens.
 
 Launch with `kwargs, rest = launch_kwargs(demo, settings, auth=...)` and `demo.launch(**kwargs)`: the
-arguments add the CSS (`static/app.css`), the upload size limit, the checkpoint folder as an allowed path for
-downloads, and the plain `POST /api/predict` route `rest` (`rest.py`) under the same accounts.
+arguments add the CSS (`static/app.css`), the languages (`i18n.I18N` and `static/language_head.js`), the
+upload size limit, the checkpoint folder as an allowed path for downloads, and the plain `POST /api/predict`
+route `rest` (`rest.py`) under the same accounts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ TITLE = "MNIST, hands on"
 STATIC = Path(__file__).with_name("static")
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")  # passed to demo.launch by launch_kwargs
 PAGE_JS = (STATIC / "page.js").read_text(encoding="utf-8")  # runs on load and when the Draw tab opens
+HEAD = f"<script>{(STATIC / 'language_head.js').read_text(encoding='utf-8')}</script>"  # before Gradio starts
 
 
 @dataclass
@@ -55,7 +57,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         with gr.Row(elem_id="app-header"):
             gr.Markdown(t("app.intro"), elem_id="app-title")
             language = gr.Radio(i18n.choices(), value=i18n.DEFAULT, label=t("app.language"), show_label=False, container=False, scale=0,
-                                min_width=180, elem_id="language")
+                                min_width=230, elem_id="language")
             browser_language = gr.Textbox(visible=False)  # filled by the page script on load
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab(t("app.tab_train"), id="train", elem_id="tab-train") as train_tab_block:
@@ -147,7 +149,7 @@ def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> tuple[dict, P
     `auth` accounts; warm it up with `route.warm_up()` once the server runs)."""
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
     rest = PredictRoute(demo.mnist_context, extra.get("auth"), workers=settings.predict_workers)
-    kwargs = dict(css=CSS, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
+    kwargs = dict(css=CSS, head=HEAD, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
                   show_error=True, footer_links=["api", "gradio"], run_history=False, i18n=i18n.I18N,
                   app_kwargs={"routes": [rest.route()]})
     kwargs.update(extra)
