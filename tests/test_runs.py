@@ -133,7 +133,9 @@ def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
 
 
 def test_the_preset_box_says_which_values_were_changed_by_hand():
-    from mnist_demo.app.run_text import PRESET_INFO, preset_info
+    from mnist_demo.app.run_text import preset_info
+
+    PRESET_INFO = "Fills the controls below with a tested recipe"
 
     fast = PRESETS["fast"]
     shown = dict(model=fast.model, optimizer=fast.optimizer, lr=fast.lr, batch_size=fast.batch_size,

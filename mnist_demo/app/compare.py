@@ -2,7 +2,9 @@
 and the runs table with Make current, Save and Remove.
 
 The bookkeeping is `runs.py` (no gradio) and the plot data `curves.py`; this module lays out the controls and
-turns a visitor's runs into component updates. Every run belongs to one visitor (`Visitor.runs`).
+turns a visitor's runs into component updates. Every run belongs to one visitor (`Visitor.runs`). What the page
+declares goes through `t()`; what is written at run time (run names, table, axis title, messages) is in the
+visitor's language (`Visitor.language`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo.app import teach
-from mnist_demo.app.common import md_escape, refused
-from mnist_demo.app.curves import DEFAULT_X, X_AXES, X_TITLES, curves, series_of, x_column
-from mnist_demo.app.runs import MAX_RUNS, TABLE_COLUMNS, table_rows
+from mnist_demo.app.common import error_text, md_escape, refused
+from mnist_demo.app.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
+from mnist_demo.app.i18n import t, tr
+from mnist_demo.app.run_text import page_text
+from mnist_demo.app.runs import MAX_RUNS, table_columns, table_rows
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.config import choice
 from mnist_demo.errors import CheckpointError, ConfigError
 from mnist_demo.predict import Predictor
 
-EMPTY_TABLE = pd.DataFrame(columns=TABLE_COLUMNS)
+
+
+def empty_table(lang: str | None = None) -> pd.DataFrame:
+    return pd.DataFrame(columns=table_columns(lang))
 
 
 @dataclass
@@ -38,27 +45,26 @@ class CompareUI:
 
 
 def build_x_axis() -> gr.Radio:
-    return gr.Radio(list(X_AXES), value=DEFAULT_X, label="Plot against", elem_id="train-x-axis",
-                    info="Samples seen is fair between batch sizes; steps counts updates; seconds counts time")
+    return gr.Radio([(t(X_KEYS[x]), x) for x in X_AXES], value=DEFAULT_X, label=t("compare.x_axis_label"),
+                    elem_id="train-x-axis", info=t("compare.x_axis_info"))
 
 
 def build_panel() -> CompareUI:
     """The runs table and what can be done with one run (below the plots)."""
-    gr.Markdown(f"**Your runs** (this visit only, the last {MAX_RUNS}; each is a curve above)",
-                elem_id="runs-title")
-    table = gr.Dataframe(EMPTY_TABLE, headers=TABLE_COLUMNS, interactive=False, wrap=False, max_height=260,
-                         label="Runs", show_label=False, elem_id="runs-table")
+    gr.Markdown(page_text("compare.runs_title", max=MAX_RUNS), elem_id="runs-title")
+    table = gr.Dataframe(empty_table(), headers=table_columns(), interactive=False, wrap=False, max_height=260,
+                         label=t("compare.runs_label"), show_label=False, elem_id="runs-table")
     with gr.Row():
-        run = gr.Dropdown([], value=None, label="Run", allow_custom_value=True, elem_id="runs-choice",
-                          min_width=160)
-        save_name = gr.Textbox("", label="Save this run as", placeholder="e.g. lr-0.1", max_length=64,
-                               elem_id="runs-save-name", min_width=160)
+        run = gr.Dropdown([], value=None, label=t("compare.run_label"), allow_custom_value=True,
+                          elem_id="runs-choice", min_width=160)
+        save_name = gr.Textbox("", label=t("compare.save_label"), placeholder=t("compare.save_placeholder"),
+                               max_length=64, elem_id="runs-save-name", min_width=160)
     with gr.Row():
-        make_current = gr.Button("Make current", elem_id="runs-make-current", min_width=100)
-        save = gr.Button("Save run", elem_id="runs-save", min_width=100)
-        remove = gr.Button("Remove", elem_id="runs-remove", variant="stop", min_width=100)
+        make_current = gr.Button(t("compare.make_current"), elem_id="runs-make-current", min_width=100)
+        save = gr.Button(t("compare.save_button"), elem_id="runs-save", min_width=100)
+        remove = gr.Button(t("compare.remove_button"), elem_id="runs-remove", variant="stop", min_width=100)
     status = gr.Markdown("", elem_id="runs-status")
-    with gr.Accordion("How to compare runs fairly", open=False, elem_id="teach-compare"):
+    with gr.Accordion(t("compare.teach_compare"), open=False, elem_id="teach-compare"):
         gr.Markdown(teach.COMPARE_RUNS)
     return CompareUI(None, table, run, make_current, remove, save_name, save, status)
 
@@ -73,7 +79,7 @@ def _running(visitor: Visitor):
 
 def _labels(visitor: Visitor, running=None) -> dict[int, str]:
     """The kept runs' labels, and the running one's: the plots and the table name runs alike."""
-    return visitor.runs.labels((running[0], running[2].config) if running else None)
+    return visitor.runs.labels((running[0], running[2].config) if running else None, visitor.language)
 
 
 def _curves(visitor: Visitor):
@@ -109,8 +115,10 @@ def _style(visitor: Visitor, c) -> tuple[dict, dict]:
     the chart; the legend's title, a plain text, changes with every style so that it does."""
     x = visitor.x_axis
     visitor.plot_styles += 1
-    title = f"{len(c.legend)} run{'s' if len(c.legend) != 1 else ''}" + ("\u2009" * (visitor.plot_styles % 2))
-    common = dict(x=x_column(x), x_title=X_TITLES[x], color_title=title)
+    count = len(c.legend)
+    title = tr(visitor.language, "curves.runs_one" if count == 1 else "curves.runs_many", count=count)
+    title += "\u2009" * (visitor.plot_styles % 2)
+    common = dict(x=x_column(x), x_title=x_title(x, visitor.language), color_title=title)
     return (dict(color_map=c.loss_colours or None, **common),
             dict(color_map=c.accuracy_colours or None, colors_in_legend=c.legend or None, **common))
 
@@ -126,12 +134,19 @@ def table(ui: CompareUI, visitor: Visitor, chosen: str | None = None) -> dict:
     """The runs table and the run picker (keeping `chosen`, else the newest run)."""
     runs = visitor.runs.all()
     names = _labels(visitor, _running(visitor))
-    rows = table_rows(runs, names)
-    options = [(f"run {r.number}" + ("" if names[r.number] == f"run {r.number}" else f": {names[r.number]}"),
-                str(r.number)) for r in reversed(runs)]
+    lang = visitor.language
+    rows = table_rows(runs, names, lang)
+
+    def option(number: int) -> str:
+        plain = tr(lang, "compare.run_option", number=number)
+        name = names[number]
+        return plain if name == tr(lang, "runs.run", number=number) else tr(lang, "compare.run_option_named",
+                                                                             number=number, label=name)
+
+    options = [(option(r.number), str(r.number)) for r in reversed(runs)]
     values = [v for _, v in options]
     value = chosen if chosen in values else (values[0] if values else None)
-    return {ui.table: pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else EMPTY_TABLE,
+    return {ui.table: pd.DataFrame(rows, columns=table_columns(lang)) if rows else empty_table(lang),
             ui.run: gr.Dropdown(choices=options, value=value)}
 
 
@@ -145,17 +160,20 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
         try:
             visitor.x_axis = choice("x_axis", x, tuple(X_AXES))
         except ConfigError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(error_text(err, visitor.language), visitor.language)}
         return style(loss_plot, accuracy_plot, visitor)  # the same data: only the axis changes
 
     ui.x_axis.change(set_x, [ui.x_axis, visitor], [loss_plot, accuracy_plot, ui.status], api_name="plot_against",
                      queue=False, show_progress="hidden")
 
     def chosen(number, visitor: Visitor):
+        """The visitor's run `number`, else ConfigError (its message in the visitor's language)."""
         run = visitor.runs.get(number)
         if run is None:
-            have = ", ".join(str(n) for n in visitor.runs.numbers()) or "none yet: train one first"
-            raise ConfigError("run", f"there is no run {number!r} of yours; your runs: {have}")
+            lang = visitor.language
+            have = ", ".join(str(n) for n in visitor.runs.numbers()) or tr(lang, "compare.no_runs_yet")
+            text = tr(lang, "compare.no_such_run", number=repr(number), have=have)
+            raise ConfigError("run", text.removeprefix("run: "))
         return run
 
     def make_current(number, visitor: Visitor):
@@ -163,14 +181,15 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
         try:
             run = chosen(number, visitor)
         except ConfigError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(str(err), visitor.language)}
         predictor = Predictor(run.model, "your model", run.meta)
         with visitor.lock:
             visitor.current = CurrentModel(predictor.model, predictor, run.meta, f"run {run.number}",
                                            f"run-{int(time.time() * 1000)}", run.evaluation)
             visitor.draw_choice = YOURS
-        return {ui.status: f"**Run {run.number}** ({md_escape(visitor.runs.labels()[run.number])}) is now your "
-                           "current model: try it in the **Draw** tab.", **refresh_draw(visitor)}
+        label = md_escape(visitor.runs.labels(lang=visitor.language)[run.number])
+        return {ui.status: tr(visitor.language, "compare.made_current", number=run.number, label=label),
+                **refresh_draw(visitor)}
 
     ui.make_current.click(make_current, [ui.run, visitor], [ui.status, *refresh_draw.outputs],
                           api_name="make_run_current", queue=False)
@@ -180,9 +199,9 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
         try:
             run = chosen(number, visitor)
         except ConfigError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(str(err), visitor.language)}
         visitor.runs.remove(run.number)
-        return {ui.status: f"Removed run {run.number}.", **table(ui, visitor),
+        return {ui.status: tr(visitor.language, "compare.removed", number=run.number), **table(ui, visitor),
                 **plots(loss_plot, accuracy_plot, visitor)[0]}
 
     ui.remove.click(remove, [ui.run, visitor], [ui.status, ui.table, ui.run, loss_plot, accuracy_plot],
@@ -195,11 +214,13 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
         visitor.username = getattr(request, "username", None) or visitor.username
         try:
             run = chosen(number, visitor)
+        except ConfigError as err:  # its message is in the visitor's language already
+            return {ui.status: refused(str(err), visitor.language)}
+        try:
             path = ctx.library.save(run.model, run.meta, name, visitor.owner)
         except (CheckpointError, ConfigError) as err:
-            return {ui.status: refused(str(err))}
-        return {ui.status: f"**Saved** run {run.number} as `{md_escape(path.stem)}`. It is listed in the "
-                           "Checkpoints tab and the Draw tab's model picker.",
+            return {ui.status: refused(error_text(err, visitor.language), visitor.language)}
+        return {ui.status: tr(visitor.language, "compare.saved", number=run.number, name=md_escape(path.stem)),
                 **refresh_draw(visitor), **refresh_checkpoints(visitor)}
 
     ui.save.click(save, [ui.run, ui.save_name, visitor], [ui.status, *refresh_draw.outputs,

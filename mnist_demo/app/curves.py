@@ -22,7 +22,8 @@ import pandas as pd
 from mnist_demo.app.runs import PALETTE, KeptRun
 
 X_AXES = {"samples seen": "samples seen", "steps": "steps", "seconds": "seconds"}  # choice -> column
-X_TITLES = {"samples seen": "training images seen", "steps": "optimizer steps", "seconds": "seconds of training"}
+# each choice's words in the locale files: its name in the choice ("curves.x_samples"), its axis title (+ "_title")
+X_KEYS = {"samples seen": "curves.x_samples", "steps": "curves.x_steps", "seconds": "curves.x_seconds"}
 DEFAULT_X = "samples seen"
 SAMPLE_SUFFIX = " · 1k"
 COLUMNS = ["steps", "samples seen", "seconds"]
@@ -88,6 +89,13 @@ def _frame(rows: list, y: str) -> pd.DataFrame | None:
     frame = pd.DataFrame(rows, columns=[*COLUMNS, y, "run"])
     return frame.astype({"steps": "int64", "samples seen": "int64", "seconds": "float64", y: "float64",
                          "run": "string"})
+
+
+def x_title(choice, lang: str | None = None) -> str:
+    """The x axis's title for a choice, in `lang` ("training images seen")."""
+    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
+
+    return tr(lang, X_KEYS.get(str(choice), X_KEYS[DEFAULT_X]) + "_title")
 
 
 def x_column(choice) -> str:

@@ -23,11 +23,15 @@ of trainings would refuse every prediction (benchmarks/queue_choice.py; docs/mea
   web server and predictions get the CPU first and a training only uses what they leave.
 - Nothing is left behind: the run's thread ends when its work returns, the slot is released by that thread,
   and the watchdog thread exits once the queue is empty.
+- Words: `stop_reason`s and errors are English (logs, API clients); `reason_text`, `Busy.text`, `AlreadyActive.text`
+  and `JobQueue.describe(lang)` say the same in a visitor's language (the `jobs.*` texts in the app's locale files,
+  read lazily: this module stays free of gradio).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from typing import Callable
@@ -37,14 +41,67 @@ from mnist_demo.errors import DemoError
 WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
 STOPPED_BY_USER = "stopped by you"
 CONSUMER_GONE = "the page or client stopped listening"
+PAGE_CLOSED = "the page was closed"
+SHUTTING_DOWN = "the server is shutting down"
+TIME_CAP = "the time limit of {seconds} s per run was reached"
+_TIME_CAP = re.compile(r"the time limit of (\S+) s per run was reached")
+# the fixed reasons, and their keys in the locale files
+REASON_KEYS = {STOPPED_BY_USER: "jobs.stopped_by_user", CONSUMER_GONE: "jobs.consumer_gone",
+               PAGE_CLOSED: "jobs.page_closed", SHUTTING_DOWN: "jobs.shutting_down", "finished": "jobs.finished",
+               "busy": "jobs.busy_reason", "cancelled": "jobs.cancelled", "stopped": "jobs.stopped"}
+
+
+def _tr(lang: str | None, key: str, **values) -> str:
+    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
+
+    return tr(lang, key, **values)
+
+
+def reason_text(reason: str | None, lang: str | None = None) -> str | None:
+    """A ticket's `stop_reason` in `lang` (None stays None; a reason this module did not write stays as it is)."""
+    if reason is None:
+        return None
+    if reason in REASON_KEYS:
+        return _tr(lang, REASON_KEYS[reason])
+    cap = _TIME_CAP.fullmatch(reason)
+    return _tr(lang, "jobs.time_cap", seconds=cap.group(1)) if cap else reason
+
+
+def kind_text(kind: str, lang: str | None = None) -> str:
+    """"train", "finetune", "benchmark" as a visitor reads them."""
+    from mnist_demo.app.i18n import TEXTS
+
+    key = f"jobs.kind_{kind}"
+    return _tr(lang, key) if key in TEXTS["en"] else kind
 
 
 class Busy(DemoError):
-    """The waiting line is full: try again later."""
+    """The waiting line is full (or the server is closing): try again later. `str()` is English; `text(lang)`."""
+
+    def __init__(self, message: str, running: int | None = None, waiting: int | None = None):
+        super().__init__(message)
+        self.running, self.waiting = running, waiting
+
+    def text(self, lang: str | None = None) -> str:
+        if self.running is None:
+            return _tr(lang, "jobs.closed")
+        return _tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
+                   waiting=self.waiting)
 
 
 class AlreadyActive(DemoError):
-    """This owner already has a run waiting or running."""
+    """This owner already has a run waiting or running. `str()` is English; `text(lang)`."""
+
+    def __init__(self, kind: str, position: int):
+        where = "running" if not position else f"waiting (number {position} in line)"
+        super().__init__(f"You already have a {kind} run {where}: stop it first, or wait for it to finish.")
+        self.kind, self.position = kind, position
+
+    def text(self, lang: str | None = None) -> str:
+        kind = kind_text(self.kind, lang)
+        if self.position:
+            return _tr(lang, "jobs.already_waiting", kind=kind, position=self.position)
+        return _tr(lang, "jobs.already_running", kind=kind)
 
 
 # --------------------------------------------------------------------------- tickets
@@ -157,20 +214,18 @@ class JobQueue:
         cap = self.max_seconds if max_seconds is None else min(max_seconds, self.max_seconds or max_seconds)
         with self._lock:
             if self._closed:
-                raise Busy("The server is shutting down; no new runs start.")
+                raise Busy("The server is shutting down; no new runs start.")  # no counts: Busy.text knows
             if self.one_per_owner:
                 mine = next((t for t in self._waiting + self._running if t.owner == owner), None)
                 if mine is not None:
-                    where = "running" if mine.status == RUNNING else f"waiting (number {self._position(mine)} in line)"
-                    raise AlreadyActive(f"You already have a {mine.kind} run {where}: stop it first, "
-                                        "or wait for it to finish.")
+                    raise AlreadyActive(mine.kind, 0 if mine.status == RUNNING else self._position(mine))
             ticket = Ticket(self, next(self._numbers), str(owner), kind, label, exclusive, cap)
             self._waiting.append(ticket)
             self._admit()
             if ticket.status == WAITING and len(self._waiting) > self.max_waiting:
                 self._waiting.remove(ticket)
                 ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, "busy", self.clock()
-                raise Busy(self.busy_message())
+                raise Busy(self.busy_message(), len(self._running), len(self._waiting))
             self._ensure_watchdog()
             return ticket
 
@@ -202,13 +257,15 @@ class JobQueue:
                     "max_running": self.max_running, "max_waiting": self.max_waiting,
                     "max_seconds": self.max_seconds, "max_epochs": self.max_epochs}
 
-    def describe(self) -> str:
+    def describe(self, lang: str | None = None) -> str:
+        """"1 of 1 run slot busy, 2 waiting", in `lang` (None: English)."""
         snap = self.snapshot()
         running, waiting = len(snap["running"]), len(snap["waiting"])
-        text = f"{running} of {self.max_running} run slot{'s' if self.max_running != 1 else ''} busy"
-        return text + (f", {waiting} waiting" if waiting else "")
+        text = _tr(lang, "jobs.describe_one" if self.max_running == 1 else "jobs.describe_many",
+                   running=running, max=self.max_running)
+        return text + (_tr(lang, "jobs.describe_waiting", waiting=waiting) if waiting else "")
 
-    def close(self, reason: str = "the server is shutting down") -> None:
+    def close(self, reason: str = SHUTTING_DOWN) -> None:
         """Cancel everything and stop the watchdog."""
         with self._lock:
             self._closed = True
@@ -307,7 +364,7 @@ class JobQueue:
                     t for t in self._waiting + self._running
                     if not t.stop.is_set() and now - t.last_touch > self.stale_after_s]
             for ticket in overdue:
-                ticket.cancel(f"the time limit of {ticket.max_seconds:g} s per run was reached")
+                ticket.cancel(TIME_CAP.format(seconds=f"{ticket.max_seconds:g}"))
             for ticket in stale:
                 ticket.cancel(CONSUMER_GONE)
                 if ticket.status == RUNNING and not ticket.working:

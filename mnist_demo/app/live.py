@@ -4,6 +4,9 @@ which turns the engine's events into the tutorial-style log, the curves and the 
 The engine reports a Progress event every `log_every` batches and an EpochEnd (full test set) after each
 epoch. For curves that grow while an epoch runs, the work also measures accuracy on a fixed sample of the
 test set (SAMPLE_SIZE images) at most every SAMPLE_EVERY_S seconds, between two batches.
+
+A LiveRun writes its phase and its own log lines in the visitor's language (`lang`, the `live.*` texts of the
+app's locale files, read lazily: no gradio here); the tutorial's log lines stay as the tutorial prints them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, replace
 from mnist_demo.config import TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
+from mnist_demo.app.jobs import reason_text
 from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 
@@ -31,9 +35,20 @@ FULL = "full"  # accuracy on the full test set, at the start and at each epoch's
 
 @dataclass(frozen=True)
 class Phase:
-    """What the run is doing when it is not training (loading data, building the model)."""
+    """What the run is doing when it is not training (loading data, building the model): a `live.*` text's key
+    and its values, so that each page says it in its visitor's language."""
 
-    text: str
+    key: str
+    values: tuple = ()  # (name, value) pairs
+
+    def text(self, lang: str | None = None) -> str:
+        return _tr(lang, self.key, **dict(self.values))
+
+
+def _tr(lang: str | None, key: str, **values) -> str:
+    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
+
+    return tr(lang, key, **values)
 
 
 @dataclass(frozen=True)
@@ -68,12 +83,12 @@ def training_work(config: TrainConfig, data_dir):
     """`work(stop, emit) -> TrainResult` for `runner.run_job`: load the data, build the model, train."""
 
     def work(stop, emit):
-        emit(Phase("Loading MNIST (the first run loads it; later runs reuse it)..."))
+        emit(Phase("live.loading"))
         device = resolve_device(config.device)
         data = cached_mnist(data_dir, device)
         if stop.is_set():
             return None
-        emit(Phase(f"Training on {device.type}..."))
+        emit(Phase("live.training_on", (("device", device.type),)))
         model = init_model(config, device)
         sample_x, sample_y = data.test_images[:SAMPLE_SIZE], data.test_labels[:SAMPLE_SIZE]
         emit(StartAccuracy(evaluate(model, sample_x, sample_y).accuracy,
@@ -97,8 +112,9 @@ def training_work(config: TrainConfig, data_dir):
 class LiveRun:
     """Everything the Train tab shows about one run, updated from the events it receives."""
 
-    def __init__(self, config: TrainConfig, train_size: int = TRAIN_SIZE):
+    def __init__(self, config: TrainConfig, train_size: int = TRAIN_SIZE, lang: str | None = None):
         self.config = config
+        self.lang = lang  # the visitor's language for the phase and this module's log lines (None: English)
         self.size = min(config.limit or train_size, train_size)
         self.batches = math.ceil(self.size / config.batch_size)
         self.lines: list[str] = []
@@ -106,7 +122,7 @@ class LiveRun:
         self.losses: list[tuple[int, int, float, float]] = []  # (step, samples, seconds, loss)
         self.accuracies: list[tuple[int, int, float, float, str]] = []  # (step, samples, seconds, %, SAMPLE|FULL)
         self.progress: Progress | None = None
-        self.phase = "Waiting for a slot..."
+        self.phase = _tr(lang, "live.waiting_slot")
         self.position = 0
         self.started = False
         self.result: TrainResult | None = None
@@ -125,14 +141,14 @@ class LiveRun:
         if isinstance(item, Waiting):
             changed = item.position != self.position
             self.position = item.position
-            self.phase = f"Waiting in line: you are number {item.position}"
+            self.phase = _tr(self.lang, "live.waiting", position=item.position)
             return changed
         if isinstance(item, Started):
             self.started, self.position = True, 0
-            self.phase = "Starting..."
+            self.phase = _tr(self.lang, "live.starting")
             return True
         if isinstance(item, Phase):
-            self.phase = item.text
+            self.phase = item.text(self.lang)
             return True
         if isinstance(item, Progress):
             self.progress = item
@@ -165,15 +181,17 @@ class LiveRun:
         if isinstance(item, Finished):
             self.result, self.stop_reason, self.elapsed_s = item.result, item.stop_reason, item.elapsed_s
             if item.result is None:
-                self.cancelled = item.stop_reason or "stopped before training began"
-            else:
-                self._log("Done!" if not item.result.stopped else f"Stopped: {item.stop_reason or 'stopped'}.")
+                self.cancelled = reason_text(item.stop_reason, self.lang) or _tr(self.lang, "live.not_begun")
+            else:  # "Done!" is the tutorial's own last line
+                self._log("Done!" if not item.result.stopped else
+                          _tr(self.lang, "live.log_stopped", reason=reason_text(item.stop_reason or "stopped",
+                                                                                 self.lang)))
             return True
         if isinstance(item, Failed):
             self.error, self.stop_reason = item.error, item.stop_reason
             return True
         if isinstance(item, Cancelled):
-            self.cancelled = item.reason
+            self.cancelled = reason_text(item.reason, self.lang)
             return True
         return False
 

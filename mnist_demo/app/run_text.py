@@ -1,11 +1,22 @@
-"""The Train tab's words for a run (no gradio): its settings in one line, the status line and the progress bar's
-text, from a `LiveRun` and what the engine reported; and the preset box's note once a value is changed by hand."""
+"""The Train tab's words for a run: its settings in one line, the status line and the progress bar's text, from a
+`LiveRun` and what the engine reported; the preset box's note once a value is changed by hand. Each in the
+visitor's language (`lang`, None: English; the `train.*` texts of the locale files).
+
+`page_text` is for the few texts the page declares with a number in them ("Epochs (max 20)"): the browser's
+translation (`gr.I18n`) has no placeholders, so the text is formatted once per language when the page is built.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
+from gradio.i18n import I18nData
+
+from mnist_demo.app import i18n
 from mnist_demo.app.common import error_text, md_escape, progress_html, seconds
+from mnist_demo.app.i18n import tr
+from mnist_demo.app.jobs import reason_text
 from mnist_demo.app.live import LiveRun
 from mnist_demo.app.state import AppContext
 from mnist_demo.config import PRESETS, TrainConfig
@@ -15,21 +26,31 @@ from mnist_demo.train import TrainingDiverged
 log = logging.getLogger(__name__)
 
 
-PRESET_INFO = "Fills the controls below with a tested recipe"
-EDITABLE = (("model", "model"), ("optimizer", "optimizer"), ("lr", "lr"), ("batch_size", "batch"),
-            ("epochs", "epochs"), ("augment", "augmentation"))
+EDITABLE = ("model", "optimizer", "lr", "batch_size", "epochs", "augment")  # the shown controls (train.changed_*)
 
 
-def preset_info(preset, max_epochs: int | None = None, **values) -> str:
+def page_text(key: str, **values: object | Callable[[str], object]) -> I18nData:
+    """`t(key)` for a text with placeholders, filled with `values` (a value may be `lambda lang: ...`) once per
+    language: the filled texts are added to the page's translations under a key of their own."""
+    # no braces in the key: the page finds the end of a translation marker at its first "}"
+    filled = key + ":" + ",".join(f"{k}={v(i18n.DEFAULT) if callable(v) else v}" for k, v in sorted(values.items()))
+    for lang, table in i18n.TEXTS.items():
+        text = tr(lang, key, **{k: v(lang) if callable(v) else v for k, v in values.items()})
+        table[filled] = text
+        i18n.I18N.translations.setdefault(lang, {})[filled] = text
+    return i18n.I18N(filled)
+
+
+def preset_info(preset, max_epochs: int | None = None, lang: str | None = None, **values) -> str:
     """The preset box's info line: which of the shown values differ from the preset's recipe (epochs as the box
     fills them, at most `max_epochs`), since the recipe still sets everything not shown (momentum, schedule, ...).
     Without the note the box kept naming the preset as if its recipe were what would run."""
     name = preset.strip().lower() if isinstance(preset, str) else None
     recipe = PRESETS.get(name)
     if recipe is None:
-        return PRESET_INFO
+        return tr(lang, "train.preset_info")
     changed = []
-    for field, label in EDITABLE:
+    for field in EDITABLE:
         if field not in values:
             continue
         value, base = values[field], getattr(recipe, field)
@@ -40,69 +61,68 @@ def preset_info(preset, max_epochs: int | None = None, **values) -> str:
         else:
             same = abs(float(value) - base) <= 1e-9 * max(1.0, abs(base))
         if not same:
-            shown = "on" if value is True else "off" if value is False else "empty" if value is None else value
-            changed.append(f"{label} {shown}")
+            shown = (tr(lang, "train.value_on") if value is True else tr(lang, "train.value_off") if value is False
+                     else tr(lang, "train.value_empty") if value is None else value)
+            changed.append(tr(lang, "train.preset_change", field=tr(lang, f"train.changed_{field}"), value=shown))
     if not changed:
-        return PRESET_INFO
-    return f"Changed by hand: {', '.join(changed)}; the rest is the {name} recipe"
+        return tr(lang, "train.preset_info")
+    return tr(lang, "train.preset_changed", changes=", ".join(changed), preset=name)
 
 
-def describe_config(config: TrainConfig) -> str:
-    text = (f"{config.model}, {config.optimizer} lr {config.lr:g}, batch {config.batch_size}, "
-            f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}")
+def describe_config(config: TrainConfig, lang: str | None = None) -> str:
+    text = tr(lang, "train.describe_epoch" if config.epochs == 1 else "train.describe_epochs", model=config.model,
+              optimizer=config.optimizer, lr=f"{config.lr:g}", batch=config.batch_size, epochs=config.epochs)
     if config.augment:
-        text += ", augmented"
+        text += tr(lang, "train.describe_augmented")
     if config.limit:
-        text += f", first {config.limit:,} images"
-    return text + f", on {config.device}"
+        text += tr(lang, "train.describe_limit", images=f"{config.limit:,}")
+    return text + tr(lang, "train.describe_device", device=config.device)
 
 
-def progress(live: LiveRun) -> str:
+def progress(live: LiveRun, lang: str | None = None) -> str:
     p = live.progress
     if live.error is not None:
-        return progress_html(live.fraction(), "Failed", "failed")
+        return progress_html(live.fraction(), tr(lang, "train.progress_failed"), "failed")
     if live.cancelled is not None:
-        return progress_html(live.fraction(), "Not run", "idle")
+        return progress_html(live.fraction(), tr(lang, "train.progress_not_run"), "idle")
     if live.result is not None:
         r = live.result
         state = "stopped" if r.stopped else "done"
-        text = (f"{'Stopped' if r.stopped else 'Finished'} after {r.epochs_completed:.2f} epochs, {r.steps:,} steps, "
-                f"{seconds(r.elapsed_s)} · {r.samples_seen / max(r.train_s, 1e-9):,.0f} samples/s")
+        text = tr(lang, "train.progress_stopped" if r.stopped else "train.progress_finished",
+                  epochs=f"{r.epochs_completed:.2f}", steps=f"{r.steps:,}", time=seconds(r.elapsed_s, lang),
+                  rate=f"{r.samples_seen / max(r.train_s, 1e-9):,.0f}")
         return progress_html(1.0 if not r.stopped else live.fraction(), text, state)
     if p is None:
         return progress_html(0.0, live.phase, "waiting" if not live.started else "running")
-    text = (f"Epoch {p.epoch} of {p.epochs} · step {p.step:,} of {p.total_steps:,} · "
-            f"{100 * live.fraction():.0f}% · about {seconds(live.eta_s())} left · "
-            f"{p.samples_per_s:,.0f} samples/s")
+    text = tr(lang, "train.progress_running", epoch=p.epoch, epochs=p.epochs, step=f"{p.step:,}",
+              total=f"{p.total_steps:,}", percent=f"{100 * live.fraction():.0f}", eta=seconds(live.eta_s(), lang),
+              rate=f"{p.samples_per_s:,.0f}")
     return progress_html(live.fraction(), text, "running")
 
 
-def status(ctx: AppContext, live: LiveRun, config: TrainConfig) -> str:
-    what = md_escape(describe_config(config))
+def status(ctx: AppContext, live: LiveRun, config: TrainConfig, lang: str | None = None) -> str:
+    what = md_escape(describe_config(config, lang))
     if live.error is not None:
         err = live.error
         if isinstance(err, TrainingDiverged):
-            return f"**Training diverged.** {md_escape(str(err))} Your previous model (if any) is kept."
+            return tr(lang, "train.status_diverged", detail=md_escape(error_text(err, lang)))
         if not isinstance(err, DemoError):
             log.error("training failed", exc_info=err)
-        return f"**Training failed.** {md_escape(error_text(err))}"
+        return tr(lang, "train.status_failed", detail=md_escape(error_text(err, lang)))
     if live.cancelled is not None:
-        return f"**Not started**: {md_escape(live.cancelled)}. Nothing was changed."
+        return tr(lang, "train.status_not_started", reason=md_escape(live.cancelled))
     if live.result is not None:
         r = live.result
         acc = f"{100 * r.evaluation.accuracy:.2f}%"
         if r.stopped:
-            return (f"**Stopped** ({md_escape(live.stop_reason or 'stopped')}) after {r.epochs_completed:.2f} "
-                    f"epochs: test accuracy {acc}. The partial model is now your current model "
-                    "(Draw tab); save it below if you like.")
-        return (f"**Done.** Test accuracy **{acc}** after {r.epochs_completed:g} epoch"
-                f"{'s' if r.epochs_completed != 1 else ''} ({seconds(r.elapsed_s)}). This is now your current "
-                "model: try it in the **Draw** tab, or save it below.")
+            return tr(lang, "train.status_stopped", reason=md_escape(reason_text(live.stop_reason or "stopped", lang)),
+                      epochs=f"{r.epochs_completed:.2f}", accuracy=acc)
+        return tr(lang, "train.status_done_epoch" if r.epochs_completed == 1 else "train.status_done_epochs",
+                  accuracy=acc, epochs=f"{r.epochs_completed:g}", time=seconds(r.elapsed_s, lang))
     if not live.started and live.position == 0:
-        return f"**Starting** {what}..."
+        return tr(lang, "train.status_starting", what=what)
+    queue = md_escape(ctx.jobs.describe(lang))
     if not live.started:
-        ahead = live.position - 1
-        return (f"**Waiting in line: you are number {live.position}** "
-                f"({ahead} waiting ahead of you; {md_escape(ctx.jobs.describe())}). Your run ({what}) starts "
-                "when a slot frees. **Stop** leaves the line.")
-    return f"**Training** {what}. {md_escape(live.phase)} Server: {md_escape(ctx.jobs.describe())}."
+        return tr(lang, "train.status_waiting", position=live.position, ahead=live.position - 1, queue=queue,
+                  what=what)
+    return tr(lang, "train.status_training", what=what, phase=md_escape(live.phase), queue=queue)

@@ -6,6 +6,10 @@ what differs between the kept runs ("sgd · lr 0.1" against "sgd · lr 0.001"), 
 which curve is which; runs that differ in nothing are numbered ("run 1", "run 2").
 
 `COMPARISONS` are the one-click "try it" pairs: two configs that differ in one thing, run one after another.
+
+Labels and table rows are in the visitor's language (`lang`, None: English; the `runs.*` texts of the app's
+locale files, read lazily: no gradio here). Code-like parts ("lr 0.1", "bs 64", model names) read the same in
+every language.
 """
 
 from __future__ import annotations
@@ -24,39 +28,42 @@ PALETTE = (("#1f77b4", "#aec7e8"), ("#ff7f0e", "#ffbb78"), ("#2ca02c", "#98df8a"
            ("#bcbd22", "#dbdb8d"), ("#17becf", "#9edae5"))
 
 
-def _images(config: TrainConfig) -> str:
-    return f"{(config.limit or TRAIN_SIZE) // 1000}k img"
+def _tr(lang: str | None, key: str, **values) -> str:
+    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
+
+    return tr(lang, key, **values)
 
 
-# What may differ between runs, in the order labels name them: (field, how it reads in a label).
+# What may differ between runs, in the order labels name them: (field, how it reads in a label in `lang`).
 LABEL_PARTS = (
-    ("model", lambda c: c.model),
-    ("optimizer", lambda c: c.optimizer),
-    ("lr", lambda c: f"lr {c.lr:g}"),
-    ("batch_size", lambda c: f"bs {c.batch_size}"),
-    ("epochs", lambda c: f"{c.epochs} ep"),
-    ("augment", lambda c: "aug" if c.augment else "no aug"),
-    ("limit", _images),
-    ("momentum", lambda c: f"mom {c.momentum:g}"),
-    ("schedule", lambda c: c.schedule),
-    ("weight_decay", lambda c: f"wd {c.weight_decay:g}"),
-    ("seed", lambda c: f"seed {c.seed}"),
-    ("device", lambda c: str(c.device)),
+    ("model", lambda c, lang: c.model),
+    ("optimizer", lambda c, lang: c.optimizer),
+    ("lr", lambda c, lang: f"lr {c.lr:g}"),
+    ("batch_size", lambda c, lang: f"bs {c.batch_size}"),
+    ("epochs", lambda c, lang: _tr(lang, "runs.epochs", epochs=c.epochs)),
+    ("augment", lambda c, lang: _tr(lang, "runs.aug" if c.augment else "runs.no_aug")),
+    ("limit", lambda c, lang: _tr(lang, "runs.images", k=(c.limit or TRAIN_SIZE) // 1000)),
+    ("momentum", lambda c, lang: f"mom {c.momentum:g}"),
+    ("schedule", lambda c, lang: c.schedule),
+    ("weight_decay", lambda c, lang: f"wd {c.weight_decay:g}"),
+    ("seed", lambda c, lang: f"seed {c.seed}"),
+    ("device", lambda c, lang: str(c.device)),
 )
 
 
-def labels(runs: list[tuple[int, TrainConfig]]) -> dict[int, str]:
+def labels(runs: list[tuple[int, TrainConfig]], lang: str | None = None) -> dict[int, str]:
     """{run number: label} naming what differs between these runs' configs; "run N" when nothing does, and
     " · run N" added to labels that would otherwise be shared (a curve per label: two runs must never share one)."""
     configs = [config for _, config in runs]
-    differing = [(name, text) for name, text in LABEL_PARTS if len({text(c) for c in configs}) > 1]
+    differing = [text for _, text in LABEL_PARTS if len({text(c, lang) for c in configs}) > 1]
     out = {}
     for number, config in runs:
-        out[number] = " · ".join(text(config) for _, text in differing) or f"run {number}"
+        out[number] = " · ".join(text(config, lang) for text in differing) or _tr(lang, "runs.run", number=number)
     counts: dict[str, int] = {}
     for label in out.values():
         counts[label] = counts.get(label, 0) + 1
-    return {n: (f"{label} · run {n}" if counts[label] > 1 else label) for n, label in out.items()}
+    return {n: (_tr(lang, "runs.duplicate", label=label, number=n) if counts[label] > 1 else label)
+            for n, label in out.items()}
 
 
 @dataclass
@@ -144,28 +151,35 @@ class Runs:
             self._runs.clear()
             self._reserved.clear()
 
-    def labels(self, running: tuple[int, TrainConfig] | None = None) -> dict[int, str]:
+    def labels(self, running: tuple[int, TrainConfig] | None = None, lang: str | None = None) -> dict[int, str]:
         """Labels of the kept runs (and of the running one, when given), by what differs between them all."""
         pairs = [(r.number, r.config) for r in self.all()]
-        return labels(pairs + ([running] if running else []))
+        return labels(pairs + ([running] if running else []), lang)
 
 
-def table_rows(runs: list[KeptRun], names: dict[int, str]) -> list[list]:
-    """One row per run, for the runs table (see TABLE_COLUMNS)."""
+def table_rows(runs: list[KeptRun], names: dict[int, str], lang: str | None = None) -> list[list]:
+    """One row per run, for the runs table (see `table_columns`)."""
     rows = []
     for r in runs:
         c = r.config
         images = f"{c.limit:,}" if c.limit else f"{TRAIN_SIZE:,}"
-        rows.append([r.number, names.get(r.number, f"run {r.number}"), c.model, c.optimizer, f"{c.lr:g}",
-                     c.batch_size, f"{r.epochs_completed:.2f}".rstrip("0").rstrip(".") + ("" if not r.stopped
-                                                                                       else " (stopped)"),
-                     "yes" if c.augment else "no", images, str(c.device),
-                     f"{100 * r.evaluation.accuracy:.2f}%", f"{r.elapsed_s:.1f} s", f"{r.samples_per_s:,.0f}"])
+        epochs = f"{r.epochs_completed:.2f}".rstrip("0").rstrip(".")
+        rows.append([r.number, names.get(r.number) or _tr(lang, "runs.run", number=r.number), c.model, c.optimizer,
+                     f"{c.lr:g}", c.batch_size, epochs + (_tr(lang, "runs.stopped_mark") if r.stopped else ""),
+                     _tr(lang, "runs.yes" if c.augment else "runs.no"), images, str(c.device),
+                     f"{100 * r.evaluation.accuracy:.2f}%", _tr(lang, "runs.time", s=f"{r.elapsed_s:.1f}"),
+                     f"{r.samples_per_s:,.0f}"])
     return rows
 
 
-TABLE_COLUMNS = ["run", "curve", "model", "optimizer", "lr", "batch size", "epochs", "augmentation", "images",
-                 "device", "test accuracy", "time", "samples/s"]
+# the runs table's columns, by their keys in the locale files ("runs.col_<name>")
+COLUMN_KEYS = ("run", "curve", "model", "optimizer", "lr", "batch_size", "epochs", "augmentation", "images",
+               "device", "accuracy", "time", "rate")
+
+
+def table_columns(lang: str | None = None) -> list[str]:
+    """The runs table's headers in `lang` (a Dataframe's headers are not translated by the page)."""
+    return [_tr(lang, f"runs.col_{name}") for name in COLUMN_KEYS]
 
 
 @dataclass(frozen=True)

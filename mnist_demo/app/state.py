@@ -19,7 +19,7 @@ from torch import nn
 
 from mnist_demo.checkpoints import DEFAULT_DIR, DEFAULT_NAME
 from mnist_demo.devices import available_devices
-from mnist_demo.app.jobs import STOPPED_BY_USER, JobQueue, Ticket
+from mnist_demo.app.jobs import PAGE_CLOSED, STOPPED_BY_USER, JobQueue, Ticket
 from mnist_demo.app.curves import DEFAULT_X
 from mnist_demo.app.runs import Runs
 from mnist_demo.train import Evaluation
@@ -187,7 +187,7 @@ class Visitor:
         """The session is over: stop its run and let go of its model."""
         ticket = self.ticket
         if ticket is not None and ticket.active:
-            ticket.cancel("the page was closed")
+            ticket.cancel(PAGE_CLOSED)
         self.current = None
         self.live = None
         self.runs.clear()

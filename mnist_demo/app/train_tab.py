@@ -4,6 +4,9 @@ Everything that trains lives in the engine (`config`, `train`) and in `live.py`/
 lays out the controls and streams a LiveRun to the components (its words are `run_text.py`'s). Each finished
 run is kept for the visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are
 `compare.py`'s. A "try it" button runs a comparison's configs one after another through the same queue.
+
+Words: what the page declares is `t(key)` (the browser translates it), or `run_text.page_text` where a number is
+in it; what the handlers write is in the visitor's language (`Visitor.language`), from the `train.*` texts.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import gradio as gr
 
 from mnist_demo.app import compare, run_text, teach
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
+from mnist_demo.app.i18n import t, tr
 from mnist_demo.app.live import LiveRun, for_live_view, training_work
 from mnist_demo.app.runs import COMPARISONS, KeptRun
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.checkpoints import metadata
-from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESET_HELP, PRESETS, TRAIN_SIZE, TrainConfig, make_config
+from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESETS, TRAIN_SIZE, TrainConfig, make_config
 from mnist_demo.devices import resolve_device
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
 from mnist_demo.app.jobs import AlreadyActive, Busy
@@ -47,6 +51,11 @@ EMPTY_WANTED = {
 def model_label(name: str) -> str:
     """The Model dropdown's label: the name and the registry's description up to its first full stop or colon."""
     return f"{name}: {re.split(r'[.:] ', MODELS[name].description + ' ')[0]}"
+
+
+def model_key(name: str) -> str:
+    """The locale key of a model's choice in the Model dropdown (its `model_label`)."""
+    return "train.model_" + name.replace("-", "_")
 
 
 def lenient(component):
@@ -93,76 +102,74 @@ def build(ctx: AppContext) -> TrainUI:
     preset = PRESETS[DEFAULT_PRESET]
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
-            preset_dd = gr.Dropdown([(f"{name}: {PRESET_HELP[name]}", name) for name in PRESETS],
-                                    value=DEFAULT_PRESET, label="Preset", allow_custom_value=True,
-                                    info=run_text.PRESET_INFO, elem_id="train-preset")
-            gr.Markdown("**Try it:** two runs, one change, one after the other (Stop ends both)",
-                        elem_id="try-title", elem_classes=["mnist-small"])
+            preset_dd = gr.Dropdown([(t(f"train.preset_{name}"), name) for name in PRESETS],
+                                    value=DEFAULT_PRESET, label=t("train.preset_label"), allow_custom_value=True,
+                                    info=t("train.preset_info"), elem_id="train-preset")
+            gr.Markdown(t("train.try_title"), elem_id="try-title", elem_classes=["mnist-small"])
             with gr.Row(elem_id="try-row"):
-                try_buttons = {c.key: gr.Button(c.title, size="sm", elem_id=f"try-{c.key}", min_width=140)
-                               for c in COMPARISONS}
-            gr.Markdown(" ".join(f"*{c.title}*: {c.info}." for c in COMPARISONS), elem_id="try-info",
-                        elem_classes=["mnist-small"])
-            model = gr.Dropdown([(model_label(n), n) for n in MODELS], value=preset.model, label="Model",
-                                allow_custom_value=True, elem_id="train-model")
-            optimizer = lenient(gr.Radio(list(OPTIMIZERS), value=preset.optimizer, label="Optimizer",
+                try_buttons = {c.key: gr.Button(t(f"runs.try_{c.key}"), size="sm", elem_id=f"try-{c.key}",
+                                                min_width=140) for c in COMPARISONS}
+            gr.Markdown(t("runs.try_info"), elem_id="try-info", elem_classes=["mnist-small"])
+            model = gr.Dropdown([(t(model_key(n)), n) for n in MODELS], value=preset.model,
+                                label=t("train.model_label"), allow_custom_value=True, elem_id="train-model")
+            optimizer = lenient(gr.Radio(list(OPTIMIZERS), value=preset.optimizer, label=t("train.optimizer_label"),
                                          elem_id="train-optimizer"))
             with gr.Row():
-                lr = gr.Number(preset.lr, label="Learning rate", step=0.0005, elem_id="train-lr", min_width=100)
-                batch = gr.Number(preset.batch_size, label="Batch size", precision=None, step=1,
+                lr = gr.Number(preset.lr, label=t("train.lr_label"), step=0.0005, elem_id="train-lr", min_width=100)
+                batch = gr.Number(preset.batch_size, label=t("train.batch_size_label"), precision=None, step=1,
                                   elem_id="train-batch-size", min_width=100)
-                epochs = gr.Number(preset.epochs, label=f"Epochs (max {ctx.settings.max_epochs})", step=1,
-                                   elem_id="train-epochs", min_width=100)
+                epochs = gr.Number(preset.epochs, label=run_text.page_text("train.epochs_label",
+                                                                           max=ctx.settings.max_epochs),
+                                   step=1, elem_id="train-epochs", min_width=100)
             with gr.Row():
-                augment = gr.Checkbox(preset.augment, label="Augmentation (random shifts, turns, stroke width)",
-                                      elem_id="train-augment")
-                device = gr.Dropdown(ctx.devices, value=ctx.default_device, label="Device",
+                augment = gr.Checkbox(preset.augment, label=t("train.augment_label"), elem_id="train-augment")
+                device = gr.Dropdown(ctx.devices, value=ctx.default_device, label=t("train.device_label"),
                                      allow_custom_value=True, elem_id="train-device", min_width=100)
-            with gr.Accordion("More options", open=False, elem_id="train-more"):
-                limit = gr.Number(TRAIN_SIZE, label="Training images", step=1000, elem_id="train-limit",
-                                  info=f"Train on the first N of the {TRAIN_SIZE:,} images: fewer is quicker")
+            with gr.Accordion(t("train.more_options"), open=False, elem_id="train-more"):
+                limit = gr.Number(TRAIN_SIZE, label=t("train.limit_label"), step=1000, elem_id="train-limit",
+                                  info=run_text.page_text("train.limit_info", total=f"{TRAIN_SIZE:,}"))
             with gr.Row():
-                train_button = gr.Button("Train", variant="primary", elem_id="train-button")
-                stop_button = gr.Button("Stop", variant="stop", interactive=False, elem_id="stop-button")
-            caps = (f"Limits here: up to {ctx.settings.max_epochs} epochs and "
-                    f"{seconds(ctx.settings.max_train_seconds) if ctx.settings.max_train_seconds else 'no'} "
-                    f"per run; {ctx.settings.max_trainings} run(s) at once, {ctx.settings.queue_size} waiting.")
+                train_button = gr.Button(t("train.train_button"), variant="primary", elem_id="train-button")
+                stop_button = gr.Button(t("train.stop_button"), variant="stop", interactive=False,
+                                        elem_id="stop-button")
+            cap = ctx.settings.max_train_seconds
+            caps = run_text.page_text(
+                "train.caps", epochs=ctx.settings.max_epochs, trainings=ctx.settings.max_trainings,
+                waiting=ctx.settings.queue_size,
+                seconds=lambda lang: seconds(cap, lang) if cap else tr(lang, "train.caps_no_cap"))
             gr.Markdown(caps, elem_id="train-limits", elem_classes=["mnist-small"])
-            with gr.Accordion("What is the learning rate?", open=False, elem_id="teach-lr"):
+            with gr.Accordion(t("train.teach_lr"), open=False, elem_id="teach-lr"):
                 gr.Markdown(teach.LEARNING_RATE)
-            with gr.Accordion("What are an epoch and a batch?", open=False, elem_id="teach-epoch"):
+            with gr.Accordion(t("train.teach_epoch"), open=False, elem_id="teach-epoch"):
                 gr.Markdown(teach.EPOCH_BATCH)
-            with gr.Accordion("Why does the tutorial model's last ReLU hurt?", open=False, elem_id="teach-relu"):
+            with gr.Accordion(t("train.teach_relu"), open=False, elem_id="teach-relu"):
                 gr.Markdown(teach.FINAL_RELU)
-            with gr.Accordion("How does the fast preset reach 99% so quickly?", open=False, elem_id="teach-fast"):
+            with gr.Accordion(t("train.teach_fast"), open=False, elem_id="teach-fast"):
                 gr.Markdown(teach.FAST_PRESET)
         with gr.Column(scale=3, min_width=360):
-            status = gr.Markdown("Choose a preset (or your own values) and press **Train**.",
-                                 elem_id="train-status")
-            progress = gr.HTML(progress_html(0.0, "Not started", "idle"), elem_id="train-progress",
-                               js_on_load=None)
+            status = gr.Markdown(t("train.status_start"), elem_id="train-status")
+            # the bar's text is the one piece the browser translates (escaped, a marker would not be found)
+            progress = gr.HTML(progress_html(0.0, "\0", "idle").replace("\0", str(t("train.progress_not_started"))),
+                               elem_id="train-progress", js_on_load=None)
             x_axis = compare.build_x_axis()
             with gr.Row():
-                loss_plot = gr.LinePlot(None, x="samples seen", y="loss", color="run", label="Training loss",
-                                        x_title="training images seen", y_title="loss (cross-entropy, per batch)",
+                loss_plot = gr.LinePlot(None, x="samples seen", y="loss", color="run", label=t("train.loss_plot"),
+                                        x_title=t("curves.x_samples_title"), y_title=t("train.loss_y"),
                                         elem_id="loss-plot")
                 accuracy_plot = gr.LinePlot(None, x="samples seen", y="accuracy", color="run",
-                                            label="Test accuracy", x_title="training images seen",
-                                            y_title="test accuracy (%)", y_lim=[0, 100], elem_id="accuracy-plot")
-            gr.Markdown("One colour per run, named by what differs between your runs. Test accuracy: the strong "
-                        "line is the full 10,000 test images (before training and at each epoch's end), the light "
-                        "one 1,000 of them measured during the epoch.", elem_classes=["mnist-small"],
-                        elem_id="accuracy-legend")
+                                            label=t("train.accuracy_plot"), x_title=t("curves.x_samples_title"),
+                                            y_title=t("train.accuracy_y"), y_lim=[0, 100], elem_id="accuracy-plot")
+            gr.Markdown(t("train.accuracy_legend"), elem_classes=["mnist-small"], elem_id="accuracy-legend")
             runs_ui = compare.build_panel()
             runs_ui.x_axis = x_axis
-            with gr.Accordion("What is the loss?", open=False, elem_id="teach-loss"):
+            with gr.Accordion(t("train.teach_loss"), open=False, elem_id="teach-loss"):
                 gr.Markdown(teach.LOSS)
-            log_box = gr.Textbox("", label="Log (the tutorial's format)", lines=12, max_lines=12,
+            log_box = gr.Textbox("", label=t("train.log_label"), lines=12, max_lines=12,
                                  autoscroll=True, interactive=False, elem_id="train-log", buttons=["copy"])
             with gr.Row(equal_height=True):
-                save_name = gr.Textbox("", label="Save your current model as", placeholder="e.g. my-cnn",
+                save_name = gr.Textbox("", label=t("train.save_label"), placeholder=t("train.save_placeholder"),
                                        max_length=64, elem_id="save-name", scale=3)
-                save_button = gr.Button("Save", elem_id="save-button", scale=1)
+                save_button = gr.Button(t("train.save_button"), elem_id="save-button", scale=1)
             save_status = gr.Markdown("", elem_id="save-status")
     return TrainUI(preset_dd, model, optimizer, lr, batch, epochs, augment, device, limit, train_button,
                    stop_button, status, progress, log_box, loss_plot, accuracy_plot, save_name, save_button,
@@ -249,16 +256,18 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
 
     ui.preset.input(fill_preset, ui.preset, [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment],
                     api_name="preset_values", queue=False).then(
-        lambda: gr.update(info=run_text.PRESET_INFO), None, ui.preset, queue=False, api_visibility="private")
+        lambda v: gr.update(info=tr(v.language, "train.preset_info")), [visitor], ui.preset, queue=False,
+        api_visibility="private")
 
     shown = [ui.model, ui.optimizer, ui.lr, ui.batch_size, ui.epochs, ui.augment]
 
-    def note_edits(preset, model, optimizer, lr, batch_size, epochs, augment):
-        return gr.update(info=run_text.preset_info(preset, ctx.settings.max_epochs, model=model, optimizer=optimizer,
-                                                   lr=lr, batch_size=batch_size, epochs=epochs, augment=augment))
+    def note_edits(preset, model, optimizer, lr, batch_size, epochs, augment, visitor: Visitor):
+        return gr.update(info=run_text.preset_info(preset, ctx.settings.max_epochs, visitor.language, model=model,
+                                                   optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs,
+                                                   augment=augment))
 
     for control in shown:  # typed or picked by a person (not filled by a preset): say what now differs
-        control.input(note_edits, [ui.preset, *shown], ui.preset, queue=False, api_visibility="private",
+        control.input(note_edits, [ui.preset, *shown, visitor], ui.preset, queue=False, api_visibility="private",
                       show_progress="hidden")
 
     # the first outputs keep their places (API clients read status, progress, log and the plots by position)
@@ -274,26 +283,28 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         """Train each (config, preset) in turn through the jobs queue; streams status, progress, log and the
         curves of every run. Stop, a failure or a full queue ends the plan."""
         owner = visitor.job_owner(getattr(request, "session_hash", None))
+        lang = visitor.language
         stopped = visitor.plan_stopped = threading.Event()
         sent: dict = {}  # what the plots were last sent (see compare.plots)
         for index, (config, preset_name) in enumerate(plan):
             if stopped.is_set():  # Stop pressed between two runs
-                yield {ui.status: "**Stopped** the comparison.", **buttons(False)}
+                yield {ui.status: tr(lang, "train.plan_stopped"), **buttons(False)}
                 return
-            head = f"**{md_escape(title)}**, run {index + 1} of {len(plan)}: " if len(plan) > 1 else ""
+            head = (tr(lang, "train.plan_head", title=md_escape(title), index=index + 1, count=len(plan))
+                    if len(plan) > 1 else "")
             config = for_live_view(config, TRAIN_SIZE)
             try:
                 ticket = ctx.jobs.submit(owner, kind="train", label=run_text.describe_config(config))
             except (Busy, AlreadyActive) as err:
-                yield {ui.status: head + f"**Busy.** {md_escape(str(err))}", **buttons(False)}
+                yield {ui.status: head + tr(lang, "train.busy", message=md_escape(err.text(lang))), **buttons(False)}
                 return
-            live = LiveRun(config, TRAIN_SIZE)
+            live = LiveRun(config, TRAIN_SIZE, lang)
             number, colour = visitor.runs.reserve()
             with visitor.lock:
                 visitor.ticket, visitor.live, visitor.live_number = ticket, live, (number, colour)
             try:
                 values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
-                yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
+                yield {ui.status: head + run_text.status(ctx, live, config, lang), ui.progress: run_text.progress(live, lang),
                        ui.log: "", **values, **compare.table(ui.runs, visitor), **buttons(True), ui.save_status: ""}
                 if restyle:
                     yield restyle
@@ -304,8 +315,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                         break
                     if important or time.monotonic() - last >= REDRAW_S:
                         last = time.monotonic()
-                        update = {ui.status: head + run_text.status(ctx, live, config),
-                                  ui.progress: run_text.progress(live),
+                        update = {ui.status: head + run_text.status(ctx, live, config, lang),
+                                  ui.progress: run_text.progress(live, lang),
                                   ui.log: live.log_text()}
                         restyle = None
                         if (len(live.losses), len(live.accuracies)) != points:
@@ -325,7 +336,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             if restyle:  # the data first (see compare.plots); the last message has everything, for API clients
                 yield values
-            yield {ui.status: head + run_text.status(ctx, live, config), ui.progress: run_text.progress(live),
+            yield {ui.status: head + run_text.status(ctx, live, config, lang), ui.progress: run_text.progress(live, lang),
                    ui.log: live.log_text(), **(restyle or values), **compare.table(ui.runs, visitor), **draw,
                    **(buttons(False) if last_one else {})}
             if last_one:
@@ -337,7 +348,7 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         try:
             config = build_config(ctx, preset, model, optimizer, lr, batch_size, epochs, augment, device, limit)
         except DemoError as err:
-            yield {ui.status: refused(error_text(err))}
+            yield {ui.status: refused(error_text(err, visitor.language), visitor.language)}
             return
         yield from run_plan([(config, str(preset).strip().lower())], visitor, request)
 
@@ -349,9 +360,10 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             try:
                 configs = comparison.configs(offered_device(ctx, device), ctx.settings.max_epochs)
             except DemoError as err:
-                yield {ui.status: refused(error_text(err))}
+                yield {ui.status: refused(error_text(err, visitor.language), visitor.language)}
                 return
-            yield from run_plan([(c, comparison.preset) for c in configs], visitor, request, comparison.title)
+            yield from run_plan([(c, comparison.preset) for c in configs], visitor, request,
+                                tr(visitor.language, f"runs.try_{comparison.key}"))
 
         try_it.__doc__ = f"Run the comparison '{comparison.title}': {comparison.info}."
         return try_it
@@ -366,8 +378,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         """Stop this visitor's training (or leave the line); the partial model is kept. Ends a comparison too."""
         if visitor.plan_stopped is not None:
             visitor.plan_stopped.set()
-        return {None: "Nothing of yours is training.", "left": "Left the line.",
-                "stopping": "Stopping: finishing the current batch and testing the model..."}[visitor.stop("train")]
+        key = {None: "train.stop_nothing", "left": "train.stop_left", "stopping": "train.stop_stopping"}
+        return tr(visitor.language, key[visitor.stop("train")])
 
     ui.stop_button.click(stop, [visitor], [ui.status], api_name="stop", concurrency_limit=None, queue=False,
                          show_progress="hidden")
@@ -376,15 +388,15 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
         """Save your current model as a named checkpoint (only your own names can be overwritten)."""
         visitor.username = getattr(request, "username", None) or visitor.username
         current = visitor.current
+        lang = visitor.language
         if current is None:
-            return {ui.save_status: refused("No model to save yet: train one first (or load or upload one in the "
-                                            "Checkpoints tab).")}
+            return {ui.save_status: refused(tr(lang, "train.save_nothing"), lang)}
         try:
             path = ctx.library.save(current.model, current.meta, name, visitor.owner)
         except CheckpointError as err:
-            return {ui.save_status: refused(str(err))}
-        return {ui.save_status: f"**Saved** as `{md_escape(path.stem)}` ({path.stat().st_size / 1024:.0f} KB). It is "
-                                "listed in the Checkpoints tab and the Draw tab's model picker.",
+            return {ui.save_status: refused(error_text(err, lang), lang)}
+        return {ui.save_status: tr(lang, "train.saved", name=md_escape(path.stem),
+                                   kb=f"{path.stat().st_size / 1024:.0f}"),
                 **refresh_draw(visitor), **refresh_checkpoints(visitor)}
 
     ui.save_button.click(save, [ui.save_name, visitor],
