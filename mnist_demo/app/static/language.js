@@ -21,5 +21,10 @@ async (visitor, wanted) => {
       console.warn('mnist-demo: could not switch the page language', err);
     }
   }
+  // The browser tab's title follows the page's heading, once the page has redrawn it in the new language.
+  setTimeout(() => {
+    const heading = document.querySelector('#app-title h1');
+    if (heading && heading.textContent.trim()) { document.title = heading.textContent.trim(); }
+  }, 500);
   return [visitor, lang];
 }
