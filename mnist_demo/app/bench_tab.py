@@ -17,6 +17,7 @@ import pandas as pd
 from mnist_demo import bench
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
+from mnist_demo.app.i18n import DEFAULT, TEXTS, t, tr
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.app.jobs import AlreadyActive, Busy
@@ -29,8 +30,13 @@ DEFAULT_SIZES = "1,64,256,1024"
 # at batch 8192 took 1.6 s here (2 cores, busy with other work); at 32768 it would be about four times that.
 APP_MAX_BATCH = 8192
 DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}
-TABLE_COLUMNS = ["device", "operation", "batch size", "ms per step (median)", "samples/s", "speed-up over CPU",
-                 "runs", "note"]
+# the table's columns (their keys in the locale files): a table's headers are data, written in the visitor's language
+COLUMN_KEYS = ["device", "operation", "batch_size", "ms", "samples", "speedup", "runs", "note"]
+TABLE_COLUMNS = [tr(None, f"bench.col_{key}") for key in COLUMN_KEYS]  # in English, as the page first shows them
+
+
+def columns(lang: str | None = None) -> list[str]:
+    return [tr(lang, f"bench.col_{key}") for key in COLUMN_KEYS]
 
 
 @dataclass
@@ -47,50 +53,51 @@ class BenchUI:
 
 
 def gpu_note(ctx: AppContext) -> str:
+    """What this machine can compare, as the page declares it: the texts around the device names (or the
+    reason there is no GPU) are translated by the browser, so the note follows the language switch."""
     accelerators = [d for d in ctx.devices if d != "cpu"]
     if accelerators:
-        return (f"This machine has **{', '.join(accelerators)}**: the benchmark times the CPU and "
-                f"{', '.join(accelerators)} side by side.")
-    reason = bench.unavailable_reason("cuda") or "no CUDA GPU"
-    return ("**No GPU here**: " + md_escape(reason) + ". The benchmark still runs the CPU side. "
-            "With a CUDA GPU, the table would add a cuda row per batch size with its speed-up over this CPU, "
-            "the cost of copying each batch from host memory, and CUDA's one-time start-up cost.")
+        names = ", ".join(accelerators)
+        return t("bench.gpu_has_start") + names + t("bench.gpu_has_middle") + names + t("bench.gpu_has_end")
+    reason = bench.unavailable_reason("cuda")
+    return t("bench.no_gpu_start") + (md_escape(reason) if reason else t("bench.no_cuda")) + t("bench.no_gpu_end")
 
 
 def build(ctx: AppContext) -> BenchUI:
     gr.Markdown(gpu_note(ctx), elem_id="bench-gpu-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
-            model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label="Model", allow_custom_value=True,
-                                elem_id="bench-model", info="mlp is quick on a CPU; cnn is heavier")
-            sizes = gr.Textbox(DEFAULT_SIZES, label="Batch sizes", elem_id="bench-batch-sizes",
-                               info=f"comma-separated, each 1 to {APP_MAX_BATCH} and within what this machine's "
-                                    "memory allows (checked before it runs)")
-            repeats = gr.Number(bench.DEFAULT_REPEATS, label="Repeats", step=1, elem_id="bench-repeats",
-                                info=f"timed runs per cell, 1 to {bench.MAX_REPEATS} (each cell also stops "
-                                     f"after {bench.DEFAULT_TIME_BUDGET_S:g} s of timed work)")
+            model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label=t("bench.model_label"),
+                                allow_custom_value=True, elem_id="bench-model", info=t("bench.model_info"))
+            sizes = gr.Textbox(DEFAULT_SIZES, label=t("bench.sizes_label"), elem_id="bench-batch-sizes",
+                               info=t("bench.sizes_info_start") + str(APP_MAX_BATCH) + t("bench.sizes_info_end"))
+            repeats = gr.Number(bench.DEFAULT_REPEATS, label=t("bench.repeats_label"), step=1, elem_id="bench-repeats",
+                                info=t("bench.repeats_info_start") + str(bench.MAX_REPEATS)
+                                + t("bench.repeats_info_middle") + f"{bench.DEFAULT_TIME_BUDGET_S:g}"
+                                + t("bench.repeats_info_end"))
             with gr.Row():
-                button = gr.Button("Run benchmark", variant="primary", elem_id="bench-button")
-                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="bench-stop")
-            with gr.Accordion("What does this measure?", open=False, elem_id="teach-bench"):
+                button = gr.Button(t("bench.run"), variant="primary", elem_id="bench-button")
+                stop = gr.Button(t("bench.stop"), variant="stop", interactive=False, elem_id="bench-stop")
+            with gr.Accordion(t("bench.teach_title"), open=False, elem_id="teach-bench"):
                 gr.Markdown(teach.CPU_VS_CUDA)
         with gr.Column(scale=3, min_width=360):
-            status = gr.Markdown("Press **Run benchmark**. It waits for any training to finish first, and "
-                                 "nothing else runs while it measures.", elem_id="bench-status")
+            status = gr.Markdown(t("bench.status_ready"), elem_id="bench-status")
             reading = gr.Markdown("", elem_id="bench-reading")
             # No fixed height: with one, Gradio 6.31 sizes the chart without its legend (drawn below it), which
             # is then cut off, leaving a legend title with no entries. Its legend lists the measured devices.
-            plot = gr.LinePlot(None, x="batch size", y="samples/s", color="device",
-                               label="Training step: samples/s vs batch size", sort=None,
+            plot = gr.LinePlot(None, x=TABLE_COLUMNS[2], y=TABLE_COLUMNS[4], color=TABLE_COLUMNS[0],
+                               label=t("bench.plot_label"), sort=None,
                                color_map=DEVICE_COLOURS, elem_id="bench-plot")
-    table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label="Timings",
+    table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label=t("bench.table_label"),
                          elem_id="bench-table")
     return BenchUI(model, sizes, repeats, button, stop, status, table, plot, reading)
 
 
-def validate(model, batch_sizes, repeats, devices=("cpu",)) -> tuple[str, tuple[int, ...], int]:
+def validate(model, batch_sizes, repeats, devices=("cpu",),
+             lang: str | None = None) -> tuple[str, tuple[int, ...], int]:
     """The checked inputs, or ConfigError naming the field: before queueing, so nothing waits or runs for a
-    request that would be refused (batch sizes over APP_MAX_BATCH or the host's memory cap included)."""
+    request that would be refused (batch sizes over APP_MAX_BATCH or the host's memory cap included). The app's
+    own cap is explained in `lang`; the engine's checks say theirs (`common.error_text` words them)."""
     for field, value in (("model", model), ("batch_sizes", batch_sizes), ("repeats", repeats)):
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ConfigError(field, "is empty")
@@ -103,8 +110,8 @@ def validate(model, batch_sizes, repeats, devices=("cpu",)) -> tuple[str, tuple[
         sizes = bench.validate_batch_sizes([batch_sizes])
     too_big = [b for b in sizes if b > APP_MAX_BATCH]
     if too_big:
-        raise ConfigError("batch_sizes", f"{', '.join(map(str, too_big))} is more than this app allows; each "
-                                         f"must be a whole number from 1 to {APP_MAX_BATCH}")
+        raise ConfigError("batch_sizes", tr(lang, "bench.too_big", sizes=", ".join(map(str, too_big)),
+                                            most=APP_MAX_BATCH))
     repeats = bench.validate_repeats(repeats)
     bench.check_memory(model, sizes, devices)
     return model, sizes, repeats
@@ -114,55 +121,65 @@ def _fmt(value, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
-def table_rows(rows: list[dict]) -> list[list]:
+def table_rows(rows: list[dict], lang: str | None = None) -> list[list]:
     out = []
     for row in rows:
-        op = bench.OP_LABELS.get(row["op"], row["op"])
+        key = f"bench.op_{row['op']}"
+        op = tr(lang, key) if key in TEXTS[DEFAULT] else bench.OP_LABELS.get(row["op"], row["op"])
         if row["status"] != "ok":
             out.append([row["device"], op, row["batch_size"], "-", "-", "-", 0, row.get("note", "")])
             continue
-        speedup = "baseline" if row["device"] == "cpu" else _fmt(row.get("speedup_vs_cpu"), "{:.2f}x")
+        speedup = tr(lang, "bench.baseline") if row["device"] == "cpu" else _fmt(row.get("speedup_vs_cpu"), "{:.2f}x")
         out.append([row["device"], op, row["batch_size"], _fmt(row["ms_median"], "{:.3f}"),
                     _fmt(row["samples_per_s"], "{:,.0f}"), speedup,
                     row["runs"], row.get("note", "")])
     return out
 
 
-def plot_frame(rows: list[dict], sizes=()) -> pd.DataFrame:
-    """samples/s per training step against batch size (as ordered categories), one line per device."""
+def table_value(rows: list[dict], lang: str | None = None) -> pd.DataFrame:
+    """The table's update: its rows with the headers in `lang` (the browser does not translate a table's headers)."""
+    return pd.DataFrame(table_rows(rows, lang), columns=columns(lang))
+
+
+def plot_frame(rows: list[dict], sizes=(), lang: str | None = None) -> pd.DataFrame:
+    """samples/s per training step against batch size (as ordered categories), one line per device. The columns
+    are named in `lang`: the axes and the legend's title show them."""
+    batch, speed, device = (tr(lang, f"bench.col_{key}") for key in ("batch_size", "samples", "device"))
     points = [(str(r["batch_size"]), float(r["samples_per_s"]), r["device"]) for r in rows
               if r["op"] == bench.TRAIN and r["status"] == "ok" and r["samples_per_s"]]
-    frame = pd.DataFrame(points, columns=["batch size", "samples/s", "device"])
-    return frame.astype({"batch size": "string", "samples/s": "float64", "device": "string"})
+    frame = pd.DataFrame(points, columns=[batch, speed, device])
+    return frame.astype({batch: "string", speed: "float64", device: "string"})
 
 
-def plot(rows: list[dict], sizes) -> gr.LinePlot | None:
+def plot(rows: list[dict], sizes, lang: str | None = None) -> gr.LinePlot | None:
     """The plot update, sent once with every device's line (None while there is nothing to draw): Gradio
     6.31's LinePlot keeps the colour series of the first data it gets and would not draw a device that appears
     in a later update."""
-    frame = plot_frame(rows, sizes)
-    return None if frame.empty else gr.LinePlot(frame, sort=[str(s) for s in sizes])
+    frame = plot_frame(rows, sizes, lang)
+    if frame.empty:
+        return None
+    batch, speed, device = frame.columns
+    return gr.LinePlot(frame, x=batch, y=speed, color=device, sort=[str(s) for s in sizes])
 
 
-def what_ran(report: dict) -> str:
+def what_ran(report: dict, lang: str | None = None) -> str:
     devices = []
     for entry in report["devices"]:
         if entry["available"]:
-            devices.append(f"{entry['name']} ({entry['description']})")
+            devices.append(tr(lang, "bench.device_available", name=entry["name"], description=entry["description"]))
         else:
-            devices.append(f"{entry['name']}: not available ({entry['reason']})")
-    return (f"Ran: model `{report['model']}` ({report['parameters']:,} parameters), batch sizes "
-            f"{', '.join(map(str, report['batch_sizes']))}, up to {report['repeats']} timed runs per cell after "
-            f"{report['warmup']} warm-up runs ({report['time_budget_s']:g} s budget per cell), torch "
-            f"{report['torch_version']}, in {seconds(report.get('elapsed_s'))}, with no training running. "
-            f"Devices: {md_escape('; '.join(devices))}.")
+            devices.append(tr(lang, "bench.device_unavailable", name=entry["name"], reason=entry["reason"]))
+    return tr(lang, "bench.ran", model=report["model"], parameters=f"{report['parameters']:,}",
+              sizes=", ".join(map(str, report["batch_sizes"])), repeats=report["repeats"], warmup=report["warmup"],
+              budget=f"{report['time_budget_s']:g}", torch=report["torch_version"],
+              elapsed=seconds(report.get("elapsed_s"), lang), devices=md_escape("; ".join(devices)))
 
 
-def stopped_text(report: dict, reason: str | None) -> str:
+def stopped_text(report: dict, reason: str | None, lang: str | None = None) -> str:
     cells = len(report["rows"])
-    return (f"**Stopped** ({md_escape(reason or 'stopped')}) after {cells} cell{'s' if cells != 1 else ''}, in "
-            f"{seconds(report.get('elapsed_s'))}: the table keeps the cells that finished; the one that was "
-            "running was dropped.")
+    return tr(lang, "bench.stopped_one" if cells == 1 else "bench.stopped_many",
+              reason=md_escape(reason or tr(lang, "bench.stopped")), cells=cells,
+              elapsed=seconds(report.get("elapsed_s"), lang))
 
 
 def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
@@ -173,22 +190,23 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
     running = {ui.button: gr.update(interactive=False), ui.stop: gr.update(interactive=True)}
     idle = {ui.button: gr.update(interactive=True), ui.stop: gr.update(interactive=False)}
 
-    def drawn(rows: list[dict], sizes) -> dict:
-        chart = plot(rows, sizes)
+    def drawn(rows: list[dict], sizes, lang: str | None) -> dict:
+        chart = plot(rows, sizes, lang)
         return {} if chart is None else {ui.plot: chart}
 
     def run(model, batch_sizes, repeats, visitor: Visitor, request: gr.Request):
         """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
+        lang = visitor.language
         try:
-            model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices)
+            model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices, lang)
         except DemoError as err:
-            yield {ui.status: refused(error_text(err))}
+            yield {ui.status: refused(error_text(err, lang), lang)}
             return
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
         except (Busy, AlreadyActive) as err:
-            yield {ui.status: f"**Busy.** {md_escape(str(err))}"}
+            yield {ui.status: tr(lang, "bench.busy", why=md_escape(str(err)))}
             return
         visitor.ticket = ticket
         rows: list[dict] = []
@@ -199,41 +217,42 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
             return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
                                        on_row=emit, stop=stop)
 
-        status = "Waiting for a free slot..."
-        yield {ui.status: status, ui.table: [], ui.plot: None, ui.reading: "", **running}
+        status = tr(lang, "bench.waiting_slot")
+        yield {ui.status: status, ui.table: table_value([], lang), ui.plot: None, ui.reading: "", **running}
         last = 0.0
         for item in run_job(ticket, work):
             if isinstance(item, Waiting):
                 if time.monotonic() - last >= 1.0:
                     last = time.monotonic()
-                    status = (f"**Waiting in line: you are number {item.position}.** The benchmark runs alone, "
-                              "after the runs ahead of it. **Stop** leaves the line.")
+                    status = tr(lang, "bench.waiting_line", position=item.position)
                     yield {ui.status: status}
             elif isinstance(item, Started):
-                status = "**Measuring...** one-time start-up costs first, then each batch size."
-                yield {ui.status: status, ui.table: [], ui.reading: ""}
+                status = tr(lang, "bench.measuring_start")
+                yield {ui.status: status, ui.table: table_value([], lang), ui.reading: ""}
             elif isinstance(item, dict):
                 rows.append(item)
-                status = f"**Measuring...** {len(rows)} cells done."
-                yield {ui.status: status, ui.table: table_rows(rows)}
+                status = tr(lang, "bench.measuring_cells", cells=len(rows))
+                yield {ui.status: status, ui.table: table_value(rows, lang)}
             elif isinstance(item, Finished):
                 report = item.result
                 if report["stopped"]:
-                    yield {ui.status: stopped_text(report, item.stop_reason), ui.table: table_rows(report["rows"]),
-                           **drawn(report["rows"], sizes), ui.reading: "", **idle}
+                    yield {ui.status: stopped_text(report, item.stop_reason, lang),
+                           ui.table: table_value(report["rows"], lang), **drawn(report["rows"], sizes, lang),
+                           ui.reading: "", **idle}
                     return
-                yield {ui.status: what_ran(report), ui.table: table_rows(report["rows"]),
-                       **drawn(report["rows"], sizes), **idle,
-                       ui.reading: "**Reading.** " + md_escape(report["reading"][0]) + "\n\n"
-                       + md_escape(report["reading"][1])}
+                yield {ui.status: what_ran(report, lang), ui.table: table_value(report["rows"], lang),
+                       **drawn(report["rows"], sizes, lang), **idle,
+                       ui.reading: tr(lang, "bench.reading", first=md_escape(report["reading"][0]),
+                                      second=md_escape(report["reading"][1]))}
                 return
             elif isinstance(item, Failed):
-                yield {ui.status: refused(error_text(item.error)), ui.table: table_rows(rows), ui.reading: "", **idle}
+                yield {ui.status: refused(error_text(item.error, lang), lang), ui.table: table_value(rows, lang),
+                       ui.reading: "", **idle}
                 return
             elif isinstance(item, Tick):
                 yield {ui.status: status}  # unchanged: the yield lets Gradio notice a visitor who left
             elif isinstance(item, Cancelled):
-                yield {ui.status: f"**Not run**: {md_escape(item.reason)}.", **idle}
+                yield {ui.status: tr(lang, "bench.not_run", reason=md_escape(item.reason)), **idle}
                 return
 
     ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",
@@ -241,7 +260,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
 
     def stop(visitor: Visitor):
         """Stop this visitor's benchmark (or leave the line); the cells measured so far are kept."""
-        return {None: "Nothing of yours is measuring.", "left": "Left the line.",
-                "stopping": "Stopping: the benchmark ends within a second or two..."}[visitor.stop("benchmark")]
+        keys = {None: "bench.stop_nothing", "left": "bench.stop_left", "stopping": "bench.stop_stopping"}
+        return tr(visitor.language, keys[visitor.stop("benchmark")])
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)

@@ -1,5 +1,8 @@
 """The Checkpoints tab: the table of saved checkpoints, load one as your current model, download, delete your
 own, upload a .pt. The rules (ownership, quotas, size limits, safe loading) live in `library.py` and the engine.
+
+The table is written in the visitor's language (headers, owners, statuses: a table is data, which the browser
+does not translate); `refresh` is called again when the visitor switches language.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
-from mnist_demo.app.common import md_escape, refused
-from mnist_demo.app.library import COLUMNS, human_bytes
+from mnist_demo.app.common import error_text, md_escape, refused
+from mnist_demo.app.i18n import t, tr
+from mnist_demo.app.library import COLUMNS, Row, human_bytes
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor
@@ -31,31 +36,59 @@ class CheckpointsUI:
 
 def build(ctx: AppContext) -> CheckpointsUI:
     s = ctx.settings
-    gr.Markdown("Saved models in this app's checkpoint folder. Corrupt files are listed as unusable; the rest "
-                "still load. The shipped model (`default`) is read-only; you can delete only checkpoints you "
-                f"saved (at most {s.max_saves_per_visitor} per visitor, {s.max_save_mb_per_visitor:g} MB).",
-                elem_classes=["mnist-small"])
-    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label="Checkpoints",
+    gr.Markdown(t("checkpoints.intro_start") + str(s.max_saves_per_visitor) + t("checkpoints.intro_middle")
+                + f"{s.max_save_mb_per_visitor:g}" + t("checkpoints.intro_end"), elem_classes=["mnist-small"])
+    table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label=t("checkpoints.table_label"),
                          elem_id="checkpoint-table", max_height=360)
     with gr.Row(equal_height=True):
-        name = gr.Dropdown([], value=None, label="Checkpoint", allow_custom_value=True, elem_id="ckpt-name",
-                           scale=3)
-        refresh = gr.Button("Refresh", elem_id="ckpt-refresh", scale=1, size="md")
+        name = gr.Dropdown([], value=None, label=t("checkpoints.name_label"), allow_custom_value=True,
+                           elem_id="ckpt-name", scale=3)
+        refresh = gr.Button(t("checkpoints.refresh"), elem_id="ckpt-refresh", scale=1, size="md")
     with gr.Row():
-        load = gr.Button("Load as my current model", variant="primary", elem_id="ckpt-load")
-        download = gr.DownloadButton("Download .pt", value=None, elem_id="ckpt-download")
-        delete = gr.Button("Delete (yours only)", variant="stop", elem_id="ckpt-delete")
-    upload = gr.File(label=f"Upload a .pt checkpoint (at most {s.max_upload_mb:g} MB): it becomes your current model",
-                     type="filepath", elem_id="ckpt-upload", height=120)
+        load = gr.Button(t("checkpoints.load"), variant="primary", elem_id="ckpt-load")
+        download = gr.DownloadButton(t("checkpoints.download"), value=None, elem_id="ckpt-download")
+        delete = gr.Button(t("checkpoints.delete"), variant="stop", elem_id="ckpt-delete")
+    upload_label = t("checkpoints.upload_label_start") + f"{s.max_upload_mb:g}" + t("checkpoints.upload_label_end")
+    upload = gr.File(label=upload_label, type="filepath", elem_id="ckpt-upload", height=120)
     status = gr.Markdown("", elem_id="ckpt-status")
     return CheckpointsUI(table, refresh, name, load, download, delete, upload, status)
 
 
+COLUMN_KEYS = ["name", "model", "accuracy", "epochs", "hyperparameters", "date", "size", "owner", "status"]
+USABLE, UNUSABLE = "usable", "unusable: "  # `library.Row.status`
+OWNER_KEYS = {"shipped": "owner_shipped", "you": "owner_you", "another visitor": "owner_other"}
+
+
+def columns(lang: str | None = None) -> list[str]:
+    """The table's headers in `lang` (in English: `library.COLUMNS`)."""
+    return [tr(lang, f"checkpoints.col_{key}") for key in COLUMN_KEYS]
+
+
+def row_cells(row: Row, lang: str | None = None) -> list[str]:
+    """One table row in `lang`: the owner and the status are words; the rest are names, figures and dates. Why a
+    file cannot be used stays in the engine's words (the listing keeps only its text)."""
+    cells = row.as_list()
+    owner = OWNER_KEYS.get(row.owner)
+    cells[COLUMN_KEYS.index("owner")] = tr(lang, f"checkpoints.{owner}") if owner else row.owner
+    if row.status == USABLE:
+        status = tr(lang, "checkpoints.status_usable")
+    elif row.status.startswith(UNUSABLE):
+        status = tr(lang, "checkpoints.status_unusable", why=row.status[len(UNUSABLE):])
+    else:
+        status = row.status
+    cells[COLUMN_KEYS.index("status")] = status
+    return cells
+
+
+def table(rows: list[Row], lang: str | None = None) -> pd.DataFrame:
+    return pd.DataFrame([row_cells(r, lang) for r in rows], columns=columns(lang))
+
+
 def refresh(ctx: AppContext, visitor: Visitor):
-    """(table, name dropdown) as they are now."""
+    """(table, name dropdown) as they are now, in the visitor's language."""
     rows = ctx.library.rows(visitor.owner)
     names = [r.name for r in rows]
-    return [r.as_list() for r in rows], gr.Dropdown(choices=names)
+    return table(rows, visitor.language), gr.Dropdown(choices=names)
 
 
 def _adopt(visitor: Visitor, checkpoint, origin: str) -> None:
@@ -80,38 +113,41 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
 
     def on_load(name, visitor: Visitor):
         """Load a saved checkpoint as your current model (used by the Draw tab)."""
+        lang = visitor.language
+        if not isinstance(name, str) or not name.strip():
+            return {ui.status: refused(tr(lang, "checkpoints.none_chosen"), lang)}
         try:
-            if not isinstance(name, str) or not name.strip():
-                raise CheckpointError("Checkpoint: none chosen; pick one from the list")
             checkpoint = ctx.library.load(name)
         except CheckpointError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(error_text(err, lang), lang)}
         _adopt(visitor, checkpoint, f"checkpoint {checkpoint.name}")
-        return {ui.status: f"**Loaded** `{md_escape(checkpoint.name)}` as your current model: the Draw tab now uses "
-                           "it.", **refresh_draw(visitor)}
+        return {ui.status: tr(lang, "checkpoints.loaded", name=md_escape(checkpoint.name)), **refresh_draw(visitor)}
 
     ui.load.click(on_load, [ui.name, visitor], [ui.status, *refresh_draw.outputs], api_name="load_checkpoint",
                   **group)
 
-    def on_pick(name):
+    def on_pick(name, visitor: Visitor):
+        lang = visitor.language
         try:
-            return gr.DownloadButton(value=str(ctx.library.path(name)), label=f"Download {name}.pt")
+            return gr.DownloadButton(value=str(ctx.library.path(name)),
+                                     label=tr(lang, "checkpoints.download_name", name=name))
         except (CheckpointError, TypeError):
-            return gr.DownloadButton(value=None, label="Download .pt")
+            return gr.DownloadButton(value=None, label=tr(lang, "checkpoints.download"))
 
-    ui.name.change(on_pick, [ui.name], [ui.download], api_name="download_checkpoint", **group)
+    ui.name.change(on_pick, [ui.name, visitor], [ui.download], api_name="download_checkpoint", **group)
 
     def on_delete(name, visitor: Visitor, request: gr.Request):
         """Delete a checkpoint you saved (the shipped default and other visitors' files cannot be deleted)."""
         visitor.username = getattr(request, "username", None) or visitor.username
+        lang = visitor.language
+        if not isinstance(name, str) or not name.strip():
+            return {ui.status: refused(tr(lang, "checkpoints.none_chosen"), lang)}
         try:
-            if not isinstance(name, str) or not name.strip():
-                raise CheckpointError("Checkpoint: none chosen; pick one from the list")
             ctx.library.delete(name, visitor.owner)
         except CheckpointError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(error_text(err, lang), lang)}
         rows, dropdown = refresh(ctx, visitor)
-        return {ui.status: f"**Deleted** `{md_escape(name.strip())}`.", ui.table: rows,
+        return {ui.status: tr(lang, "checkpoints.deleted", name=md_escape(name.strip())), ui.table: rows,
                 ui.name: gr.Dropdown(choices=dropdown.choices, value=None), **refresh_draw(visitor)}
 
     ui.delete.click(on_delete, [ui.name, visitor], [ui.status, ui.table, ui.name, *refresh_draw.outputs],
@@ -119,18 +155,19 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
 
     def on_upload(path, visitor: Visitor):
         """Upload a .pt checkpoint (size limit, weights only, architecture checked); it becomes your current model."""
+        lang = visitor.language
         if isinstance(path, (list, tuple)):
-            return {ui.status: refused("Upload one .pt file at a time."), ui.upload: None}
+            return {ui.status: refused(tr(lang, "checkpoints.one_file"), lang), ui.upload: None}
         original = Path(str(path)).name if path else None
         try:
             checkpoint = ctx.library.load_upload(path, original)
         except CheckpointError as err:
-            return {ui.status: refused(str(err)), ui.upload: None}
+            return {ui.status: refused(error_text(err, lang), lang), ui.upload: None}
         size = Path(str(path)).stat().st_size
         _adopt(visitor, checkpoint, f"upload {original}")
-        return {ui.status: f"**Uploaded** `{md_escape(original)}` ({human_bytes(size)}, model "
-                           f"{md_escape(checkpoint.meta.get('model', '?'))}): it is now your current model. Save it "
-                           "from the Train tab to keep it.", ui.upload: None, **refresh_draw(visitor)}
+        return {ui.status: tr(lang, "checkpoints.uploaded", name=md_escape(original), size=human_bytes(size),
+                              model=md_escape(checkpoint.meta.get("model", "?"))),
+                ui.upload: None, **refresh_draw(visitor)}
 
     # The drop zone empties after each upload (the status names the file), ready for the next one.
     ui.upload.upload(on_upload, [ui.upload, visitor], [ui.status, ui.upload, *refresh_draw.outputs],

@@ -24,6 +24,7 @@ import pandas as pd
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused
 from mnist_demo.app.draw_tab import choices
+from mnist_demo.app.i18n import t, tr
 from mnist_demo.app.state import YOURS, AppContext, Visitor
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
 from mnist_demo.config import whole_number
@@ -35,8 +36,24 @@ CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and pr
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
 WORST = 24  # the most confidently wrong digits shown
 SCALE = 3  # 28 px test digits shown at 84 px, nearest-neighbour, so each pixel stays a square
-CORNER = "true"
 DIGIT_CHOICES = [str(d) for d in range(DIGITS)]
+
+class Unavailable(CheckpointError):
+    """A model this tab cannot show (none of your own yet, a checkpoint gone): `str()` is English (API
+    clients), `text(lang)` says it in the visitor's language."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(tr(None, key, **values))
+        self.key, self.values = key, values
+
+    def text(self, lang: str | None = None) -> str:
+        return tr(lang, self.key, **self.values)
+
+
+def why_not(err: DemoError, lang: str | None = None) -> str:
+    """A refusal's reason in `lang`: this tab's own, or the engine's through `common.error_text`."""
+    return err.text(lang) if isinstance(err, Unavailable) else error_text(err, lang)
+
 
 _cache: OrderedDict[tuple, Mistakes] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -57,35 +74,36 @@ class MistakesUI:
 
 
 def build(ctx: AppContext) -> MistakesUI:
-    gr.Markdown("Where does a model go wrong? Each row of the matrix is a true digit, each column what the model "
-                "read; the diagonal is right, the rest are mistakes. Click a cell (or choose a pair below) to "
-                "see its test images.", elem_classes=["mnist-small"])
+    gr.Markdown(t("mistakes.intro"), elem_classes=["mnist-small"])
     # custom values allowed: the choices are filled when the tab opens (an API client never opens it), and
     # every value is checked against the visitor's own choices anyway
-    model = gr.Dropdown([], value=None, label="Model", elem_id="mistakes-model", allow_custom_value=True,
-                        info="Your current model, a saved checkpoint, or the shipped default")
+    model = gr.Dropdown([], value=None, label=t("mistakes.model_label"), elem_id="mistakes-model",
+                        allow_custom_value=True, info=t("mistakes.model_info"))
     status = gr.Markdown("", elem_id="mistakes-status")
     with gr.Row(equal_height=False, elem_id="mistakes-row"):
         with gr.Column(scale=3, min_width=320):
-            matrix = gr.Dataframe(value=None, interactive=False, label="Confusion matrix of the 10,000 test images "
-                                  "(rows: true digit, columns: read as)", elem_id="mistakes-matrix",
+            matrix = gr.Dataframe(value=None, interactive=False, label=t("mistakes.matrix_label"),
+                                  elem_id="mistakes-matrix",
                                   max_height=520, wrap=False, column_widths=["8%"] + ["9.2%"] * DIGITS)
             with gr.Row(elem_id="mistakes-pair"):
-                true_digit = gr.Dropdown(DIGIT_CHOICES, value=None, label="True digit", elem_id="mistakes-true",
-                                         min_width=120)
-                read_as = gr.Dropdown(DIGIT_CHOICES, value=None, label="Read as", elem_id="mistakes-read-as",
-                                      min_width=120)
+                true_digit = gr.Dropdown(DIGIT_CHOICES, value=None, label=t("mistakes.true_label"),
+                                         elem_id="mistakes-true", min_width=120)
+                read_as = gr.Dropdown(DIGIT_CHOICES, value=None, label=t("mistakes.read_as_label"),
+                                      elem_id="mistakes-read-as", min_width=120)
             cell_title = gr.Markdown("", elem_id="mistakes-cell-title")
-            cell_gallery = gr.Gallery(value=None, label="Test images of the chosen cell", columns=6, height=340,
+            cell_gallery = gr.Gallery(value=None, label=t("mistakes.cell_label"), columns=6, height=340,
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="mistakes-cell", elem_classes=["mnist-digits"])
         with gr.Column(scale=2, min_width=300):
-            per_digit = gr.BarPlot(None, x="digit", y="accuracy (%)", label="Accuracy per digit",
+            per_digit = gr.BarPlot(None, x=tr(None, "mistakes.axis_digit"), y=tr(None, "mistakes.axis_accuracy"),
+                                   label=t("mistakes.per_digit_label"),
                                    elem_id="mistakes-per-digit", height=260, sort="x", tooltip="all")
-            worst = gr.Gallery(value=None, label=f"The {WORST} most confidently wrong (true → read as)",
-                               columns=4, height=340, format="png", object_fit="contain", allow_preview=False, buttons=[],
+            # the number between two translated pieces, so that the label always says how many are shown
+            worst_label = t("mistakes.worst_label_start") + str(WORST) + t("mistakes.worst_label_end")
+            worst = gr.Gallery(value=None, label=worst_label, columns=4, height=340, format="png",
+                               object_fit="contain", allow_preview=False, buttons=[],
                                elem_id="mistakes-worst", elem_classes=["mnist-digits"])
-    with gr.Accordion("How to read a confusion matrix", open=False, elem_id="teach-confusion"):
+    with gr.Accordion(t("mistakes.teach_title"), open=False, elem_id="teach-confusion"):
         gr.Markdown(teach.CONFUSION)
     seen_run = gr.State(None)
     return MistakesUI(model, status, matrix, true_digit, read_as, cell_title, cell_gallery, worst, per_digit,
@@ -112,40 +130,41 @@ def _cached(key: tuple) -> Mistakes | None:
 
 
 def mistakes_for(ctx: AppContext, visitor: Visitor, choice: str) -> tuple[Mistakes, str, str]:
-    """(Mistakes, the model's name as shown, where the figures came from) for a picker value; DemoError (what
-    to do) when the model or the test set cannot be had."""
+    """(Mistakes, the model's name as shown, where the figures came from) for a picker value, the texts in the
+    visitor's language; DemoError (what to do) when the model or the test set cannot be had."""
+    lang = visitor.language
     data = cached_mnist(ctx.settings.data_dir, "cpu")
     images, labels = data.test_images, data.test_labels
     if choice == YOURS:
         current = visitor.current
+        yours = tr(lang, "mistakes.your_model")
         if current is None:
-            raise CheckpointError("You have no model of your own yet: train one in the Train tab, or pick "
-                                  "another model above.")
+            raise Unavailable("mistakes.no_model")
         evaluation = getattr(current, "evaluation", None)
         if evaluation is not None:
             try:
-                return from_evaluation(evaluation, labels), "your current model", "its run's last test pass"
+                return from_evaluation(evaluation, labels), yours, tr(lang, "mistakes.source_last_pass")
             except NoPredictions:
                 pass
         key = ("yours", visitor.id, current.run_id, data.source)
         found = _cached(key)
         if found is not None:
-            return found, "your current model", "one test pass, kept"
-        return _remember(key, analyse(current.predictor.model, images, labels)), "your current model", \
-            "one test pass"
+            return found, yours, tr(lang, "mistakes.source_kept")
+        return _remember(key, analyse(current.predictor.model, images, labels)), yours, \
+            tr(lang, "mistakes.source_one_pass")
     name = choice or DEFAULT_NAME
     path = checkpoint_path(name, ctx.library.directory)
     try:
         stat = os.stat(path)
     except OSError:
-        raise CheckpointError(f"checkpoint {path.stem!r} does not exist") from None
-    shown = f"{path.stem} (shipped)" if path.stem == DEFAULT_NAME else path.stem
+        raise Unavailable("mistakes.no_checkpoint", name=path.stem) from None
+    shown = tr(lang, "mistakes.shipped_name", name=path.stem) if path.stem == DEFAULT_NAME else path.stem
     key = ("checkpoint", str(path), stat.st_mtime_ns, stat.st_size, data.source)
     found = _cached(key)
     if found is not None:
-        return found, shown, "one test pass, kept"
+        return found, shown, tr(lang, "mistakes.source_kept")
     predictor = ctx.library.predictor(path.stem)
-    return _remember(key, analyse(predictor.model, images, labels)), shown, "one test pass"
+    return _remember(key, analyse(predictor.model, images, labels)), shown, tr(lang, "mistakes.source_one_pass")
 
 
 def _digit_image(image) -> np.ndarray:
@@ -158,12 +177,13 @@ def gallery(ctx: AppContext, examples, caption) -> list[tuple[np.ndarray, str]]:
     return [(_digit_image(images[e.index]), caption(e)) for e in examples]
 
 
-def matrix_view(mistakes: Mistakes):
+def matrix_view(mistakes: Mistakes, lang: str | None = None):
     """The matrix as a pandas Styler: counts, the diagonal in green (share of the row read right), mistakes in
-    red (the more often, the deeper), empty cells plain."""
+    red (the more often, the deeper), empty cells plain. The corner header ("true") is in `lang`: a table's
+    headers are data, which the browser does not translate."""
     matrix = mistakes.confusion
     frame = pd.DataFrame(matrix, columns=DIGIT_CHOICES)
-    frame.insert(0, CORNER, DIGIT_CHOICES)
+    frame.insert(0, tr(lang, "mistakes.corner"), DIGIT_CHOICES)
     off = matrix.copy()
     np.fill_diagonal(off, 0)
     worst = max(int(off.max()), 1)
@@ -185,14 +205,21 @@ def matrix_view(mistakes: Mistakes):
     return frame.style.apply(colour, subset=DIGIT_CHOICES)
 
 
-def bars(mistakes: Mistakes) -> pd.DataFrame:
-    return pd.DataFrame({"digit": DIGIT_CHOICES,
-                         "accuracy (%)": [round(100 * a, 2) for a in mistakes.per_digit()]})
+def bars(mistakes: Mistakes, lang: str | None = None) -> pd.DataFrame:
+    """Accuracy per digit; the columns are named in `lang`, since the chart's axes and tooltip show them."""
+    return pd.DataFrame({tr(lang, "mistakes.axis_digit"): DIGIT_CHOICES,
+                         tr(lang, "mistakes.axis_accuracy"): [round(100 * a, 2) for a in mistakes.per_digit()]})
+
+
+def bar_plot(frame: pd.DataFrame) -> gr.BarPlot:
+    """The chart's update: the data with its axes (named as the frame's columns) and range."""
+    digit, accuracy = frame.columns
+    return gr.BarPlot(frame, x=digit, y=accuracy, y_lim=y_range(frame))
 
 
 def y_range(frame: pd.DataFrame) -> list[float]:
     """From a little under the worst digit to 100%: the digits' differences are a few tenths of a percent."""
-    low = float(frame["accuracy (%)"].min())
+    low = float(frame.iloc[:, 1].min())
     return [max(0.0, float(np.floor(low)) - 1.0), 100.0]
 
 
@@ -204,21 +231,23 @@ def default_cell(mistakes: Mistakes) -> tuple[int, int]:
     return (int(true), int(read)) if off[true, read] > 0 else (0, 0)
 
 
-def cell_view(ctx: AppContext, mistakes: Mistakes, true: int, read: int) -> tuple[str, list]:
-    """(title, gallery) of one cell."""
+def cell_view(ctx: AppContext, mistakes: Mistakes, true: int, read: int,
+              lang: str | None = None) -> tuple[str, list]:
+    """(title, gallery) of one cell, the title in `lang`."""
     examples = mistakes.cell(true, read)
     shown = examples[:CELL_IMAGES]
+
     def images(n: int) -> str:
-        return f"{n:,} test image{'s' if n != 1 else ''} of a {true}"
+        return tr(lang, "mistakes.images_one" if n == 1 else "mistakes.images_many", n=f"{n:,}", true=true)
 
     caption = lambda e: f"#{e.index} · {100 * e.probability:.0f}%"  # noqa: E731
     if true == read:
-        title = f"**{images(len(examples))} read right**; the {len(shown)} least sure first."
+        title = tr(lang, "mistakes.cell_right", images=images(len(examples)), shown=len(shown))
     elif not examples:
-        title = f"No test image of a {true} was read as {read}."
+        title = tr(lang, "mistakes.cell_none", true=true, read=read)
     else:
-        more = f"; the {len(shown)} most confident first" if len(examples) > len(shown) else ""
-        title = f"**{images(len(examples))} read as {read}**{more}."
+        more = tr(lang, "mistakes.cell_wrong_more", shown=len(shown)) if len(examples) > len(shown) else ""
+        title = tr(lang, "mistakes.cell_wrong", images=images(len(examples)), read=read, more=more)
     return title, gallery(ctx, shown, caption) if shown else []
 
 
@@ -230,6 +259,7 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
                   ui.worst, ui.per_digit, ui.seen_run]
 
     def show(choice: str, visitor: Visitor, seen_run, refresh_picker: bool) -> dict:
+        lang = visitor.language
         options = choices(ctx, visitor)
         values = [v for _, v in options]
         current = visitor.current
@@ -243,20 +273,20 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
         try:
             mistakes, name, source = mistakes_for(ctx, visitor, choice)
         except DemoError as err:
-            return {**out, ui.status: refused(error_text(err)), ui.matrix: None, ui.cell_title: "",
+            return {**out, ui.status: refused(why_not(err, lang), lang), ui.matrix: None, ui.cell_title: "",
                     ui.cell_gallery: None, ui.worst: None, ui.per_digit: None}
         true, read = default_cell(mistakes)
-        title, cell = cell_view(ctx, mistakes, true, read)
+        title, cell = cell_view(ctx, mistakes, true, read, lang)
         wrong = int((mistakes.labels != mistakes.predicted).sum())
         worst = gallery(ctx, mistakes.worst(WORST),
                         lambda e: f"{e.true} → {e.predicted} · {100 * e.probability:.0f}%")
-        frame = bars(mistakes)
+        frame = bars(mistakes, lang)
         elapsed = time.perf_counter() - start
-        status = (f"**{md_escape(name)}**: {100 * mistakes.accuracy:.2f}% of {mistakes.total:,} test images right, "
-                  f"{wrong} wrong ({source}, {elapsed:.1f} s).")
-        return {**out, ui.status: status, ui.matrix: matrix_view(mistakes), ui.true_digit: str(true),
+        status = tr(lang, "mistakes.status", name=md_escape(name), accuracy=f"{100 * mistakes.accuracy:.2f}",
+                    total=f"{mistakes.total:,}", wrong=wrong, source=source, elapsed=f"{elapsed:.1f}")
+        return {**out, ui.status: status, ui.matrix: matrix_view(mistakes, lang), ui.true_digit: str(true),
                 ui.read_as: str(read), ui.cell_title: title, ui.cell_gallery: cell, ui.worst: worst,
-                ui.per_digit: gr.BarPlot(frame, y_lim=y_range(frame))}
+                ui.per_digit: bar_plot(frame)}
 
     def on_open(choice, visitor: Visitor, seen_run):
         return show(choice, visitor, seen_run, refresh_picker=True)
@@ -267,7 +297,8 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
         """The confusion matrix, accuracy per digit and worst mistakes of one model on the test set: "default",
         a saved checkpoint's name, or "@current" for this session's own model."""
         if choice not in [v for _, v in choices(ctx, visitor)]:
-            return {ui.status: refused(f"Model: {choice!r} is not available; choose one from the list")}
+            return {ui.status: refused(tr(visitor.language, "mistakes.not_available", choice=choice),
+                                       visitor.language)}
         return show(choice, visitor, seen_run, refresh_picker=False)
 
     ui.model.input(on_pick, [ui.model, visitor, ui.seen_run], everything, api_name="mistakes", **group)
@@ -275,18 +306,19 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
     cell_outputs = [ui.status, ui.true_digit, ui.read_as, ui.cell_title, ui.cell_gallery]
 
     def pair(choice, visitor: Visitor, true, read) -> dict:
+        lang = visitor.language
         try:
             true_d = whole_number("true digit", true, 0, DIGITS - 1)
             read_d = whole_number("read as", read, 0, DIGITS - 1)
         except ConfigError as err:
-            return {ui.status: refused(str(err))}
+            return {ui.status: refused(error_text(err, lang), lang)}
         if choice not in [v for _, v in choices(ctx, visitor)]:
-            return {ui.status: refused(f"Model: {choice!r} is not available; choose one from the list")}
+            return {ui.status: refused(tr(lang, "mistakes.not_available", choice=choice), lang)}
         try:
             mistakes, _, _ = mistakes_for(ctx, visitor, choice)
         except DemoError as err:
-            return {ui.status: refused(error_text(err))}
-        title, images = cell_view(ctx, mistakes, true_d, read_d)
+            return {ui.status: refused(why_not(err, lang), lang)}
+        title, images = cell_view(ctx, mistakes, true_d, read_d, lang)
         return {ui.true_digit: str(true_d), ui.read_as: str(read_d), ui.cell_title: title,
                 ui.cell_gallery: images}
 
@@ -301,7 +333,7 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
     def on_cell(choice, visitor: Visitor, evt: gr.SelectData):
         index = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
         if index is None or not 1 <= int(index[1]) <= DIGITS:
-            return {ui.cell_title: "Click a count (not the first column) to see its images."}
+            return {ui.cell_title: tr(visitor.language, "mistakes.click_a_count")}
         return pair(choice, visitor, int(index[0]), int(index[1]) - 1)
 
     ui.matrix.select(on_cell, [ui.model, visitor], cell_outputs, api_visibility="private", **group)
