@@ -241,6 +241,18 @@ def restyle(ui: TrainUI, visitor: Visitor) -> dict:
     return compare.style(ui.loss_plot, ui.accuracy_plot, visitor)
 
 
+def in_language(ui: TrainUI, visitor: Visitor) -> dict:
+    """The server-written texts that stay on the page, in the visitor's language, for when the page opens or the
+    language switch is used: the runs table (its headers too: a Dataframe's are not translated by the browser)
+    and the run picker. The plots' run names and axis follow at the next `redraw`/`restyle`."""
+    return compare.table(ui.runs, visitor)
+
+
+def language_outputs(ui: TrainUI) -> list:
+    """The components `in_language` updates."""
+    return [ui.runs.table, ui.runs.run]
+
+
 # --------------------------------------------------------------------------- events
 
 def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_checkpoints) -> None:
