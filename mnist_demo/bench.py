@@ -52,7 +52,7 @@ def parse_batch_sizes(text: str) -> tuple[int, ...]:
     """"1,64, 256" -> (1, 64, 256), validated (see `validate_batch_sizes`)."""
     parts = [p.strip() for p in str(text).split(",")]
     if not any(parts):
-        raise ConfigError("batch_sizes", "is empty; give comma-separated whole numbers, e.g. 1,64,256")
+        raise ConfigError("batch_sizes", "is empty; give comma-separated whole numbers, e.g. 1,64,256", code="empty")
     if any(not p for p in parts):
         raise ConfigError("batch_sizes", f"{text!r} has an empty item; give comma-separated whole numbers")
     return validate_batch_sizes(parts)
@@ -64,7 +64,7 @@ def validate_batch_sizes(values) -> tuple[int, ...]:
         return parse_batch_sizes(values)
     values = list(values or []) if not isinstance(values, int) else [values]
     if not values:
-        raise ConfigError("batch_sizes", "is empty; give at least one batch size")
+        raise ConfigError("batch_sizes", "is empty; give at least one batch size", code="empty")
     return tuple(sorted({whole_number("batch_sizes", v, 1, MAX_BATCH_SIZE) for v in values}))
 
 
@@ -103,7 +103,8 @@ def validate_devices(names) -> list[str]:
         return default_devices()
     names = [choice("devices", raw, KNOWN) for raw in (names.split(",") if isinstance(names, str) else names)]
     if not names:
-        raise ConfigError("devices", f"is empty; choose from {', '.join(KNOWN)}")
+        raise ConfigError("devices", f"is empty; choose from {', '.join(KNOWN)}", code="empty_choice",
+                          options=", ".join(KNOWN))
     return list(dict.fromkeys(names))
 
 

@@ -74,19 +74,22 @@ def clean_name(name) -> str:
         text = text[:-len(SUFFIX)]
     shown = repr(name[:80]) if isinstance(name, str) else f"of type {type(name).__name__}"
     if isinstance(name, str) and not name.strip():
-        raise CheckpointError(f"checkpoint name {shown} is not allowed: it is empty; type a name ({NAME_RULE})")
+        raise CheckpointError(f"checkpoint name {shown} is not allowed: it is empty; type a name ({NAME_RULE})",
+                              code="name_empty", name=shown)
     if not _NAME.fullmatch(text):
-        raise CheckpointError(f"checkpoint name {shown} is not allowed: use {NAME_RULE}")
+        raise CheckpointError(f"checkpoint name {shown} is not allowed: use {NAME_RULE}", code="name_rule", name=shown)
     lower = text.lower()
     if lower in DEVICE_NAMES:
         raise CheckpointError(f"checkpoint name {shown} is not allowed: {lower!r} is a device name "
-                              "(cpu, cuda, mps); choose another name")
+                              "(cpu, cuda, mps); choose another name", code="name_device", name=shown,
+                              reserved=repr(lower))
     if lower in WINDOWS_NAMES:
         raise CheckpointError(f"checkpoint name {shown} is not allowed: {lower!r} is a reserved device name "
-                              "on Windows; choose another name")
+                              "on Windows; choose another name", code="name_windows", name=shown, reserved=repr(lower))
     if lower == DEFAULT_NAME and text != DEFAULT_NAME:
         raise CheckpointError(f"checkpoint name {shown} is not allowed: it is another spelling of the shipped "
-                              f"model's name {DEFAULT_NAME!r}; choose another name")
+                              f"model's name {DEFAULT_NAME!r}; choose another name", code="name_default_spelling",
+                              name=shown, default=repr(DEFAULT_NAME))
     return text
 
 
@@ -95,7 +98,8 @@ def checkpoint_path(name: str, directory: str | Path = DEFAULT_DIR) -> Path:
     directory = Path(directory).resolve()
     path = (directory / f"{clean_name(name)}{SUFFIX}").resolve()
     if path.parent != directory:
-        raise CheckpointError(f"checkpoint name {name!r} leaves the checkpoint directory")
+        raise CheckpointError(f"checkpoint name {name!r} leaves the checkpoint directory", code="name_outside",
+                              name=repr(name))
     return path
 
 
@@ -222,7 +226,8 @@ def save_checkpoint(model: nn.Module, name: str, meta: dict, directory: str | Pa
     path = checkpoint_path(name, directory)
     meta = clean_meta(dict(meta, name=path.stem))
     if meta.get("model") not in MODELS:
-        raise CheckpointError(f"cannot save: unknown model {meta.get('model')!r}")
+        raise CheckpointError(f"cannot save: unknown model {meta.get('model')!r}", code="save_unknown_model",
+                              model=repr(meta.get("model")))
     payload = {"format": FORMAT, "version": VERSION, "model": meta["model"],
                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                "meta": meta}
@@ -238,7 +243,8 @@ def save_checkpoint(model: nn.Module, name: str, meta: dict, directory: str | Pa
         os.replace(tmp, path)
         tmp = None
     except OSError as err:
-        raise CheckpointError(f"could not save checkpoint {path.name}: {err.strerror or err}") from None
+        raise CheckpointError(f"could not save checkpoint {path.name}: {err.strerror or err}", code="save_failed",
+                              file=path.name, reason=str(err.strerror or err)) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
@@ -253,27 +259,32 @@ def load_file(path: str | Path, map_location="cpu") -> Checkpoint:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {label} does not exist") from None
+        raise CheckpointError(f"checkpoint {label} does not exist", code="not_found", name=label) from None
     except Exception:  # torch raises many types for corrupt or foreign files
         raise CheckpointError(f"{label} is not a readable checkpoint (corrupt, truncated, or not a "
-                              "PyTorch file saved with plain tensors)") from None
+                              "PyTorch file saved with plain tensors)", code="file_unreadable", file=label) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("format"), str) or payload["format"] != FORMAT:
-        raise CheckpointError(f"{label} is a PyTorch file but not an mnist-demo checkpoint")
+        raise CheckpointError(f"{label} is a PyTorch file but not an mnist-demo checkpoint", code="file_foreign",
+                              file=label)
     name = payload.get("model")
     if not isinstance(name, str) or name not in MODELS:
-        raise CheckpointError(f"{label} holds an unknown model {_shown(name)} (known: {', '.join(MODELS)})")
+        raise CheckpointError(f"{label} holds an unknown model {_shown(name)} (known: {', '.join(MODELS)})",
+                              code="file_unknown_model", file=label, model=_shown(name), known=", ".join(MODELS))
     state = payload.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
-        raise CheckpointError(f"{label}: its weights are not a plain table of named tensors")
+        raise CheckpointError(f"{label}: its weights are not a plain table of named tensors", code="file_not_tensors",
+                              file=label)
     model = build_model(name)
     try:
         model.load_state_dict(state, strict=True)
     except Exception:
-        raise CheckpointError(f"{label}: its weights do not match the {name!r} architecture") from None
+        raise CheckpointError(f"{label}: its weights do not match the {name!r} architecture",
+                              code="file_wrong_shape", file=label, model=repr(name)) from None
     # Checked on the model's own copies: what will actually run.
     if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
-        raise CheckpointError(f"{label}: its weights contain NaN or infinite values")
+        raise CheckpointError(f"{label}: its weights contain NaN or infinite values", code="file_not_finite",
+                              file=label)
     return Checkpoint(name=path.stem, model=model.eval(), meta=dict(clean_meta(payload.get("meta")), model=name))
 
 

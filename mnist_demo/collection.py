@@ -55,7 +55,8 @@ def check_label(label) -> int:
     """`label` as an int 0-9 (a digit given as text too), or CollectionError."""
     text = str(label).strip() if isinstance(label, (str, int, np.integer)) and not isinstance(label, bool) else ""
     if len(text) != 1 or not text.isdigit():
-        raise CollectionError(f"Label {label!r} is not a digit: it must be one of 0-9")
+        raise CollectionError(f"Label {label!r} is not a digit: it must be one of 0-9", code="label_not_digit",
+                              label=repr(label))
     return int(text)
 
 
@@ -106,7 +107,7 @@ class Collection:
         image, label = check_image(image), check_label(label)
         with self._lock:
             if len(self._drawings) >= self.limit:
-                raise CollectionError(self.full_message())
+                raise CollectionError(self.full_message(), code="collection_full", limit=f"{self.limit:,}")
             drawing = Drawing(self._next_id, image, label, time.time() if added is None else float(added))
             self._next_id += 1
             self._drawings.append(drawing)
@@ -119,7 +120,9 @@ class Collection:
             room = self.limit - len(self._drawings)
             if len(checked) > room:
                 raise CollectionError(f"That is {len(checked):,} drawings and your collection has room for "
-                                      f"{room:,} more (at most {self.limit:,}): nothing was added")
+                                      f"{room:,} more (at most {self.limit:,}): nothing was added",
+                                      code="collection_no_room", count=f"{len(checked):,}", room=f"{room:,}",
+                                      limit=f"{self.limit:,}")
             now = time.time()
             for image, label in checked:
                 self._drawings.append(Drawing(self._next_id, image, label, now))
@@ -133,7 +136,8 @@ class Collection:
                 if drawing.id == drawing_id:
                     del self._drawings[i]
                     return drawing
-        raise CollectionError("That drawing is not in your collection (already removed?): pick one in the gallery")
+        raise CollectionError("That drawing is not in your collection (already removed?): pick one in the gallery",
+                              code="drawing_gone")
 
     def counts(self) -> list[int]:
         """How many drawings of each digit 0-9."""
@@ -232,23 +236,28 @@ def read_upload(paths, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[np.ndarray, n
     paths = [Path(p) for p in (paths or []) if p]
     if len(paths) != 2:
         raise CollectionError(f"Upload two files, the images ({IMAGES_SUFFIX}) and the labels ({LABELS_SUFFIX}); "
-                              f"got {len(paths)}")
+                              f"got {len(paths)}", code="upload_two_files", images=IMAGES_SUFFIX,
+                              labels=LABELS_SUFFIX, count=len(paths))
     found: dict[str, np.ndarray] = {}
     for path in paths:
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                raise CollectionError(f"{path.name} is too large ({size:,} bytes; the limit is {max_bytes:,})")
+                raise CollectionError(f"{path.name} is too large ({size:,} bytes; the limit is {max_bytes:,})",
+                                      code="upload_file_too_large", file=path.name, size=f"{size:,}",
+                                      limit=f"{max_bytes:,}")
             raw = path.read_bytes()
         except OSError:
-            raise CollectionError(f"{path.name}: the upload could not be read") from None
+            raise CollectionError(f"{path.name}: the upload could not be read", code="upload_unreadable",
+                                  file=path.name) from None
         kind, values = parse_idx(inflate(raw, path.name), path.name)
         if kind in found:
             raise CollectionError(f"Both files hold {kind}; upload one images file and one labels file")
         found[kind] = values
     images, labels = found["images"], found["labels"]
     if len(images) != len(labels):
-        raise CollectionError(f"The files do not match: {len(images):,} images but {len(labels):,} labels")
+        raise CollectionError(f"The files do not match: {len(images):,} images but {len(labels):,} labels",
+                              code="upload_mismatch", images=f"{len(images):,}", labels=f"{len(labels):,}")
     if not len(images):
-        raise CollectionError("The files hold no drawings")
+        raise CollectionError("The files hold no drawings", code="upload_no_drawings")
     return images.copy(), labels.astype(np.int64)

@@ -69,11 +69,12 @@ def make_config(preset: str | None = None, max_epochs: int = DEFAULT_MAX_EPOCHS,
     """
     name = DEFAULT_PRESET if preset in (None, "") else str(preset)
     if name not in PRESETS:
-        raise ConfigError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ConfigError("preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}",
+                          code="unknown_choice", value=repr(name), options=", ".join(PRESETS))
     known = {f.name for f in fields(TrainConfig)}
     for key in overrides:
         if key not in known:
-            raise ConfigError(key, "is not a training option")
+            raise ConfigError(key, "is not a training option", code="not_an_option")
     changes = {k: v for k, v in overrides.items() if v is not None}
     config = replace(PRESETS[name], **changes)
     return validate(config, max_epochs=max_epochs, max_batch_size=max_batch_size)
@@ -102,7 +103,7 @@ def validate(config: TrainConfig, max_epochs: int = DEFAULT_MAX_EPOCHS,
     limit = None if config.limit is None else whole_number("limit", config.limit, 1, TRAIN_SIZE)
     seed = None if config.seed is None else whole_number("seed", config.seed, 0, 2**63 - 1)
     if not isinstance(config.augment, bool):
-        raise ConfigError("augment", "must be true or false")
+        raise ConfigError("augment", "must be true or false", code="not_boolean")
     device = None if config.device in (None, "", "auto") else str(config.device)
     return replace(config, model=model, optimizer=optimizer, schedule=schedule, precision=precision, lr=lr,
                    momentum=momentum, weight_decay=weight_decay, warmup=warmup, batch_size=batch_size, epochs=epochs,
@@ -113,35 +114,46 @@ def choice(field: str, value, allowed: tuple[str, ...]) -> str:
     """`value` lower-cased if it is one of `allowed`, or ConfigError naming `field` and the choices."""
     text = str(value).strip().lower() if value is not None else ""
     if text not in allowed:
-        raise ConfigError(field, f"unknown {field} {value!r}; choose one of {', '.join(allowed)}")
+        raise ConfigError(field, f"unknown {field} {value!r}; choose one of {', '.join(allowed)}",
+                          code="unknown_choice", value=repr(value), options=", ".join(allowed))
     return text
 
 
 def number(field: str, value, low: float, high: float, wanted: str, open_low: bool = False) -> float:
     """`value` (a number or its text) as a finite float in [low, high] (`open_low`: above low), or ConfigError
-    naming `field` and saying what is `wanted`."""
+    naming `field` and saying what is `wanted` (the error's values carry `low`, `high` and `kind`, so the app can
+    say what is wanted in another language)."""
+    limits = {"wanted": wanted, "kind": "above" if open_low else "between", "low": f"{low:g}", "high": f"{high:g}"}
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}") from None
+        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}", code="not_a_number",
+                          value=repr(value), **limits) from None
     if isinstance(value, bool) or not math.isfinite(number):
-        raise ConfigError(field, f"{value!r} is not a finite number; must be {wanted}")
+        raise ConfigError(field, f"{value!r} is not a finite number; must be {wanted}", code="not_finite",
+                          value=repr(value), **limits)
     if number > high or number < low or (open_low and number == low):
-        raise ConfigError(field, f"{number:g} is out of range; must be {wanted}")
+        raise ConfigError(field, f"{number:g} is out of range; must be {wanted}", code="out_of_range",
+                          value=f"{number:g}", **limits)
     return number
 
 
 def whole_number(field: str, value, low: int, high: int) -> int:
     """`value` (a number or its text) as an int in [low, high], or ConfigError naming `field`."""
     wanted = f"a whole number from {low} to {high}"
+    limits = {"wanted": wanted, "kind": "whole", "low": str(low), "high": str(high)}
     if isinstance(value, bool):
-        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}")
+        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}", code="not_a_number",
+                          value=repr(value), **limits)
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}") from None
+        raise ConfigError(field, f"{value!r} is not a number; must be {wanted}", code="not_a_number",
+                          value=repr(value), **limits) from None
     if not math.isfinite(number) or number != int(number):
-        raise ConfigError(field, f"{value!r} is not a whole number; must be {wanted}")
+        raise ConfigError(field, f"{value!r} is not a whole number; must be {wanted}", code="not_whole",
+                          value=repr(value), **limits)
     if not low <= number <= high:
-        raise ConfigError(field, f"{int(number)} is out of range; must be {wanted}")
+        raise ConfigError(field, f"{int(number)} is out of range; must be {wanted}", code="out_of_range",
+                          value=str(int(number)), **limits)
     return int(number)

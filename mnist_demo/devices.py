@@ -33,12 +33,13 @@ def resolve_device(name: str | None) -> torch.device:
         return torch.device(default_device())
     base = str(name).split(":")[0]
     if base not in KNOWN:
-        raise DeviceError(f"device: unknown device {name!r}; choose one of {', '.join(KNOWN)}")
+        raise DeviceError(f"device: unknown device {name!r}; choose one of {', '.join(KNOWN)}", code="device_unknown",
+                          device=repr(name), options=", ".join(KNOWN))
     if base not in available_devices():
         raise DeviceError(
             f"device: {base} is not available on this machine "
-            f"(available: {', '.join(available_devices())})"
-        )
+            f"(available: {', '.join(available_devices())})",
+            code="device_unavailable", device=base, available=", ".join(available_devices()))
     return torch.device(name)
 
 

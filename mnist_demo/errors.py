@@ -1,16 +1,37 @@
-"""User-facing errors: each carries a message fit to show a person as it is."""
+"""User-facing errors: each carries a message fit to show a person as it is.
+
+`str(err)` is the English message (the CLI prints it, the API returns it). An error a person commonly meets also
+carries a machine-readable `code` and the `values` its message was made from, so the app can say the same thing
+in the visitor's language (`mnist_demo.app.common.error_text(err, lang)` formats `error.<code>` from the
+locale files). Errors without a code are shown with a lead-in in the visitor's language and the English detail.
+"""
 
 
 class DemoError(Exception):
-    """Base of every error the engine raises on purpose; `str(err)` is the message for the user."""
+    """Base of every error the engine raises on purpose; `str(err)` is the message for the user.
+
+    `code` (e.g. "out_of_range") names the kind of problem for translation; `values` are what its message
+    says (the numbers, names and limits), as shown in the English message."""
+
+    def __init__(self, *args, code: str | None = None, **values):
+        super().__init__(*args)
+        self.code = code
+        self.values = values
 
 
 class ConfigError(DemoError, ValueError):
     """A hyperparameter or option is invalid; `field` names it."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, code: str | None = None, **values):
+        super().__init__(f"{field}: {message}", code=code, **values)
         self.field = field
+
+    def __reduce__(self):  # Exception's default rebuilds from args, which here is the joined message
+        return _rebuild_config_error, (self.field, str(self).removeprefix(f"{self.field}: "), self.code, self.values)
+
+
+def _rebuild_config_error(field: str, message: str, code: str | None, values: dict) -> ConfigError:
+    return ConfigError(field, message, code, **values)
 
 
 class DataError(DemoError):

@@ -87,10 +87,12 @@ def reduction(width: int, height: int) -> int:
 
 def _check_size(width: int, height: int) -> None:
     if width <= 0 or height <= 0:
-        raise ImageError("The image is empty (0 pixels)")
+        raise ImageError("The image is empty (0 pixels)", code="image_empty")
     if width * height > MAX_PIXELS:
         raise ImageError(f"The image is too large ({width}x{height}, {width * height / 1e6:.1f} megapixels); "
-                         f"the limit is {MAX_PIXELS / 1e6:.1f} megapixels")
+                         f"the limit is {MAX_PIXELS / 1e6:.1f} megapixels", code="image_too_large",
+                         size=f"{width}x{height}", megapixels=f"{width * height / 1e6:.1f}",
+                         limit=f"{MAX_PIXELS / 1e6:.1f}")
 
 
 @contextlib.contextmanager
@@ -99,8 +101,10 @@ def _opened(source):
     source, for anything that goes wrong while the caller reads it too."""
     is_path = isinstance(source, (str, os.PathLike))
     label = os.fspath(source) if is_path else "the uploaded data"
+    shown = os.fspath(source) if is_path else None  # the error's `file` value: None for uploaded bytes
     if is_path and not os.path.isfile(source):
-        raise ImageError(f"{label}: no such file" if not os.path.exists(source) else f"{label}: not a file")
+        raise ImageError(f"{label}: no such file", code="image_no_file", file=label) if not os.path.exists(source) \
+            else ImageError(f"{label}: not a file", code="image_not_file", file=label)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -110,11 +114,14 @@ def _opened(source):
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError(f"{label}: the image is too large (the limit is {MAX_PIXELS / 1e6:.1f} megapixels)") from None
+        raise ImageError(f"{label}: the image is too large (the limit is {MAX_PIXELS / 1e6:.1f} megapixels)",
+                         code="image_file_too_large", file=shown, limit=f"{MAX_PIXELS / 1e6:.1f}") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{label}: not an image file, or not one of {', '.join(FORMATS)}") from None
+        raise ImageError(f"{label}: not an image file, or not one of {', '.join(FORMATS)}", code="image_not_image",
+                         file=shown, formats=", ".join(FORMATS)) from None
     except Exception as err:  # truncated or corrupt files raise OSError, ValueError, RuntimeError...
-        raise ImageError(f"{label}: the image cannot be read ({type(err).__name__})") from None
+        raise ImageError(f"{label}: the image cannot be read ({type(err).__name__})", code="image_unreadable",
+                         file=shown, reason=type(err).__name__) from None
 
 
 def image_size(source) -> tuple[int, int]:
@@ -289,7 +296,8 @@ def _from_editor(value: dict) -> np.ndarray | None:
         return as_array(composite)
     layers = value.get("layers") or []
     if len(layers) > MAX_LAYERS:
-        raise ImageError(f"The drawing has {len(layers)} layers; the limit is {MAX_LAYERS}")
+        raise ImageError(f"The drawing has {len(layers)} layers; the limit is {MAX_LAYERS}", code="image_layers",
+                         layers=len(layers), limit=MAX_LAYERS)
     sources = [sheet for sheet in [value.get("background"), *layers] if sheet is not None]
     if not sources:
         return None
@@ -297,7 +305,8 @@ def _from_editor(value: dict) -> np.ndarray | None:
     total = sum(width * height for width, height in sizes)
     if total > MAX_PIXELS:
         raise ImageError(f"The drawing's layers are too large together ({total / 1e6:.1f} megapixels); "
-                         f"the limit is {MAX_PIXELS / 1e6:.1f} megapixels")
+                         f"the limit is {MAX_PIXELS / 1e6:.1f} megapixels", code="image_layers_too_large",
+                         megapixels=f"{total / 1e6:.1f}", limit=f"{MAX_PIXELS / 1e6:.1f}")
     factor = reduction(*sizes[0]) if min(sizes[0]) > 0 else None
     canvas = None
     for source in sources:

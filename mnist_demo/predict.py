@@ -104,8 +104,11 @@ def cached_predictor(name: str = DEFAULT_NAME, directory: str | Path = DEFAULT_D
     except FileNotFoundError:
         if path.stem == DEFAULT_NAME:
             raise CheckpointError(f"No trained model yet: {path.name} is missing from {path.parent}. "
-                                  f"Train a model and save it as {DEFAULT_NAME!r}, then try again.") from None
-        raise CheckpointError(f"checkpoint {path.stem!r} does not exist") from None
+                                  f"Train a model and save it as {DEFAULT_NAME!r}, then try again.",
+                                  code="no_model_yet", file=path.name, folder=str(path.parent),
+                                  default=repr(DEFAULT_NAME)) from None
+        raise CheckpointError(f"checkpoint {path.stem!r} does not exist", code="not_found",
+                              name=repr(path.stem)) from None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     with _cache_lock:
         if key in _cache:

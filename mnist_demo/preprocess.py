@@ -86,7 +86,7 @@ def require_digit(image) -> Preprocessed:
     """`to_mnist`, with ImageError("Draw a digit") instead of None for a blank image."""
     result = to_mnist(image)
     if result is None:
-        raise ImageError(BLANK_MESSAGE)
+        raise ImageError(BLANK_MESSAGE, code="blank")
     return result
 
 

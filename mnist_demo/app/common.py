@@ -1,55 +1,101 @@
-"""Small helpers shared by the tabs: field names as people see them, message formatting, the progress bar."""
+"""Small helpers shared by the tabs: field names as people see them, error messages in the visitor's language,
+message formatting, the progress bar."""
 
 from __future__ import annotations
 
 import html
 import math
+import re
 
-from mnist_demo.app.i18n import tr
-from mnist_demo.errors import ConfigError, DataError, DemoError
+from mnist_demo.app.i18n import DEFAULT, TEXTS, tr
+from mnist_demo.errors import ConfigError, DataError, DemoError, DeviceError
 
-FIELD_LABELS = {
-    "preset": "Preset",
-    "model": "Model",
-    "optimizer": "Optimizer",
-    "lr": "Learning rate",
-    "batch_size": "Batch size",
-    "epochs": "Epochs",
-    "augment": "Augmentation",
-    "device": "Device",
-    "limit": "Training images",
-    "momentum": "Momentum",
-    "weight_decay": "Weight decay",
-    "schedule": "Schedule",
-    "seed": "Seed",
-    "log_every": "Log every",
-    "batch_sizes": "Batch sizes",
-    "repeats": "Repeats",
-    "devices": "Devices",
-    "name": "Checkpoint name",
-}
+# The fields English messages name in full ("Learning rate (lr): ..."); others keep their code name alone there.
+# In other languages every field with a `field.<name>` text is named.
+_LABELLED = ("preset", "model", "optimizer", "lr", "batch_size", "epochs", "augment", "device", "limit", "momentum",
+             "weight_decay", "schedule", "seed", "log_every", "batch_sizes", "repeats", "devices", "name")
+FIELD_LABELS = {field: tr(None, f"field.{field}") for field in _LABELLED}
 
 
-def field_message(err: ConfigError) -> str:
-    """"lr: 0 is out of range" -> "Learning rate (lr): 0 is out of range"."""
+def field_label(field: str, lang: str | None = None) -> str | None:
+    """A setting's name for people in `lang` ("lr" -> "Learning rate" / "학습률"); None when it has none there."""
+    if (lang or DEFAULT) == DEFAULT:
+        return FIELD_LABELS.get(field)
+    key = "field." + field.replace(" ", "_")
+    return tr(lang, key) if key in TEXTS.get(lang, {}) else None
+
+
+def _named(field: str, detail: str, lang: str | None) -> str:
+    """"Learning rate (lr): <detail>", or "<field>: <detail>" for a field without a name."""
+    label = field_label(field, lang)
+    return f"{label} ({field}): {detail}" if label else f"{field}: {detail}"
+
+
+def field_message(err: ConfigError, lang: str | None = None) -> str:
+    """"lr: 0 is out of range" -> "Learning rate (lr): 0 is out of range"; in Korean "학습률 (lr): 범위를 ..."."""
     text = str(err)
     prefix = f"{err.field}: "
     detail = text[len(prefix):] if text.startswith(prefix) else text
-    label = FIELD_LABELS.get(err.field)
-    return f"{label} ({err.field}): {detail}" if label else f"{err.field}: {detail}"
+    if (lang or DEFAULT) != DEFAULT:
+        detail = _coded(err, lang) or tr(lang, "error.config_other", detail=detail)
+    return _named(err.field, detail, lang)
+
+
+def _value(value, lang: str | None):
+    """One of an error's values as its message shows it: a wrapped error in `lang`, no file as "the uploaded data"."""
+    if value is None:
+        return tr(lang, "error.uploaded_data")
+    if isinstance(value, DemoError):
+        return _coded(value, lang) or str(value)
+    return value
+
+
+def _coded(err: DemoError, lang: str | None) -> str | None:
+    """The error's message in `lang` from `error.<code>` and its values; None when it has no code or no text."""
+    code = getattr(err, "code", None)
+    if not code or f"error.{code}" not in TEXTS[DEFAULT]:
+        return None
+    values = {name: _value(value, lang) for name, value in getattr(err, "values", {}).items()}
+    if isinstance(err, ConfigError):
+        values.setdefault("field", field_label(err.field, lang) or err.field)
+    if "kind" in values and f"error.wanted_{values['kind']}" in TEXTS[DEFAULT]:
+        # what a number must be, said in `lang` from its limits (the English text is the caller's own words)
+        values["wanted"] = tr(lang, f"error.wanted_{values['kind']}", low=values.get("low"), high=values.get("high"))
+    try:
+        return tr(lang, f"error.{code}", **values)
+    except (KeyError, IndexError, ValueError):  # a text asking for a value this error lacks: say it in English
+        return None
+
+
+def _kind(err: BaseException, lang: str | None) -> str:
+    """A lead-in naming the kind of problem, from the error's class or the nearest one with a text."""
+    for cls in type(err).__mro__:
+        key = "error.kind_" + re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()  # FineTuneError -> fine_tune_error
+        if key in TEXTS[DEFAULT]:
+            return tr(lang, key)
+    return tr(lang, "error.kind_demo_error")
 
 
 def error_text(err: BaseException, lang: str | None = None) -> str:
+    """An error as one line for the page, in the visitor's language (`lang`; None: English).
+
+    English is the engine's own message (what the CLI prints), a settings error naming its field in full. In
+    another language an error with a `code` is said from `error.<code>`; one without gets a lead-in in that
+    language naming the kind of problem, then the English detail."""
+    english = (lang or DEFAULT) == DEFAULT
     if isinstance(err, ConfigError):
-        return field_message(err)
+        return field_message(err, lang)
     if isinstance(err, DataError):
-        return (f"{err}. How to fix: put the four MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) in DATA_DIR/MNIST/raw and "
-                "restart, or start the app with --data-dir pointing at a good copy. Drawing still works "
-                "with the shipped model.")
+        return tr(lang, "error.data_help", detail=err)
     if isinstance(err, DemoError):
-        return str(err)
-    return f"Unexpected error ({type(err).__name__}: {err}). Nothing was changed."
+        if english:
+            return str(err)
+        text = _coded(err, lang)
+        if isinstance(err, DeviceError):  # its message names the field itself ("device: ...")
+            return _named("device", text or tr(lang, "error.config_other", detail=str(err).removeprefix("device: ")),
+                          lang)
+        return text or tr(lang, "error.other", kind=_kind(err, lang), detail=err)
+    return tr(lang, "error.unexpected", kind=type(err).__name__, detail=err)
 
 
 def md_escape(text: str) -> str:

@@ -177,7 +177,8 @@ class Library:
     def path(self, name: str) -> Path:
         path = checkpoint_path(name, self.directory)
         if not path.is_file():
-            raise CheckpointError(f"checkpoint {clean_name(name)!r} does not exist")
+            raise CheckpointError(f"checkpoint {clean_name(name)!r} does not exist", code="not_found",
+                                  name=repr(clean_name(name)))
         return path
 
     def predictor(self, name: str) -> Predictor:
@@ -222,14 +223,16 @@ class Library:
         name = clean_name(name)  # refuses every other spelling of DEFAULT_NAME, so == is enough here
         if name == DEFAULT_NAME:
             raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be overwritten here: "
-                                  "choose another name")
+                                  "choose another name", code="default_readonly", default=repr(DEFAULT_NAME))
         info = self.info(name)
         if info is not None:
             file_owner = self.owner_of(info)
             if file_owner != owner:
                 whose = "made outside this app" if file_owner is None else "saved by another visitor"
                 raise CheckpointError(f"a checkpoint named {name!r} already exists ({whose}); "
-                                      "you can only overwrite your own: choose another name")
+                                      "you can only overwrite your own: choose another name",
+                                      code="exists_outside" if file_owner is None else "exists_other",
+                                      name=repr(name))
         return name
 
     def save(self, model, meta: dict, name: str, owner: str) -> Path:
@@ -245,48 +248,60 @@ class Library:
             files, total, mine, mine_bytes = self._usage(owner)
             if existing is None and mine >= self.max_per_owner:
                 raise CheckpointError(f"you already have {mine} saved checkpoints, the most allowed per visitor: "
-                                      "delete one in the Checkpoints tab or overwrite one of yours")
+                                      "delete one in the Checkpoints tab or overwrite one of yours",
+                                      code="quota_count", count=mine)
             if mine_bytes - replacing + estimate > self.max_bytes_per_owner:
-                raise CheckpointError(f"saving would put your checkpoints at {human_bytes(mine_bytes - replacing + estimate)}"
-                                      f", over the {human_bytes(self.max_bytes_per_owner)} allowed per visitor")
+                after = human_bytes(mine_bytes - replacing + estimate)
+                raise CheckpointError(f"saving would put your checkpoints at {after}"
+                                      f", over the {human_bytes(self.max_bytes_per_owner)} allowed per visitor",
+                                      code="quota_bytes", size=after, limit=human_bytes(self.max_bytes_per_owner))
             if existing is None and files >= self.max_files:
                 raise CheckpointError(f"the checkpoint folder is full ({files} files, the most allowed); "
-                                      "nothing was saved")
+                                      "nothing was saved", code="folder_full_files", files=files)
             if total - replacing + estimate > self.max_total_bytes:
                 raise CheckpointError(f"the checkpoint folder is full ({human_bytes(total)} of "
-                                      f"{human_bytes(self.max_total_bytes)}); nothing was saved")
+                                      f"{human_bytes(self.max_total_bytes)}); nothing was saved",
+                                      code="folder_full_bytes", size=human_bytes(total),
+                                      limit=human_bytes(self.max_total_bytes))
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 free = shutil.disk_usage(self.directory).free
             except OSError as err:
                 raise CheckpointError(f"could not save: the checkpoint folder cannot be used "
-                                      f"({err.strerror or err})") from None
+                                      f"({err.strerror or err})", code="folder_unusable",
+                                      reason=str(err.strerror or err)) from None
             if free < estimate + DISK_HEADROOM:
                 raise CheckpointError(f"could not save {name}.pt: the disk is full "
-                                      f"({human_bytes(free)} free); the earlier file, if any, is intact")
+                                      f"({human_bytes(free)} free); the earlier file, if any, is intact",
+                                      code="disk_full", file=f"{name}.pt", free=human_bytes(free))
             if not os.access(self.directory, os.W_OK):
                 raise CheckpointError(f"could not save {name}.pt: the checkpoint folder is read-only; "
-                                      "the earlier file, if any, is intact")
+                                      "the earlier file, if any, is intact",
+                                      code="folder_read_only", file=f"{name}.pt")
             meta = dict(meta, owner=owner, parameters=param_count(model))
             try:
                 return save_checkpoint(model, name, meta, self.directory)
             except CheckpointError as err:
-                raise CheckpointError(f"{err}; the earlier file, if any, is intact") from None
+                raise CheckpointError(f"{err}; the earlier file, if any, is intact", code="kept_intact",
+                                      cause=err) from None
 
     def delete(self, name: str, owner: str) -> None:
         with self._lock:
             name = clean_name(name)
             if name == DEFAULT_NAME:
-                raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be deleted here")
+                raise CheckpointError(f"{DEFAULT_NAME!r} is the shipped model and cannot be deleted here",
+                                      code="default_undeletable", default=repr(DEFAULT_NAME))
             info = self.info(name)
             if info is None:
-                raise CheckpointError(f"checkpoint {name!r} does not exist")
+                raise CheckpointError(f"checkpoint {name!r} does not exist", code="not_found", name=repr(name))
             if self.owner_of(info) != owner:
-                raise CheckpointError(f"{name!r} was not saved by you: you can only delete your own checkpoints")
+                raise CheckpointError(f"{name!r} was not saved by you: you can only delete your own checkpoints",
+                                      code="not_yours", name=repr(name))
             try:
                 info.path.unlink()
             except OSError as err:
-                raise CheckpointError(f"could not delete {name}.pt: {err.strerror or err}") from None
+                raise CheckpointError(f"could not delete {name}.pt: {err.strerror or err}", code="delete_failed",
+                                      file=f"{name}.pt", reason=str(err.strerror or err)) from None
             self._infos.pop(name, None)
 
     # ----------------------------------------------------------------- uploads
@@ -294,19 +309,22 @@ class Library:
     def load_upload(self, path, original_name: str | None = None) -> Checkpoint:
         """Check an uploaded file (suffix, size) and load it with the engine's safe loader."""
         if path is None or str(path).strip() == "":
-            raise CheckpointError("no file was uploaded")
+            raise CheckpointError("no file was uploaded", code="no_upload")
         path = Path(path)
         label = Path(original_name).name if original_name else path.name
         if path.suffix.lower() not in UPLOAD_SUFFIXES:
             raise CheckpointError(f"{label} is not a .pt file: upload a checkpoint saved by this app "
-                                  "(or `python -m mnist_demo train --out NAME`)")
+                                  "(or `python -m mnist_demo train --out NAME`)",
+                                  code="upload_not_pt", file=label)
         try:
             size = path.stat().st_size
         except OSError:
-            raise CheckpointError(f"{label}: the upload could not be read") from None
+            raise CheckpointError(f"{label}: the upload could not be read", code="upload_unreadable",
+                                  file=label) from None
         if size > self.max_upload_bytes:
             raise CheckpointError(f"{label} is too large ({human_bytes(size)}); the limit is "
-                                  f"{human_bytes(self.max_upload_bytes)}")
+                                  f"{human_bytes(self.max_upload_bytes)}", code="upload_too_large", file=label,
+                                  size=human_bytes(size), limit=human_bytes(self.max_upload_bytes))
         if size == 0:
-            raise CheckpointError(f"{label} is empty")
+            raise CheckpointError(f"{label} is empty", code="upload_empty", file=label)
         return load_file(path)
