@@ -20,8 +20,9 @@ from typing import Callable
 import gradio as gr
 
 from mnist_demo.app import finetune_ui, teach
-from mnist_demo.app.common import progress_html, refused
-from mnist_demo.app.state import AppContext
+from mnist_demo.app.common import error_text, progress_html, refused
+from mnist_demo.app.i18n import TEXTS, resolve, t, tr
+from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.collection import (IMAGES_SUFFIX, LABELS_SUFFIX, Collection, CollectionError, check_label,
                                    read_upload, write_idx)
 from mnist_demo.config import whole_number
@@ -87,13 +88,13 @@ class CollectionUI:
 def build_right() -> tuple:
     """Under the prediction: "Right?" and the ten digits, the counter and the last press's message."""
     with gr.Column(elem_id="collect-box"):
-        gr.Markdown("**Right?** Press the digit you drew, to keep it for teaching the model:",
+        gr.Markdown(t("collection.prompt"),
                     elem_id="collect-prompt", elem_classes=["mnist-small"])
         with gr.Row(elem_id="collect-digits", equal_height=True):
             digits = [gr.Button(str(d), size="sm", min_width=0, elem_id=f"collect-{d}",
                                 elem_classes=["collect-digit"]) for d in range(10)]
         message = gr.Markdown("", elem_id="collect-message")
-        counter = gr.Markdown(counter_text([0] * 10), elem_id="collect-counter", elem_classes=["mnist-small"])
+        counter = gr.Markdown(t("collection.counter_empty"), elem_id="collect-counter", elem_classes=["mnist-small"])
         kept = gr.Number(0, visible="hidden", elem_id="collect-kept", label="kept")
     return digits, kept, counter, message
 
@@ -102,44 +103,41 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
     """Below the pad: the gallery, Remove, fine-tune with progress and Stop, Save, MNIST files out and in."""
     digits, kept, counter, message = right
     state = gr.State(Teaching(), delete_callback=close_teaching)
-    with gr.Accordion("Teach it your handwriting", open=True, elem_id="collection-section"):
-        gr.Markdown("Draw a digit, press the right digit under the prediction, repeat: a few of each digit you "
-                    "write unusually is enough. Then fine-tune the model on them and see whether it reads you "
-                    "better, and what that cost on MNIST.", elem_classes=["mnist-small"])
+    with gr.Accordion(t("collection.title"), open=True, elem_id="collection-section"):
+        gr.Markdown(t("collection.intro"), elem_classes=["mnist-small"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                gr.Markdown("**Your drawings**, as the model sees them (28x28), newest first. Click one to "
-                            "select it.", elem_classes=["mnist-small"])
-                gallery = gr.Gallery([], label="Your drawings", show_label=False, columns=10, fit_columns=False,
-                                     height=200, object_fit="contain", allow_preview=False, format="png",
+                gr.Markdown(t("collection.gallery_intro"), elem_classes=["mnist-small"])
+                gallery = gr.Gallery([], label=t("collection.gallery_label"), show_label=False, columns=10,
+                                     fit_columns=False, height=200, object_fit="contain", allow_preview=False, format="png",
                                      buttons=[], elem_id="collection-gallery")
                 selected = gr.Number(-1, visible="hidden", elem_id="collection-selected", label="selected")
                 with gr.Row(equal_height=True):
-                    remove = gr.Button("Remove the selected drawing", size="sm", elem_id="collection-remove")
-                    download = gr.Button("Download as MNIST files", size="sm", elem_id="collection-download")
+                    remove = gr.Button(t("collection.remove"), size="sm", elem_id="collection-remove")
+                    download = gr.Button(t("collection.download"), size="sm", elem_id="collection-download")
                 files = gr.File(None, file_count="multiple", interactive=False, visible=False,
-                                label=f"Your drawings: images (*{IMAGES_SUFFIX}) and labels (*{LABELS_SUFFIX})",
+                                label=files_label(),  # shown by a download, which sends it in the visitor's language
                                 elem_id="collection-files")
                 upload = gr.File(None, file_count="multiple", type="filepath", height=150,
-                                 label="Add drawings from MNIST files (images and labels)",
-                                 elem_id="collection-upload")
+                                 label=t("collection.upload_label"), elem_id="collection-upload")
             with gr.Column(scale=2, min_width=300):
-                steps = gr.Number(DEFAULT_STEPS, label=f"Training steps (1-{MAX_STEPS})", precision=None, step=50,
+                # A label with a number in it: English here, then in the visitor's language (`on_language`).
+                steps = gr.Number(DEFAULT_STEPS, label=steps_label(), precision=None, step=50,
                                   elem_id="finetune-steps")
                 with gr.Row(equal_height=True):
-                    finetune_button = gr.Button("Fine-tune on my drawings", variant="primary",
+                    finetune_button = gr.Button(t("finetune.button"), variant="primary",
                                                 elem_id="finetune-button", scale=3)
-                    stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="finetune-stop", scale=1,
-                                     min_width=80)
-                status = gr.Markdown("Collect drawings of at least two different digits, then press "
-                                     "**Fine-tune on my drawings**.", elem_id="finetune-status")
-                progress = gr.HTML(progress_html(0.0, "Not started", "idle"), elem_id="finetune-progress")
+                    stop = gr.Button(t("finetune.stop"), variant="stop", interactive=False, elem_id="finetune-stop",
+                                     scale=1, min_width=80)
+                status = gr.Markdown(t("finetune.status_idle"), elem_id="finetune-status")
+                progress = gr.HTML(idle_progress(), elem_id="finetune-progress")  # then as `steps`
                 with gr.Row(equal_height=True):
-                    save_name = gr.Textbox("", label="Save your current model as", placeholder="e.g. my-hand",
+                    save_name = gr.Textbox("", label=t("finetune.save_label"),
+                                           placeholder=t("finetune.save_placeholder"),
                                            max_length=64, elem_id="finetune-save-name", scale=3)
-                    save = gr.Button("Save", elem_id="finetune-save", scale=1, min_width=80)
+                    save = gr.Button(t("finetune.save"), elem_id="finetune-save", scale=1, min_width=80)
                 save_status = gr.Markdown("", elem_id="finetune-save-status")
-                with gr.Accordion("What does fine-tuning do?", open=False, elem_id="teach-finetune"):
+                with gr.Accordion(t("finetune.help_title"), open=False, elem_id="teach-finetune"):
                     gr.Markdown(teach.FINETUNE)
     return CollectionUI(state, digits, kept, counter, message, gallery, selected, remove, steps, finetune_button,
                         stop, status, progress, save_name, save, save_status, download, files, upload)
@@ -147,16 +145,37 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
 
 # --------------------------------------------------------------------------- what the components show
 
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def drawings(n: int, lang: str | None = None) -> str:
+    """"1 drawing", "3 drawings" (or "3개")."""
+    return tr(lang, "collection.drawings_one" if n == 1 else "collection.drawings_many", n=f"{n:,}")
 
 
-def counter_text(counts: list[int]) -> str:
-    """A one-row table of how many drawings of each digit are kept."""
-    head = "| " + " | ".join(str(d) for d in range(10)) + " | all |"
+def counter_text(counts: list[int], lang: str | None = None) -> str:
+    """A one-row table of how many drawings of each digit are kept (`collection.counter_empty` when none are)."""
+    head = "| " + " | ".join(str(d) for d in range(10)) + f" | {tr(lang, 'collection.all')} |"
     rule = "|" + "---|" * 11
     row = "| " + " | ".join(str(c) for c in counts) + f" | **{sum(counts)}** |"
-    return f"Kept so far:\n\n{head}\n{rule}\n{row}"
+    return f"{tr(lang, 'collection.kept_so_far')}\n\n{head}\n{rule}\n{row}"
+
+
+def files_label(lang: str | None = None) -> str:
+    return tr(lang, "collection.files_label", images=IMAGES_SUFFIX, labels=LABELS_SUFFIX)
+
+
+def steps_label(lang: str | None = None) -> str:
+    return tr(lang, "finetune.steps_label", max=MAX_STEPS)
+
+
+def idle_progress(lang: str | None = None) -> str:
+    """The fine-tune's bar before any run."""
+    return progress_html(0.0, tr(lang, "finetune.bar_idle"), "idle")
+
+
+def untouched(value, key: str, render: Callable[[str], str] = lambda text: text) -> bool:
+    """Whether a component still shows its first text (`render(text of key)` in some language): a language switch
+    rewrites those, and leaves a message about something the visitor did as it was."""
+    value = resolve(value)  # the page may send back the `t(key)` marker it was built with
+    return any(value == render(table[key]) for table in TEXTS.values() if key in table)
 
 
 def gallery_items(collection: Collection) -> list[tuple]:
@@ -167,10 +186,11 @@ def gallery_items(collection: Collection) -> list[tuple]:
     return [(d.image, str(d.label)) for d in reversed(collection.drawings)]
 
 
-def shown(collection: Collection) -> dict:
+def shown(collection: Collection, lang: str | None = None) -> dict:
     """Counter, gallery and no selection: what every change to the collection redraws (a selection made on the
     old gallery would point at another drawing)."""
-    return {"counter": counter_text(collection.counts()), "gallery": gallery_items(collection), "selected": -1}
+    return {"counter": counter_text(collection.counts(), lang), "gallery": gallery_items(collection),
+            "selected": -1}
 
 
 # --------------------------------------------------------------------------- events
@@ -183,95 +203,116 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
     state = ui.state
     view = [ui.counter, ui.gallery, ui.selected, ui.files]
 
-    def redraw(teaching: Teaching) -> dict:
+    def redraw(teaching: Teaching, lang: str | None) -> dict:
         """After any change: the counter, the gallery, no selection, and no download of the earlier drawings."""
-        values = shown(teaching.collection)
+        values = shown(teaching.collection, lang)
         return {ui.counter: values["counter"], ui.gallery: values["gallery"], ui.selected: values["selected"],
                 ui.files: gr.File(value=None, visible=False)}
 
-    def collect(label, image, teaching: Teaching):
+    def collect(label, image, teaching: Teaching, visitor: Visitor):
         """Keep the drawing with the digit it is (0-9); the pad is then cleared for the next one."""
+        lang = visitor.language
         try:
             check_label(label)
             prepared = to_mnist(image)
             if prepared is None:
-                return {ui.message: refused("The pad is empty: draw a digit, then press the digit it is."),
-                        ui.kept: 0}
+                return {ui.message: refused(tr(lang, "collection.pad_empty"), lang), ui.kept: 0}
             teaching.collection.add(prepared.image28, label)
         except (CollectionError, ImageError) as err:
-            return {ui.message: refused(str(err)), ui.kept: 0}
+            return {ui.message: refused(error_text(err, lang), lang), ui.kept: 0}
         digit = int(str(label).strip())
-        return {ui.message: f"Kept as a **{digit}**. Draw the next one.", ui.kept: 1, **redraw(teaching)}
+        return {ui.message: tr(lang, "collection.kept", digit=digit), ui.kept: 1, **redraw(teaching, lang)}
 
     group = dict(concurrency_id="predict", concurrency_limit=ctx.settings.predict_workers)
     for button in ui.digits:
         public = button is ui.digits[0]  # one public endpoint, "collect(label, drawing)"; the others the same
-        button.click(collect, [button, pad, state], [ui.message, ui.kept, *view], show_progress="hidden",
+        button.click(collect, [button, pad, state, visitor], [ui.message, ui.kept, *view], show_progress="hidden",
                      api_name="collect" if public else None, api_visibility="public" if public else "private",
                      **group
                      ).then(None, [ui.kept], None, js=CLEAR_IF_KEPT_JS.format(clear=clear_js.strip()),
                             api_visibility="private", queue=False, show_progress="hidden")
 
-    def pick(teaching: Teaching, event: gr.SelectData):
+    def pick(teaching: Teaching, visitor: Visitor, event: gr.SelectData):
         drawings = list(reversed(teaching.collection.drawings))
         index = event.index if isinstance(event.index, int) else -1
         if not 0 <= index < len(drawings):
             return {ui.selected: -1, ui.message: ""}
         d = drawings[index]
         when = time.strftime("%H:%M:%S", time.localtime(d.added))
-        return {ui.selected: index, ui.message: f"Selected a **{d.label}** kept at {when}: press **Remove** to "
-                                                "drop it."}
+        return {ui.selected: index, ui.message: tr(visitor.language, "collection.selected", digit=d.label, when=when)}
 
-    ui.gallery.select(pick, [state], [ui.selected, ui.message], api_visibility="private", queue=False,
+    ui.gallery.select(pick, [state, visitor], [ui.selected, ui.message], api_visibility="private", queue=False,
                       show_progress="hidden")
 
-    def remove(position, teaching: Teaching):
+    def remove(position, teaching: Teaching, visitor: Visitor):
         """Remove the drawing at `position` in the gallery (0 is the newest)."""
+        lang = visitor.language
         drawings = list(reversed(teaching.collection.drawings))
         try:
             index = whole_number("position", position, -1, max(len(drawings) - 1, -1))
         except DemoError:
             index = -1
         if index < 0:
-            return {ui.message: refused("Pick a drawing in the gallery first, then press Remove.")}
+            return {ui.message: refused(tr(lang, "collection.pick_first"), lang)}
         try:
             gone = teaching.collection.remove(drawings[index].id)
         except CollectionError as err:
-            return {ui.message: refused(str(err))}
-        return {ui.message: f"Removed a **{gone.label}**.", **redraw(teaching)}
+            return {ui.message: refused(error_text(err, lang), lang)}
+        return {ui.message: tr(lang, "collection.removed", digit=gone.label), **redraw(teaching, lang)}
 
-    ui.remove.click(remove, [ui.selected, state], [ui.message, *view], api_name="remove_drawing",
+    ui.remove.click(remove, [ui.selected, state, visitor], [ui.message, *view], api_name="remove_drawing",
                     show_progress="hidden", concurrency_id="files", concurrency_limit=2)
 
-    def download(teaching: Teaching):
+    def download(teaching: Teaching, visitor: Visitor):
         """The collection as MNIST's two IDX files, gzip-compressed (images and labels)."""
+        lang = visitor.language
         images, labels = teaching.collection.arrays()
         if not len(images):
-            return {ui.message: refused("Nothing to download yet: keep some drawings first."),
+            return {ui.message: refused(tr(lang, "collection.nothing_to_download"), lang),
                     ui.files: gr.File(value=None, visible=False)}
         with teaching.lock:
             teaching.close()
             teaching.export_dir = Path(tempfile.mkdtemp(prefix="mnist-drawings-"))
             paths = write_idx(images, labels, teaching.export_dir)
-        return {ui.message: f"Your {plural(len(images), 'drawing')} as MNIST files: the images "
-                            f"(`*{IMAGES_SUFFIX}`) and the labels (`*{LABELS_SUFFIX}`), below.",
-                ui.files: gr.File(value=[str(p) for p in paths], visible=True)}
+        return {ui.message: tr(lang, "collection.downloaded", drawings=drawings(len(images), lang),
+                               images=IMAGES_SUFFIX, labels=LABELS_SUFFIX),
+                ui.files: gr.File(value=[str(p) for p in paths], visible=True, label=files_label(lang))}
 
-    ui.download.click(download, [state], [ui.message, ui.files], api_name="download_drawings",
+    ui.download.click(download, [state, visitor], [ui.message, ui.files], api_name="download_drawings",
                       concurrency_id="files", concurrency_limit=2)
 
-    def upload(paths, teaching: Teaching):
+    def upload(paths, teaching: Teaching, visitor: Visitor):
         """Add the drawings in two MNIST files (images and labels, IDX, gzip or plain) to the collection."""
+        lang = visitor.language
         if isinstance(paths, str):
             paths = [paths]
         try:
             images, labels = read_upload(paths or [])
             added = teaching.collection.add_many(images, labels)
         except CollectionError as err:
-            return {ui.message: refused(f"{err}. Your collection is unchanged."), ui.upload: None}
-        return {ui.message: f"Added {plural(added, 'drawing')} from the files.", ui.upload: None, **redraw(teaching)}
+            error = error_text(err, lang).rstrip(".")  # the sentence goes on: "... . Your collection is unchanged."
+            return {ui.message: refused(tr(lang, "collection.upload_refused", error=error), lang), ui.upload: None}
+        return {ui.message: tr(lang, "collection.added", drawings=drawings(added, lang)), ui.upload: None,
+                **redraw(teaching, lang)}
 
-    ui.upload.upload(upload, [ui.upload, state], [ui.message, ui.upload, *view], api_name="upload_drawings",
+    ui.upload.upload(upload, [ui.upload, state, visitor], [ui.message, ui.upload, *view], api_name="upload_drawings",
                      concurrency_id="files", concurrency_limit=2)
+
+    def on_language(teaching: Teaching, visitor: Visitor, status, progress):
+        """The texts the server wrote before the visitor's language was known or switched: the counter, the
+        steps' label, and the fine-tune's status and bar while no run has changed them."""
+        lang = visitor.language
+        update = {ui.counter: counter_text(teaching.collection.counts(), lang),
+                  ui.steps: gr.Number(label=steps_label(lang)), ui.status: gr.skip(), ui.progress: gr.skip()}
+        if untouched(status, "finetune.status_idle"):
+            update[ui.status] = tr(lang, "finetune.status_idle")
+        if untouched(progress, "finetune.bar_idle", lambda text: progress_html(0.0, text, "idle")):
+            update[ui.progress] = idle_progress(lang)
+        return update
+
+    # The model line is rewritten on load and on a language switch (`refresh`): these texts follow it.
+    model_outputs[1].change(on_language, [state, visitor, ui.status, ui.progress],
+                            [ui.counter, ui.steps, ui.status, ui.progress], api_visibility="private", queue=False,
+                            show_progress="hidden")
 
     finetune_ui.wire(ctx, ui, visitor, predictor_for, refresh, model_outputs)

@@ -9,6 +9,8 @@ runs.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,8 @@ import gradio as gr
 
 from mnist_demo.app import collection_ui, teach
 from mnist_demo.app.collection_ui import CollectionUI
-from mnist_demo.app.common import md_escape, refused
+from mnist_demo.app.common import error_text, md_escape, refused
+from mnist_demo.app.i18n import t, tr
 from mnist_demo.app.library import hyperparameters
 from mnist_demo.app.state import YOURS, AppContext, Visitor
 from mnist_demo.checkpoints import DEFAULT_NAME
@@ -30,7 +33,6 @@ from mnist_demo.preprocess import BLANK_MESSAGE
 # every digit of a visit (a 280 px paper was drawn at 149%, then at 100% after the first Clear); phones fit it.
 CANVAS = 420
 BRUSH_RADIUS = 16  # the same stroke width, relative to the paper, as 11 px on the earlier 280 px paper (x1.5)
-NO_MODEL = "No model yet"
 # The pad's bin icon: found by its label, else as the last button of the pad's top toolbar (undo, redo, bin),
 # so a translated label does not break it.
 CLEAR_JS = """
@@ -63,22 +65,22 @@ class DrawUI:
 def build(ctx: AppContext) -> DrawUI:
     with gr.Row(equal_height=False, elem_id="draw-row"):
         with gr.Column(scale=3, min_width=320, elem_classes=["draw-column"]):
-            model = gr.Dropdown([], value=None, label="Model", elem_id="draw-model",
-                                info="Your just-trained model, a saved checkpoint, or the shipped default")
+            model = gr.Dropdown([], value=None, label=t("draw.model_label"), elem_id="draw-model",
+                                info=t("draw.model_info"))
             model_info = gr.Markdown("", elem_id="draw-model-info", elem_classes=["mnist-small"])
-            pad = gr.Sketchpad(label="Draw one digit", type="numpy", image_mode="RGBA",
+            pad = gr.Sketchpad(label=t("draw.pad_label"), type="numpy", image_mode="RGBA",
                                canvas_size=(CANVAS, CANVAS), fixed_canvas=True, height=480,
                                brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
                                eraser=gr.Eraser(default_size=BRUSH_RADIUS + 6), layers=False, transforms=(),
                                sources=(), buttons=[], elem_id="draw-pad")
-            clear = gr.Button("Clear", elem_id="draw-clear", size="md")
+            clear = gr.Button(t("draw.clear"), elem_id="draw-clear", size="md")
         with gr.Column(scale=2, min_width=300, elem_classes=["draw-column"]):
-            label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label="Prediction (top 3)", elem_id="draw-label")
+            label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label=t("draw.prediction_label"), elem_id="draw-label")
             right = collection_ui.build_right()
-            preview = gr.Image(None, label="What the model sees: 28x28, enlarged", type="numpy", image_mode="L",
+            preview = gr.Image(None, label=t("draw.preview_label"), type="numpy", image_mode="L",
                                height=280, width=280, interactive=False, buttons=[], elem_id="draw-preview")
             message = gr.Markdown("", elem_id="draw-message")
-            with gr.Accordion("What does preprocessing do to my drawing?", open=False, elem_id="teach-preprocess"):
+            with gr.Accordion(t("draw.preprocess_title"), open=False, elem_id="teach-preprocess"):
                 gr.Markdown(teach.PREPROCESSING)
     collection = collection_ui.build_section(ctx, right)
     with gr.Group(visible=False):  # the public API's own input and output (same function as the Sketchpad)
@@ -93,44 +95,88 @@ def build(ctx: AppContext) -> DrawUI:
 
 # --------------------------------------------------------------------------- engine glue
 
-def choices(ctx: AppContext, visitor: Visitor) -> list[tuple[str, str]]:
+# The origins other tabs give a current model (state.CurrentModel.origin), as the picker names them.
+ORIGINS = {"trained just now": "draw.origin_trained", "stopped early": "draw.origin_stopped",
+           "fine-tuned": "draw.origin_finetuned", "fine-tuned, stopped early": "draw.origin_finetuned_stopped"}
+NAMED_ORIGINS = re.compile(r"(run|checkpoint|upload) (.+)")
+
+
+def origin_text(origin: str, lang: str | None = None) -> str:
+    """"trained just now", "run 2", "checkpoint best" ... in `lang`; an origin not known here as it is."""
+    if origin in ORIGINS:
+        return tr(lang, ORIGINS[origin])
+    named = NAMED_ORIGINS.fullmatch(origin or "")
+    if named is None:
+        return origin
+    kind, rest = named.groups()
+    return tr(lang, f"draw.origin_{kind}", **({"number": rest} if kind == "run" else {"name": rest}))
+
+
+def percent(meta: dict) -> str:
+    """A checkpoint's test accuracy as the picker shows it: "98.91%", or "?"."""
+    value = meta.get("accuracy")
+    return f"{100 * value:.2f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "?"
+
+
+def current_choice(current, lang: str | None = None) -> str:
+    """"Your current model (cnn, 98.9% test accuracy, trained just now)"."""
+    meta = current.meta or {}
+    accuracy, model, origin = meta.get("accuracy"), meta.get("model", "?"), origin_text(current.origin, lang)
+    if isinstance(accuracy, float):
+        return tr(lang, "draw.choice_current", model=model, accuracy=f"{100 * accuracy:.1f}", origin=origin)
+    return tr(lang, "draw.choice_current_unknown", model=model, origin=origin)
+
+
+def choices(ctx: AppContext, visitor: Visitor, lang: str | None = None) -> list[tuple[str, str]]:
+    """The picker's (label, value) list in `lang`: the visitor's current model, then every loadable checkpoint
+    (the shipped default first, as `library.usable_names`)."""
     options = []
     current = visitor.current
     if current is not None:
-        options.append((f"Your current model ({current.label()})", YOURS))
-    options += ctx.library.usable_names()
-    return options
+        options.append((current_choice(current, lang), YOURS))
+    saved = []
+    for info in ctx.library.infos():
+        if info.error is not None:
+            continue
+        meta = info.meta or {}
+        key = "draw.choice_shipped" if info.name == DEFAULT_NAME else "draw.choice_saved"
+        saved.append((tr(lang, key, name=info.name, model=meta.get("model", "?"), accuracy=percent(meta)),
+                      info.name))
+    saved.sort(key=lambda o: (o[1] != DEFAULT_NAME, o[1]))
+    return options + saved
 
 
-def predictor_for(ctx: AppContext, visitor: Visitor) -> tuple[Predictor, str]:
-    """The visitor's chosen model and its name; CheckpointError saying what to do when there is none."""
+def predictor_for(ctx: AppContext, visitor: Visitor, lang: str | None = None) -> tuple[Predictor, str]:
+    """The visitor's chosen model and its name in `lang`; CheckpointError saying what to do when there is none."""
     choice = visitor.draw_choice
     if choice == YOURS:
         current = visitor.current
         if current is None:
-            raise CheckpointError("You have no model of your own yet: train one in the Train tab, or pick "
-                                  "another model above.")
-        return current.predictor, "your current model"
+            raise CheckpointError(tr(lang, "draw.no_own_model"))
+        return current.predictor, tr(lang, "draw.name_current")
     if choice == DEFAULT_NAME or not choice:
-        return ctx.library.predictor(DEFAULT_NAME), f"{DEFAULT_NAME} (shipped)"
+        return ctx.library.predictor(DEFAULT_NAME), tr(lang, "draw.name_shipped", name=DEFAULT_NAME)
     return ctx.library.predictor(choice), choice
 
 
 def model_info(ctx: AppContext, visitor: Visitor) -> str:
+    lang = visitor.language
     try:
-        predictor, name = predictor_for(ctx, visitor)
+        predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return refused(str(err))
+        return refused(error_text(err, lang), lang)
     meta = predictor.meta or {}
     accuracy = meta.get("accuracy")
-    acc = f"{100 * accuracy:.2f}% test accuracy" if isinstance(accuracy, float) else "test accuracy unknown"
-    return (f"Using **{md_escape(name)}**: {md_escape(str(meta.get('model', '?')))}, {acc}, "
-            f"{md_escape(hyperparameters(meta))}.")
+    acc = (tr(lang, "draw.test_accuracy", accuracy=f"{100 * accuracy:.2f}") if isinstance(accuracy, float)
+           else tr(lang, "draw.accuracy_unknown"))
+    return tr(lang, "draw.using", name=md_escape(name), model=md_escape(str(meta.get("model", "?"))), accuracy=acc,
+              hyperparameters=md_escape(hyperparameters(meta)))
 
 
 def refresh(ctx: AppContext, visitor: Visitor):
-    """(dropdown update, model info) with the visitor's choice kept when it still exists."""
-    options = choices(ctx, visitor)
+    """(dropdown update, model info) in the visitor's language, with the visitor's choice kept when it still
+    exists. Called on load, when the language is switched, and after anything that changes the list."""
+    options = choices(ctx, visitor, visitor.language)
     values = [v for _, v in options]
     with visitor.lock:
         if visitor.draw_choice not in values:
@@ -148,19 +194,25 @@ def timed_predict(ctx: AppContext, predictor: Predictor, image):
         ctx.record_predict(1000 * (time.perf_counter() - start))
 
 
+def blank(lang: str | None = None) -> str:
+    """The answer to an empty pad ("Draw a digit"; the API's answer too, in English)."""
+    return tr(lang, "draw.blank")
+
+
 def predict(ctx: AppContext, visitor: Visitor, image):
-    """(label value, preview, message) for any image `preprocess.to_mnist` accepts."""
+    """(label value, preview, message) in the visitor's language for any image `preprocess.to_mnist` accepts."""
+    lang = visitor.language
     try:
-        predictor, name = predictor_for(ctx, visitor)
+        predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return NO_MODEL, None, refused(str(err))
+        return tr(lang, "draw.no_model"), None, refused(error_text(err, lang), lang)
     try:
         prediction = timed_predict(ctx, predictor, image)
     except ImageError as err:
-        return "Cannot read the image", None, refused(str(err))
+        return tr(lang, "draw.cannot_read"), None, refused(error_text(err, lang), lang)
     if prediction.blank:
-        return BLANK_MESSAGE, None, ""
-    return prediction.probabilities, prediction.preview, f"Model: {md_escape(name)}"
+        return blank(lang), None, ""
+    return prediction.probabilities, prediction.preview, tr(lang, "draw.message_model", name=md_escape(name))
 
 
 # --------------------------------------------------------------------------- events
@@ -174,23 +226,23 @@ def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
     ui.pad.change(on_draw, [ui.pad, visitor], [ui.label, ui.preview, ui.message], api_name="predict_drawing",
                   api_visibility="private", trigger_mode="always_last", show_progress="hidden", **group)
 
-    def on_clear():
-        return BLANK_MESSAGE, None, ""
+    def on_clear(visitor: Visitor):
+        return blank(visitor.language), None, ""
 
     # Clear presses the pad's own bin icon (CLEAR_JS) rather than sending the pad `None`: Gradio leaves a
     # Sketchpad untouched when it gets the value it already has, so a second `None` left the strokes on the
     # pad (Clear worked once per page). The bin empties it every time and fires the pad's change event, whose
     # blank prediction follows any prediction still in flight; `on_clear` resets the answer at once.
-    ui.clear.click(on_clear, None, [ui.label, ui.preview, ui.message], js=CLEAR_JS, api_visibility="private",
+    ui.clear.click(on_clear, [visitor], [ui.label, ui.preview, ui.message], js=CLEAR_JS, api_visibility="private",
                    queue=False, show_progress="hidden")
-    ui.pad.clear(on_clear, None, [ui.label, ui.preview, ui.message], api_visibility="private", queue=False,
+    ui.pad.clear(on_clear, [visitor], [ui.label, ui.preview, ui.message], api_visibility="private", queue=False,
                  show_progress="hidden")
 
     def on_pick(choice, image, visitor: Visitor):
         valid = [v for _, v in choices(ctx, visitor)]
         if choice not in valid:
-            return (refused(f"Model: {choice!r} is not available; choose one from the list"), gr.skip(),
-                    gr.skip(), gr.skip())
+            return (refused(tr(visitor.language, "draw.not_available", choice=repr(choice)), visitor.language),
+                    gr.skip(), gr.skip(), gr.skip())
         with visitor.lock:
             visitor.draw_choice = choice
         label, preview, message = predict(ctx, visitor, image)
@@ -198,6 +250,10 @@ def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
 
     ui.model.input(on_pick, [ui.model, ui.pad, visitor], [ui.model_info, ui.label, ui.preview, ui.message],
                    api_name="choose_model", show_progress="hidden", **group)
+    # The model line is rewritten on load, on a language switch and whenever the model changes (`refresh`): the
+    # answer follows, in the visitor's language (the blank pad's "Draw a digit" too).
+    ui.model_info.change(on_draw, [ui.pad, visitor], [ui.label, ui.preview, ui.message], api_visibility="private",
+                         trigger_mode="always_last", show_progress="hidden", **group)
 
     def api_predict(image, visitor: Visitor):
         """Predict the digit in one image (PNG or JPEG, any size; dark ink on light, or ink in alpha).

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 import gradio as gr
 
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
+from mnist_demo.app.i18n import tr
 from mnist_demo.app.jobs import AlreadyActive, Busy
 from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
@@ -40,103 +41,101 @@ class Stage:
     text: str
 
 
-def held_out_text(held_out: int, drawings: int) -> str:
+def held_out_text(held_out: int, drawings: int, lang: str | None = None) -> str:
     if held_out:
-        return (f"on the {held_out} drawings held aside (never trained on; at least {MIN_PER_DIGIT_TO_HOLD_OUT} of "
-                "each digit, a fifth kept aside)")
-    return (f"on the {drawings} drawings it trained on (fewer than {MIN_PER_DIGIT_TO_HOLD_OUT} of some digit, so "
-            "none were held aside: this says how well it learnt them, not how well it reads new ones)")
+        return tr(lang, "finetune.held_out", held_out=held_out, min=MIN_PER_DIGIT_TO_HOLD_OUT)
+    return tr(lang, "finetune.trained_on", drawings=drawings, min=MIN_PER_DIGIT_TO_HOLD_OUT)
 
 
-def result_text(result, source: str) -> str:
+def result_text(result, source: str, lang: str | None = None) -> str:
+    """The before → after report of a finished (or stopped) fine-tune, in `lang`."""
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
-    head = (f"**Stopped** after {result.steps:,} steps." if result.stopped
-            else f"**Done**: {result.steps:,} steps in {result.train_s:.1f} s.")
-    return (f"{head} Fine-tuned from {md_escape(source)}.\n\n"
-            f"- Your drawings: **{pct(result.before)} → {pct(result.after)}** right, "
-            f"{held_out_text(result.held_out, result.drawings)}.\n"
-            f"- MNIST test (10,000 images): **{100 * result.mnist_before:.2f}% → "
-            f"{100 * result.mnist_after:.2f}%**.\n\n"
-            "This is now your current model: the pad above uses it. Save it below to keep it.")
+    head = (tr(lang, "finetune.head_stopped", steps=f"{result.steps:,}") if result.stopped
+            else tr(lang, "finetune.head_done", steps=f"{result.steps:,}", seconds=f"{result.train_s:.1f}"))
+    return tr(lang, "finetune.report", head=head, source=md_escape(source), before=pct(result.before),
+              after=pct(result.after), held=held_out_text(result.held_out, result.drawings, lang),
+              mnist_before=f"{100 * result.mnist_before:.2f}", mnist_after=f"{100 * result.mnist_after:.2f}")
 
 
 
 # --------------------------------------------------------------------------- the fine-tune's work
 
-def finetune_work(ctx: AppContext, model, images, labels, steps: int):
-    """`work(stop, emit) -> FineTuneResult` for `runner.run_job`."""
+def finetune_work(ctx: AppContext, model, images, labels, steps: int, lang: str | None = None):
+    """`work(stop, emit) -> FineTuneResult` for `runner.run_job` (its stages said in `lang`)."""
 
     def work(stop, emit):
-        emit(Stage("Loading MNIST (for replay and the test set)..."))
+        emit(Stage(tr(lang, "finetune.stage_loading")))
         device = resolve_device(ctx.default_device)
         data = cached_mnist(ctx.settings.data_dir, device)
         if stop.is_set():
             return None
-        emit(Stage("Measuring the model before: your drawings and MNIST's 10,000 test images..."))
+        emit(Stage(tr(lang, "finetune.stage_measuring")))
         return finetune(model, images, labels, data, steps=steps, stop=stop, on_event=emit, device=device)
 
     return work
 
 
 class FineTuneView:
-    """The status line and progress bar of one fine-tune, from `run_job`'s items."""
+    """The status line and progress bar of one fine-tune, from `run_job`'s items, in `lang`."""
 
-    def __init__(self, ctx: AppContext, drawings: int, steps: int):
-        self.ctx, self.drawings, self.steps = ctx, drawings, steps
-        self.text = "**Starting...**"
-        self.fraction, self.bar, self.state = 0.0, "Waiting for a slot...", "waiting"
+    def __init__(self, ctx: AppContext, drawings: int, steps: int, lang: str | None = None):
+        self.ctx, self.drawings, self.steps, self.lang = ctx, drawings, steps, lang
+        self.text = tr(lang, "finetune.status_starting")
+        self.fraction, self.bar, self.state = 0.0, tr(lang, "finetune.bar_waiting_slot"), "waiting"
         self.result = None
         self.done = False
 
     def apply(self, item) -> bool:
         """True when worth showing at once."""
+        lang = self.lang
         if isinstance(item, Waiting):
-            self.text = (f"**Waiting in line: you are number {item.position}** "
-                         f"({md_escape(self.ctx.jobs.describe())}). **Stop** leaves the line.")
-            self.bar = f"Waiting: number {item.position} in line"
+            self.text = tr(lang, "finetune.status_waiting", position=item.position,
+                           queue=md_escape(self.ctx.jobs.describe()))
+            self.bar = tr(lang, "finetune.bar_waiting", position=item.position)
             return True
         if isinstance(item, Started):
-            self.text, self.bar, self.state = "**Fine-tuning...**", "Starting...", "running"
+            self.text, self.bar = tr(lang, "finetune.status_running"), tr(lang, "finetune.bar_starting")
+            self.state = "running"
             return True
         if isinstance(item, Stage):
-            self.text = f"**Fine-tuning** on {self.drawings} drawings. {md_escape(item.text)}"
+            self.text = tr(lang, "finetune.status_stage", drawings=self.drawings, stage=md_escape(item.text))
             self.bar = item.text
             return True
         if isinstance(item, Progress):
             self.fraction = item.step / item.total_steps if item.total_steps else 0.0
-            eta = item.eta_s
-            self.text = f"**Fine-tuning** on {self.drawings} drawings mixed with MNIST."
-            self.bar = (f"Step {item.step:,} of {item.total_steps:,} · {100 * self.fraction:.0f}% · about "
-                        f"{seconds(eta)} left · loss {item.loss:.3f}")
+            self.text = tr(lang, "finetune.status_mixed", drawings=self.drawings)
+            self.bar = tr(lang, "finetune.bar_step", step=f"{item.step:,}", total=f"{item.total_steps:,}",
+                          percent=f"{100 * self.fraction:.0f}", eta=seconds(item.eta_s, lang), loss=f"{item.loss:.3f}")
             return False
         if isinstance(item, EpochEnd):
-            self.bar = "Measuring the model after..."
+            self.bar = tr(lang, "finetune.bar_measuring_after")
             return True
         if isinstance(item, Tick):
             return False
         if isinstance(item, Finished):
             self.done = True
             if item.result is None:
-                self.text = f"**Not run**: {md_escape(item.stop_reason or 'stopped before it began')}. Nothing changed."
-                self.bar, self.state = "Not run", "idle"
+                reason = item.stop_reason or tr(lang, "finetune.reason_before_start")
+                self.text = tr(lang, "finetune.status_not_run", reason=md_escape(reason))
+                self.bar, self.state = tr(lang, "finetune.bar_not_run"), "idle"
             else:
                 self.result = item.result
                 self.fraction = 1.0 if not item.result.stopped else self.fraction
                 self.state = "stopped" if item.result.stopped else "done"
-                self.bar = (f"{'Stopped' if item.result.stopped else 'Finished'}: {item.result.steps:,} steps in "
-                            f"{item.result.train_s:.1f} s")
+                self.bar = tr(lang, "finetune.bar_stopped" if item.result.stopped else "finetune.bar_finished",
+                              steps=f"{item.result.steps:,}", seconds=f"{item.result.train_s:.1f}")
                 if item.result.stopped and item.stop_reason:
-                    self.bar += f" ({item.stop_reason})"
+                    self.bar += tr(lang, "finetune.bar_reason", reason=item.stop_reason)
             return True
         if isinstance(item, Failed):
             self.done = True
-            self.text = f"**Fine-tuning failed.** {md_escape(error_text(item.error))} Nothing changed."
-            self.bar, self.state = "Failed", "failed"
+            self.text = tr(lang, "finetune.status_failed", error=md_escape(error_text(item.error, lang)))
+            self.bar, self.state = tr(lang, "finetune.bar_failed"), "failed"
             return True
         if isinstance(item, Cancelled):
             self.done = True
-            self.text = f"**Not run**: {md_escape(item.reason)}. Nothing changed."
-            self.bar, self.state = "Not run", "idle"
+            self.text = tr(lang, "finetune.status_not_run", reason=md_escape(item.reason))
+            self.bar, self.state = tr(lang, "finetune.bar_not_run"), "idle"
             return True
         return False
 
@@ -158,31 +157,33 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
 
     def run(steps, teaching, visitor: Visitor, request: gr.Request):  # teaching: collection_ui.Teaching
         """Fine-tune the Draw tab's model on this visitor's drawings (mixed with MNIST); streams progress."""
+        lang = visitor.language
         images, labels = teaching.collection.arrays()
         try:
             steps = whole_number("steps", steps, 1, MAX_STEPS)
             check_drawings(images, labels)
-            predictor, source = predictor_for(ctx, visitor)
+            predictor, source = predictor_for(ctx, visitor, lang)
         except DemoError as err:
-            text = error_text(err)
-            yield {ui.status: refused(text[:1].upper() + text[1:])}  # the engine's messages start lower-case
+            text = error_text(err, lang)
+            yield {ui.status: refused(text[:1].upper() + text[1:], lang)}  # the engine's messages start lower-case
             return
         if visitor.draw_choice == YOURS and visitor.current is not None:
-            source = f"your current model ({visitor.current.origin})"
+            from mnist_demo.app.draw_tab import origin_text  # here: draw_tab imports this module
+            source = tr(lang, "finetune.source_current", origin=origin_text(visitor.current.origin, lang))
         start_meta = dict(predictor.meta or {})
         model = predictor.model  # finetune() trains a copy of it (this one keeps serving other predictions)
         owner = visitor.job_owner(getattr(request, "session_hash", None))
         try:
             ticket = ctx.jobs.submit(owner, kind="finetune", label=f"fine-tune on {len(images)} drawings")
         except (Busy, AlreadyActive) as err:
-            yield {ui.status: f"**Busy.** {md_escape(str(err))} Nothing was started."}
+            yield {ui.status: tr(lang, "finetune.status_busy", error=md_escape(error_text(err, lang)))}
             return
         with visitor.lock:
             visitor.ticket = ticket
-        live = FineTuneView(ctx, len(images), steps)
+        live = FineTuneView(ctx, len(images), steps, lang)
         yield {ui.status: live.text, ui.progress: live.html(), **buttons(True)}
         last = time.monotonic()
-        for item in run_job(ticket, finetune_work(ctx, model, images, labels, steps)):
+        for item in run_job(ticket, finetune_work(ctx, model, images, labels, steps, lang)):
             important = live.apply(item)
             if live.done:
                 break
@@ -199,7 +200,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
         with visitor.lock:
             visitor.current = CurrentModel(served.model, served, meta, origin, f"finetune-{int(time.time() * 1000)}")
             visitor.draw_choice = YOURS
-        yield {ui.status: result_text(result, source), ui.progress: live.html(), **buttons(False),
+        yield {ui.status: result_text(result, source, lang), ui.progress: live.html(), **buttons(False),
                **dict(zip(model_outputs, refresh(ctx, visitor), strict=True))}
 
     ui.finetune.click(run, [ui.steps, state, visitor], outputs, api_name="finetune", concurrency_limit=None,
@@ -207,24 +208,24 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
 
     def stop(visitor: Visitor):
         """Stop this visitor's fine-tune, or leave the line; a stopped fine-tune's model is kept."""
-        said = {None: "No fine-tune of yours is running.", "left": "Left the line.",
-                "stopping": "Stopping: finishing the current batch and measuring the model..."}
-        return said[visitor.stop("finetune")]
+        said = {None: "finetune.stop_none", "left": "finetune.stop_left", "stopping": "finetune.stop_stopping"}
+        return tr(visitor.language, said[visitor.stop("finetune")])
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="stop_finetune", queue=False, show_progress="hidden")
 
     def save(name, visitor: Visitor, request: gr.Request):
         """Save your current model (fine-tuned or not) as a named checkpoint, as the Train tab's Save does."""
         visitor.username = getattr(request, "username", None) or visitor.username
+        lang = visitor.language
         current = visitor.current
         if current is None:
-            return {ui.save_status: refused("No model of your own to save yet: fine-tune one first.")}
+            return {ui.save_status: refused(tr(lang, "finetune.no_model_to_save"), lang)}
         try:
             path = ctx.library.save(current.model, current.meta, name, visitor.owner)
         except CheckpointError as err:
-            return {ui.save_status: refused(str(err))}
-        return {ui.save_status: f"**Saved** as `{md_escape(path.stem)}`: listed in the Checkpoints tab and the "
-                                "model picker above.", **dict(zip(model_outputs, refresh(ctx, visitor), strict=True))}
+            return {ui.save_status: refused(error_text(err, lang), lang)}
+        return {ui.save_status: tr(lang, "finetune.saved", name=md_escape(path.stem)),
+                **dict(zip(model_outputs, refresh(ctx, visitor), strict=True))}
 
     ui.save.click(save, [ui.save_name, visitor], [ui.save_status, *model_outputs], api_name="save_finetuned",
                   concurrency_id="files", concurrency_limit=2)

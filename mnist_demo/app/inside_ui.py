@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from mnist_demo.app import teach
-from mnist_demo.app.common import md_escape, refused
+from mnist_demo.app.common import error_text, md_escape, refused
 from mnist_demo.app.draw_tab import DrawUI, predictor_for
+from mnist_demo.app.i18n import t, tr
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import DemoError
 from mnist_demo.inside import diverging, feature_picture, look_inside
@@ -26,7 +27,6 @@ SALIENCY_SCALE = 10  # 28 px -> 280 px, the size of the Draw tab's own 28x28 pre
 # The saliency is shown as |v|**0.5: a few pixels carry most of the gradient, and on a linear scale the rest of the
 # stroke looked blank although it voted too.
 SALIENCY_GAMMA = 0.5
-EMPTY_TEXT = "Draw a digit to see which of its pixels the model relied on."
 
 
 @dataclass
@@ -38,50 +38,51 @@ class InsideUI:
 
 def build(ctx: AppContext) -> InsideUI:
     """The "A look inside" panel, placed under the pad and the answer (on a phone too)."""
-    with gr.Accordion("A look inside", open=True, elem_id="draw-inside"):
-        summary = gr.Markdown(EMPTY_TEXT, elem_id="inside-summary")
+    with gr.Accordion(t("inside.title"), open=True, elem_id="draw-inside"):
+        summary = gr.Markdown(t("inside.empty"), elem_id="inside-summary")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=280):
-                saliency = gr.Image(None, label="Which pixels pushed the answer",
+                saliency = gr.Image(None, label=t("inside.saliency_label"),
                                     type="numpy", image_mode="RGB", height=280, width=280, interactive=False,
                                     buttons=[], elem_id="inside-saliency")
-                with gr.Accordion("What is this map?", open=False, elem_id="teach-saliency"):
+                with gr.Accordion(t("inside.saliency_title"), open=False, elem_id="teach-saliency"):
                     gr.Markdown(teach.SALIENCY)
             with gr.Column(scale=3, min_width=280):
-                features = gr.Gallery(None, label="What the first layer makes of it", columns=4, height=240,
+                features = gr.Gallery(None, label=t("inside.features_label"), columns=4, height=240,
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="inside-features", elem_classes=["mnist-digits"])
-                with gr.Accordion("What is the first layer?", open=False, elem_id="teach-first-layer"):
+                with gr.Accordion(t("inside.first_layer_title"), open=False, elem_id="teach-first-layer"):
                     gr.Markdown(teach.FIRST_LAYER)
     return InsideUI(summary, saliency, features)
 
 
-def empty(ui: InsideUI, text: str = EMPTY_TEXT) -> dict:
-    return {ui.summary: text, ui.saliency: None, ui.features: None}
+def empty(ui: InsideUI, text: str | None = None, lang: str | None = None) -> dict:
+    """Nothing shown, and `text` (by default: draw a digit to see inside) in `lang`."""
+    return {ui.summary: text if text is not None else tr(lang, "inside.empty"), ui.saliency: None, ui.features: None}
 
 
 def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
-    """`{component: value}` for one drawing (any image `preprocess.to_mnist` accepts)."""
+    """`{component: value}` for one drawing (any image `preprocess.to_mnist` accepts), in the visitor's language."""
+    lang = visitor.language
     try:
-        predictor, name = predictor_for(ctx, visitor)
+        predictor, name = predictor_for(ctx, visitor, lang)
         prepared = to_mnist(image)
     except DemoError as err:  # no model to use, or an image that cannot be read: said, and nothing shown
-        return empty(ui, refused(str(err)))
+        return empty(ui, refused(error_text(err, lang), lang))
     if prepared is None:
-        return empty(ui)
+        return empty(ui, lang=lang)
     start = time.perf_counter()
     inside = look_inside(predictor.model, prepared.tensor)
     ms = 1000 * (time.perf_counter() - start)
     if inside.layer == "conv":
-        what = (f"its first convolution's {len(inside.features)} strongest feature maps (of {inside.units}), "
-                "bright where a filter found its pattern")
-        caption = lambda f: f"map {f.index}"  # noqa: E731
+        what = tr(lang, "inside.what_conv", shown=len(inside.features), units=inside.units)
+        caption_key = "inside.caption_map"
     else:
-        what = (f"the {len(inside.features)} first-layer units (of {inside.units}) it excited most, each as its "
-                "784 weights")
-        caption = lambda f: f"unit {f.index}"  # noqa: E731
-    summary = (f"**{md_escape(name)}** reads **{inside.digit}** ({100 * inside.probability:.1f}%). Left: the ink "
-               f"that pushed it towards {inside.digit} (red) or away (blue). Right: {what}. ({ms:.0f} ms)")
+        what = tr(lang, "inside.what_mlp", shown=len(inside.features), units=inside.units)
+        caption_key = "inside.caption_unit"
+    caption = lambda f: tr(lang, caption_key, index=f.index)  # noqa: E731
+    summary = tr(lang, "inside.summary", name=md_escape(name), digit=inside.digit,
+                 percent=f"{100 * inside.probability:.1f}", what=what, ms=f"{ms:.0f}")
     return {ui.summary: summary,
             ui.saliency: diverging(inside.saliency, SALIENCY_SCALE, base=prepared.image28, gamma=SALIENCY_GAMMA),
             ui.features: [(feature_picture(inside, f), caption(f)) for f in inside.features]}
@@ -100,8 +101,8 @@ def wire(ctx: AppContext, ui: InsideUI, draw_ui: DrawUI, visitor: gr.State) -> N
     draw_ui.model_info.change(on_draw, [draw_ui.pad, visitor], outputs, api_visibility="private",
                               trigger_mode="always_last", show_progress="hidden", **group)
 
-    def on_clear():
-        return empty(ui)
+    def on_clear(visitor: Visitor):
+        return empty(ui, lang=visitor.language)
 
     for event in (draw_ui.clear.click, draw_ui.pad.clear):
-        event(on_clear, None, outputs, api_visibility="private", queue=False, show_progress="hidden")
+        event(on_clear, [visitor], outputs, api_visibility="private", queue=False, show_progress="hidden")
