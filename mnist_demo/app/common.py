@@ -62,7 +62,7 @@ def _coded(err: DemoError, lang: str | None) -> str | None:
         # what a number must be, said in `lang` from its limits (the English text is the caller's own words)
         values["wanted"] = tr(lang, f"error.wanted_{values['kind']}", low=values.get("low"), high=values.get("high"))
     try:
-        return tr(lang, f"error.{code}", **values)
+        return tr(lang, f"error.{code}").format(**values)  # format even without values: a missing one raises
     except (KeyError, IndexError, ValueError):  # a text asking for a value this error lacks: say it in English
         return None
 
