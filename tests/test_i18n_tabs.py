@@ -50,6 +50,14 @@ def values(result: dict) -> dict:
     return {getattr(c, "elem_id", None) or str(c): v for c, v in result.items()}
 
 
+def bench_ui(demo) -> bench_tab.BenchUI:
+    """The tab's components, found by their elem_ids (`in_language` needs the note)."""
+    ids = dict(note="bench-gpu-note", model="bench-model", batch_sizes="bench-batch-sizes", repeats="bench-repeats",
+               button="bench-button", stop="bench-stop", status="bench-status", table="bench-table",
+               plot="bench-plot", reading="bench-reading")
+    return bench_tab.BenchUI(**{field: by_id(demo, elem_id) for field, elem_id in ids.items()})
+
+
 REQUEST = types.SimpleNamespace(session_hash=None, username=None)
 
 
@@ -104,10 +112,18 @@ def test_mistakes_refusals_in_korean(app):
         "mistakes-cell-title": "개수가 있는 칸(첫 열 제외)을 클릭하면 그 이미지를 볼 수 있습니다."}
 
 
-def test_the_worst_gallerys_label_has_the_number_shown(app):
+def test_the_limits_written_into_the_texts_are_the_codes(app):
+    """The page translates one text per label, so limits fixed in the code are written into the texts."""
     label = by_id(app, "mistakes-worst").label
     assert resolve(label) == f"The {mistakes_tab.WORST} most confidently wrong (true → read as)"
     assert resolve(label, "ko") == f"가장 확신하며 틀린 {mistakes_tab.WORST}장 (정답 → 읽은 숫자)"
+    sizes, repeats = by_id(app, "bench-batch-sizes").info, by_id(app, "bench-repeats").info
+    assert resolve(sizes) == (f"comma-separated, each 1 to {bench_tab.APP_MAX_BATCH} and within what this machine's "
+                              "memory allows (checked before it runs)")
+    assert f"1부터 {bench_tab.APP_MAX_BATCH}까지" in resolve(sizes, "ko")
+    assert resolve(repeats) == (f"timed runs per cell, 1 to {bench.MAX_REPEATS} (each cell also stops after "
+                                f"{bench.DEFAULT_TIME_BUDGET_S:g} s of timed work)")
+    assert f"1부터 {bench.MAX_REPEATS}까지 (각 칸은 잰 시간이 {bench.DEFAULT_TIME_BUDGET_S:g}초가" in resolve(repeats, "ko")
 
 
 # --------------------------------------------------------------------------- CPU vs CUDA
@@ -169,9 +185,10 @@ def test_a_small_benchmark_run_speaks_korean(app):
 
 
 def test_the_gpu_note_follows_the_language(app):
-    note = by_id(app, "bench-gpu-note").value
-    english, korean = resolve(note), resolve(note, "ko")
-    assert "__i18n__" not in english + korean
+    english = by_id(app, "bench-gpu-note").value
+    update = bench_tab.in_language(app.mnist_context, bench_ui(app), visitor("ko"))
+    korean = values(update)["bench-gpu-note"]
+    assert values(bench_tab.in_language(app.mnist_context, bench_ui(app), visitor()))["bench-gpu-note"] == english
     if "No GPU here" in english:
         assert korean.startswith("**GPU 없음**: ") and "CPU 쪽만 실행합니다" in korean
     else:
@@ -219,13 +236,22 @@ def test_checkpoint_messages_in_korean(app, tmp_path):
     assert pick("gone", visitor("ko")).label == ".pt 다운로드"
 
 
+def test_the_checkpoint_limits_follow_the_language(app):
+    """The intro and the upload's label carry this server's settings: English on the page as built, the
+    visitor's language once the table is listed."""
+    s = app.mnist_context.settings
+    mb = f"{s.max_upload_mb:g}"
+    assert by_id(app, "ckpt-upload").label == f"Upload a .pt checkpoint (at most {mb} MB): it becomes your current model"
+    korean = values(handler(app, checkpoints_tab, "in_language")(visitor("ko")))
+    assert korean["ckpt-upload"].label == f".pt 체크포인트 업로드 (최대 {mb} MB): 업로드한 모델이 내 현재 모델이 됩니다"
+    intro = korean["ckpt-intro"]
+    assert intro.startswith("이 앱의 체크포인트 폴더에 저장된 모델입니다.") and \
+        intro.endswith(f"(방문자당 최대 {s.max_saves_per_visitor}개, {s.max_save_mb_per_visitor:g} MB).")
+    english = values(handler(app, checkpoints_tab, "in_language")(visitor()))
+    assert english["ckpt-intro"].endswith(
+        f"(at most {s.max_saves_per_visitor} per visitor, {s.max_save_mb_per_visitor:g} MB).")
+
+
 def test_declared_labels_resolve_in_both_languages(app):
-    upload = by_id(app, "ckpt-upload").label
-    mb = f"{app.mnist_context.settings.max_upload_mb:g}"
-    assert resolve(upload) == f"Upload a .pt checkpoint (at most {mb} MB): it becomes your current model"
-    assert resolve(upload, "ko") == f".pt 체크포인트 업로드 (최대 {mb} MB): 업로드한 모델이 내 현재 모델이 됩니다"
-    assert resolve(by_id(app, "bench-repeats").info) == (
-        f"timed runs per cell, 1 to {bench.MAX_REPEATS} (each cell also stops after "
-        f"{bench.DEFAULT_TIME_BUDGET_S:g} s of timed work)")
     assert resolve(by_id(app, "bench-button").value, "ko") == "벤치마크 실행"
     assert resolve(by_id(app, "mistakes-model").label, "ko") == "모델"

@@ -20,7 +20,7 @@ from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.i18n import DEFAULT, TEXTS, t, tr
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
-from mnist_demo.app.jobs import AlreadyActive, Busy
+from mnist_demo.app.jobs import AlreadyActive, Busy, reason_text
 from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.models import MODELS
 
@@ -28,7 +28,7 @@ DEFAULT_SIZES = "1,64,256,1024"
 # The app's cap on batch sizes, the Train tab's (8192): a shared demo should not build huge batches. It also
 # bounds how long Stop can take: Stop lands between layers, and the longest layer of a 'cnn' training step
 # at batch 8192 took 1.6 s here (2 cores, busy with other work); at 32768 it would be about four times that.
-APP_MAX_BATCH = 8192
+APP_MAX_BATCH = 8192  # also written in the info line, `bench.sizes_info` (tests/test_i18n_tabs.py checks it)
 DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}
 # the table's columns (their keys in the locale files): a table's headers are data, written in the visitor's language
 COLUMN_KEYS = ["device", "operation", "batch_size", "ms", "samples", "speedup", "runs", "note"]
@@ -41,6 +41,7 @@ def columns(lang: str | None = None) -> list[str]:
 
 @dataclass
 class BenchUI:
+    note: gr.Markdown
     model: gr.Dropdown
     batch_sizes: gr.Textbox
     repeats: gr.Number
@@ -52,29 +53,37 @@ class BenchUI:
     reading: gr.Markdown
 
 
-def gpu_note(ctx: AppContext) -> str:
-    """What this machine can compare, as the page declares it: the texts around the device names (or the
-    reason there is no GPU) are translated by the browser, so the note follows the language switch."""
+def gpu_note(ctx: AppContext, lang: str | None = None) -> str:
+    """What this machine can compare, in `lang`: written by the server (the device names and the reason there
+    is no GPU are this machine's), in English when the page is built and again by `in_language`."""
     accelerators = [d for d in ctx.devices if d != "cpu"]
     if accelerators:
-        names = ", ".join(accelerators)
-        return t("bench.gpu_has_start") + names + t("bench.gpu_has_middle") + names + t("bench.gpu_has_end")
+        return tr(lang, "bench.gpu_has", devices=", ".join(accelerators))
     reason = bench.unavailable_reason("cuda")
-    return t("bench.no_gpu_start") + (md_escape(reason) if reason else t("bench.no_cuda")) + t("bench.no_gpu_end")
+    return tr(lang, "bench.no_gpu", reason=md_escape(reason) if reason else tr(lang, "bench.no_cuda"))
+
+
+def in_language(ctx: AppContext, ui: BenchUI, visitor: Visitor) -> dict:
+    """The server-written texts that stay on the page, in the visitor's language, for when the page opens or the
+    language switch is used: the note on this machine's devices."""
+    return {ui.note: gpu_note(ctx, visitor.language)}
+
+
+def language_outputs(ui: BenchUI) -> list:
+    """The components `in_language` updates."""
+    return [ui.note]
 
 
 def build(ctx: AppContext) -> BenchUI:
-    gr.Markdown(gpu_note(ctx), elem_id="bench-gpu-note")
+    note = gr.Markdown(gpu_note(ctx), elem_id="bench-gpu-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
             model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label=t("bench.model_label"),
                                 allow_custom_value=True, elem_id="bench-model", info=t("bench.model_info"))
             sizes = gr.Textbox(DEFAULT_SIZES, label=t("bench.sizes_label"), elem_id="bench-batch-sizes",
-                               info=t("bench.sizes_info_start") + str(APP_MAX_BATCH) + t("bench.sizes_info_end"))
+                               info=t("bench.sizes_info"))
             repeats = gr.Number(bench.DEFAULT_REPEATS, label=t("bench.repeats_label"), step=1, elem_id="bench-repeats",
-                                info=t("bench.repeats_info_start") + str(bench.MAX_REPEATS)
-                                + t("bench.repeats_info_middle") + f"{bench.DEFAULT_TIME_BUDGET_S:g}"
-                                + t("bench.repeats_info_end"))
+                                info=t("bench.repeats_info"))
             with gr.Row():
                 button = gr.Button(t("bench.run"), variant="primary", elem_id="bench-button")
                 stop = gr.Button(t("bench.stop"), variant="stop", interactive=False, elem_id="bench-stop")
@@ -90,7 +99,7 @@ def build(ctx: AppContext) -> BenchUI:
                                color_map=DEVICE_COLOURS, elem_id="bench-plot")
     table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label=t("bench.table_label"),
                          elem_id="bench-table")
-    return BenchUI(model, sizes, repeats, button, stop, status, table, plot, reading)
+    return BenchUI(note, model, sizes, repeats, button, stop, status, table, plot, reading)
 
 
 def validate(model, batch_sizes, repeats, devices=("cpu",),
@@ -206,7 +215,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
         try:
             ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
         except (Busy, AlreadyActive) as err:
-            yield {ui.status: tr(lang, "bench.busy", why=md_escape(str(err)))}
+            yield {ui.status: tr(lang, "bench.busy", why=md_escape(err.text(lang)))}
             return
         visitor.ticket = ticket
         rows: list[dict] = []
@@ -236,7 +245,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
             elif isinstance(item, Finished):
                 report = item.result
                 if report["stopped"]:
-                    yield {ui.status: stopped_text(report, item.stop_reason, lang),
+                    yield {ui.status: stopped_text(report, reason_text(item.stop_reason, lang), lang),
                            ui.table: table_value(report["rows"], lang), **drawn(report["rows"], sizes, lang),
                            ui.reading: "", **idle}
                     return
@@ -252,7 +261,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
             elif isinstance(item, Tick):
                 yield {ui.status: status}  # unchanged: the yield lets Gradio notice a visitor who left
             elif isinstance(item, Cancelled):
-                yield {ui.status: tr(lang, "bench.not_run", reason=md_escape(item.reason)), **idle}
+                yield {ui.status: tr(lang, "bench.not_run", reason=md_escape(reason_text(item.reason, lang))), **idle}
                 return
 
     ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",

@@ -24,6 +24,7 @@ from mnist_demo.predict import Predictor
 
 @dataclass
 class CheckpointsUI:
+    intro: gr.Markdown
     table: gr.Dataframe
     refresh: gr.Button
     name: gr.Dropdown
@@ -34,10 +35,19 @@ class CheckpointsUI:
     status: gr.Markdown
 
 
-def build(ctx: AppContext) -> CheckpointsUI:
+def intro_text(ctx: AppContext, lang: str | None = None) -> str:
     s = ctx.settings
-    gr.Markdown(t("checkpoints.intro_start") + str(s.max_saves_per_visitor) + t("checkpoints.intro_middle")
-                + f"{s.max_save_mb_per_visitor:g}" + t("checkpoints.intro_end"), elem_classes=["mnist-small"])
+    return tr(lang, "checkpoints.intro", count=s.max_saves_per_visitor, mb=f"{s.max_save_mb_per_visitor:g}")
+
+
+def upload_label(ctx: AppContext, lang: str | None = None) -> str:
+    return tr(lang, "checkpoints.upload_label", mb=f"{ctx.settings.max_upload_mb:g}")
+
+
+def build(ctx: AppContext) -> CheckpointsUI:
+    """The limits in the intro and the upload's label are this server's settings, so the server writes them (in
+    English here; in the visitor's language once the table is listed, see `wire`)."""
+    intro = gr.Markdown(intro_text(ctx), elem_classes=["mnist-small"], elem_id="ckpt-intro")
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label=t("checkpoints.table_label"),
                          elem_id="checkpoint-table", max_height=360)
     with gr.Row(equal_height=True):
@@ -48,10 +58,9 @@ def build(ctx: AppContext) -> CheckpointsUI:
         load = gr.Button(t("checkpoints.load"), variant="primary", elem_id="ckpt-load")
         download = gr.DownloadButton(t("checkpoints.download"), value=None, elem_id="ckpt-download")
         delete = gr.Button(t("checkpoints.delete"), variant="stop", elem_id="ckpt-delete")
-    upload_label = t("checkpoints.upload_label_start") + f"{s.max_upload_mb:g}" + t("checkpoints.upload_label_end")
-    upload = gr.File(label=upload_label, type="filepath", elem_id="ckpt-upload", height=120)
+    upload = gr.File(label=upload_label(ctx), type="filepath", elem_id="ckpt-upload", height=120)
     status = gr.Markdown("", elem_id="ckpt-status")
-    return CheckpointsUI(table, refresh, name, load, download, delete, upload, status)
+    return CheckpointsUI(intro, table, refresh, name, load, download, delete, upload, status)
 
 
 COLUMN_KEYS = ["name", "model", "accuracy", "epochs", "hyperparameters", "date", "size", "owner", "status"]
@@ -110,6 +119,15 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
         return refresh(ctx, visitor)
 
     ui.refresh.click(on_refresh, [visitor], [ui.table, ui.name], api_name="list_checkpoints", **group)
+
+    def in_language(visitor: Visitor):
+        lang = visitor.language
+        return {ui.intro: intro_text(ctx, lang), ui.upload: gr.File(label=upload_label(ctx, lang))}
+
+    # The table is listed when the page opens and again in the new language when the switch is used (its headers
+    # change then), so its change brings the texts with this server's limits in the visitor's language.
+    ui.table.change(in_language, [visitor], [ui.intro, ui.upload], api_visibility="private", queue=False,
+                    show_progress="hidden")
 
     def on_load(name, visitor: Visitor):
         """Load a saved checkpoint as your current model (used by the Draw tab)."""

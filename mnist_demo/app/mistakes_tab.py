@@ -34,7 +34,7 @@ from mnist_demo.mistakes import DIGITS, Mistakes, NoPredictions, analyse, from_e
 
 CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and probabilities)
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
-WORST = 24  # the most confidently wrong digits shown
+WORST = 24  # the most confidently wrong digits shown (the number is in the gallery's label, `mistakes.worst_label`)
 SCALE = 3  # 28 px test digits shown at 84 px, nearest-neighbour, so each pixel stays a square
 DIGIT_CHOICES = [str(d) for d in range(DIGITS)]
 
@@ -98,9 +98,7 @@ def build(ctx: AppContext) -> MistakesUI:
             per_digit = gr.BarPlot(None, x=tr(None, "mistakes.axis_digit"), y=tr(None, "mistakes.axis_accuracy"),
                                    label=t("mistakes.per_digit_label"),
                                    elem_id="mistakes-per-digit", height=260, sort="x", tooltip="all")
-            # the number between two translated pieces, so that the label always says how many are shown
-            worst_label = t("mistakes.worst_label_start") + str(WORST) + t("mistakes.worst_label_end")
-            worst = gr.Gallery(value=None, label=worst_label, columns=4, height=340, format="png",
+            worst = gr.Gallery(value=None, label=t("mistakes.worst_label"), columns=4, height=340, format="png",
                                object_fit="contain", allow_preview=False, buttons=[],
                                elem_id="mistakes-worst", elem_classes=["mnist-digits"])
     with gr.Accordion(t("mistakes.teach_title"), open=False, elem_id="teach-confusion"):
