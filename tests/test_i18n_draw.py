@@ -11,7 +11,8 @@ from PIL import Image
 from mnist_demo.app import build_app, collection_ui, draw_tab, finetune_ui, i18n
 from mnist_demo.app.collection_ui import Teaching
 from mnist_demo.app.inside_ui import InsideUI, view
-from mnist_demo.app.runner import Waiting
+from mnist_demo.app.jobs import STOPPED_BY_USER
+from mnist_demo.app.runner import Cancelled, Finished, Waiting
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Settings, Visitor
 from mnist_demo.finetune import MAX_STEPS
 from mnist_demo.train import Progress
@@ -224,12 +225,19 @@ def test_progress_lines_in_korean(ctx):
     live = finetune_ui.FineTuneView(ctx, 8, 100, "ko")
     assert live.text == "**시작하는 중...**" and "빈자리를 기다리는 중..." in live.html()
     live.apply(Waiting(position=2, waiting=2, running=1, waited_s=1.0))
-    assert live.text.startswith("**대기 중: 2번째입니다** (") and live.bar == "대기 중: 2번째"
+    assert live.text.startswith("**대기 중: 2번째입니다** (실행 자리 ") and live.bar == "대기 중: 2번째"
     live.apply(Progress(epoch=1, epochs=1, batch=9, batches=100, current=640, size=6400, step=10, total_steps=100,
                         loss=0.4567, lr=0.01, samples_per_s=64.0, elapsed_s=10.0))
     assert live.text == "그림 8개에 MNIST를 섞어 **미세 조정 중**."
     assert live.bar == "스텝 10 / 100 · 10% · 약 1분 30초 남음 · 손실 0.457"
+    live.apply(Finished(result(stopped=True), STOPPED_BY_USER, 13.0))
+    assert live.bar == "중지: 12.3초 동안 스텝 1,200번 (직접 중지함)" and live.state == "stopped"
+    left = finetune_ui.FineTuneView(ctx, 8, 100, "ko")
+    left.apply(Cancelled(STOPPED_BY_USER))
+    assert left.text == "**실행하지 않음**: 직접 중지함. 바뀐 것은 없습니다."
     english = finetune_ui.FineTuneView(ctx, 8, 100)
     english.apply(Progress(epoch=1, epochs=1, batch=9, batches=100, current=640, size=6400, step=10, total_steps=100,
                            loss=0.4567, lr=0.01, samples_per_s=64.0, elapsed_s=10.0))
     assert english.bar == "Step 10 of 100 · 10% · about 1 min 30 s left · loss 0.457"
+    english.apply(Finished(result(stopped=True), STOPPED_BY_USER, 13.0))
+    assert english.bar == "Stopped: 1,200 steps in 12.3 s (stopped by you)"

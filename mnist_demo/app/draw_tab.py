@@ -95,6 +95,15 @@ def build(ctx: AppContext) -> DrawUI:
 
 # --------------------------------------------------------------------------- engine glue
 
+class NoOwnModel(CheckpointError):
+    """The visitor picked "your current model" and has none; the message is already in the visitor's language."""
+
+
+def reason(err: DemoError, lang: str | None = None) -> str:
+    """Why something was refused, in `lang`: the engine's errors through `error_text`, this tab's own as they are."""
+    return str(err) if isinstance(err, NoOwnModel) else error_text(err, lang)
+
+
 # The origins other tabs give a current model (state.CurrentModel.origin), as the picker names them.
 ORIGINS = {"trained just now": "draw.origin_trained", "stopped early": "draw.origin_stopped",
            "fine-tuned": "draw.origin_finetuned", "fine-tuned, stopped early": "draw.origin_finetuned_stopped"}
@@ -152,7 +161,7 @@ def predictor_for(ctx: AppContext, visitor: Visitor, lang: str | None = None) ->
     if choice == YOURS:
         current = visitor.current
         if current is None:
-            raise CheckpointError(tr(lang, "draw.no_own_model"))
+            raise NoOwnModel(tr(lang, "draw.no_own_model"))
         return current.predictor, tr(lang, "draw.name_current")
     if choice == DEFAULT_NAME or not choice:
         return ctx.library.predictor(DEFAULT_NAME), tr(lang, "draw.name_shipped", name=DEFAULT_NAME)
@@ -164,7 +173,7 @@ def model_info(ctx: AppContext, visitor: Visitor) -> str:
     try:
         predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return refused(error_text(err, lang), lang)
+        return refused(reason(err, lang), lang)
     meta = predictor.meta or {}
     accuracy = meta.get("accuracy")
     acc = (tr(lang, "draw.test_accuracy", accuracy=f"{100 * accuracy:.2f}") if isinstance(accuracy, float)
@@ -205,7 +214,7 @@ def predict(ctx: AppContext, visitor: Visitor, image):
     try:
         predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return tr(lang, "draw.no_model"), None, refused(error_text(err, lang), lang)
+        return tr(lang, "draw.no_model"), None, refused(reason(err, lang), lang)
     try:
         prediction = timed_predict(ctx, predictor, image)
     except ImageError as err:

@@ -17,7 +17,7 @@ import gradio as gr
 
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
 from mnist_demo.app.i18n import tr
-from mnist_demo.app.jobs import AlreadyActive, Busy
+from mnist_demo.app.jobs import AlreadyActive, Busy, reason_text
 from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.config import whole_number
@@ -90,7 +90,7 @@ class FineTuneView:
         lang = self.lang
         if isinstance(item, Waiting):
             self.text = tr(lang, "finetune.status_waiting", position=item.position,
-                           queue=md_escape(self.ctx.jobs.describe()))
+                           queue=md_escape(self.ctx.jobs.describe(lang)))
             self.bar = tr(lang, "finetune.bar_waiting", position=item.position)
             return True
         if isinstance(item, Started):
@@ -115,7 +115,7 @@ class FineTuneView:
         if isinstance(item, Finished):
             self.done = True
             if item.result is None:
-                reason = item.stop_reason or tr(lang, "finetune.reason_before_start")
+                reason = reason_text(item.stop_reason, lang) or tr(lang, "finetune.reason_before_start")
                 self.text = tr(lang, "finetune.status_not_run", reason=md_escape(reason))
                 self.bar, self.state = tr(lang, "finetune.bar_not_run"), "idle"
             else:
@@ -125,7 +125,7 @@ class FineTuneView:
                 self.bar = tr(lang, "finetune.bar_stopped" if item.result.stopped else "finetune.bar_finished",
                               steps=f"{item.result.steps:,}", seconds=f"{item.result.train_s:.1f}")
                 if item.result.stopped and item.stop_reason:
-                    self.bar += tr(lang, "finetune.bar_reason", reason=item.stop_reason)
+                    self.bar += tr(lang, "finetune.bar_reason", reason=reason_text(item.stop_reason, lang))
             return True
         if isinstance(item, Failed):
             self.done = True
@@ -134,7 +134,7 @@ class FineTuneView:
             return True
         if isinstance(item, Cancelled):
             self.done = True
-            self.text = tr(lang, "finetune.status_not_run", reason=md_escape(item.reason))
+            self.text = tr(lang, "finetune.status_not_run", reason=md_escape(reason_text(item.reason, lang)))
             self.bar, self.state = tr(lang, "finetune.bar_not_run"), "idle"
             return True
         return False
@@ -157,6 +157,8 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
 
     def run(steps, teaching, visitor: Visitor, request: gr.Request):  # teaching: collection_ui.Teaching
         """Fine-tune the Draw tab's model on this visitor's drawings (mixed with MNIST); streams progress."""
+        from mnist_demo.app.draw_tab import origin_text, reason  # here: draw_tab imports this module
+
         lang = visitor.language
         images, labels = teaching.collection.arrays()
         try:
@@ -164,11 +166,10 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
             check_drawings(images, labels)
             predictor, source = predictor_for(ctx, visitor, lang)
         except DemoError as err:
-            text = error_text(err, lang)
+            text = reason(err, lang)
             yield {ui.status: refused(text[:1].upper() + text[1:], lang)}  # the engine's messages start lower-case
             return
         if visitor.draw_choice == YOURS and visitor.current is not None:
-            from mnist_demo.app.draw_tab import origin_text  # here: draw_tab imports this module
             source = tr(lang, "finetune.source_current", origin=origin_text(visitor.current.origin, lang))
         start_meta = dict(predictor.meta or {})
         model = predictor.model  # finetune() trains a copy of it (this one keeps serving other predictions)
@@ -176,7 +177,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, predictor_for: Ca
         try:
             ticket = ctx.jobs.submit(owner, kind="finetune", label=f"fine-tune on {len(images)} drawings")
         except (Busy, AlreadyActive) as err:
-            yield {ui.status: tr(lang, "finetune.status_busy", error=md_escape(error_text(err, lang)))}
+            yield {ui.status: tr(lang, "finetune.status_busy", error=md_escape(err.text(lang)))}
             return
         with visitor.lock:
             visitor.ticket = ticket
