@@ -115,7 +115,8 @@ def _samples(tmp_path) -> list[DemoError]:
         raised(config.make_config, batch_size=2.5), raised(config.make_config, momentum=float("inf")),
         raised(config.make_config, model="resnet"), raised(config.make_config, preset="slow"),
         raised(config.make_config, colour=1), raised(config.make_config, augment="yes"),
-        raised(checkpoints.clean_name, " "), raised(checkpoints.clean_name, "../x"), raised(checkpoints.clean_name, "cuda"),
+        raised(checkpoints.clean_name, " "), raised(checkpoints.clean_name, "../x"),
+        raised(checkpoints.clean_name, "cuda"),
         raised(checkpoints.clean_name, "NUL"), raised(checkpoints.clean_name, "DEFAULT"),
         raised(devices.resolve_device, "tpu"),
         raised(checkpoints.load_checkpoint, "nothing", tmp_path),
@@ -239,7 +240,8 @@ def test_korean_collection_and_the_rest(tmp_path):
         "MNIST 데이터를 읽을 수 없습니다(MNIST not found: put the files in data). 해결 방법:")
     assert korean(RuntimeError("boom")) == "예기치 않은 오류가 발생했습니다(RuntimeError: boom). 아무것도 바뀌지 않았습니다."
     # a save that failed inside the engine, wrapped by the library: both parts in Korean
-    inner = CheckpointError("could not save checkpoint a.pt: No space", code="save_failed", file="a.pt", reason="No space")
+    inner = CheckpointError("could not save checkpoint a.pt: No space", code="save_failed", file="a.pt",
+                            reason="No space")
     wrapped = CheckpointError(f"{inner}; the earlier file, if any, is intact", code="kept_intact", cause=inner)
     assert error_text(wrapped) == "could not save checkpoint a.pt: No space; the earlier file, if any, is intact"
     assert korean(wrapped) == "체크포인트를 저장하지 못했습니다(a.pt): No space 이전 파일이 있었다면 그대로 남아 있습니다."
@@ -249,3 +251,14 @@ def test_korean_collection_and_the_rest(tmp_path):
 def test_a_text_missing_a_value_falls_back_to_english():
     err = CheckpointError("checkpoint 'x' does not exist", code="not_found")  # no `name` value
     assert error_text(err, "ko") == "체크포인트 문제: checkpoint 'x' does not exist"
+
+
+def test_a_diverged_training_with_its_code_is_said_in_korean():
+    from mnist_demo.train import TrainingDiverged
+
+    message = ("training diverged at step 7: the loss became NaN or infinite. "
+               "The learning rate (5) is probably too high: try 10x lower.")
+    err = TrainingDiverged(message, code="diverged", step=7, lr="5")
+    assert error_text(err) == message == _english_from_code(err)
+    assert korean(err) == "7번째 스텝에서 손실이 NaN 또는 무한대가 되었습니다. 학습률(5)이 너무 높은 것 같습니다: 10배 낮춰 보세요."
+    assert korean(TrainingDiverged(message)) == f"학습이 발산했습니다: {message}"  # as train.py raises it today
