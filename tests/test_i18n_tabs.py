@@ -8,6 +8,7 @@ import re
 import shutil
 import types
 
+import pandas as pd
 import pytest
 
 from mnist_demo import bench
@@ -255,3 +256,13 @@ def test_the_checkpoint_limits_follow_the_language(app):
 def test_declared_labels_resolve_in_both_languages(app):
     assert resolve(by_id(app, "bench-button").value, "ko") == "벤치마크 실행"
     assert resolve(by_id(app, "mistakes-model").label, "ko") == "모델"
+
+
+def test_opening_the_bench_tab_writes_its_note_and_an_empty_tables_headers_in_korean(app):
+    on_open = handler(app, bench_tab, "on_open")
+    out = values(on_open(visitor("ko"), pd.DataFrame(columns=bench_tab.TABLE_COLUMNS)))
+    assert list(out["bench-table"].columns)[:3] == ["장치", "작업", "배치 크기"] and out["bench-table"].empty
+    assert out["bench-gpu-note"].startswith(("**GPU 없음**: ", "이 컴퓨터에는 **"))
+    measured = pd.DataFrame([["cpu", "train step", 1, "1.000", "1,000", "baseline", 1, ""]],
+                            columns=bench_tab.TABLE_COLUMNS)
+    assert set(values(on_open(visitor("ko"), measured))) == {"bench-gpu-note"}  # results keep their table

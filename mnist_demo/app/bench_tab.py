@@ -273,3 +273,16 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
         return tr(visitor.language, keys[visitor.stop("benchmark")])
 
     ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)
+
+    tab = ui.note.parent  # the tab `build` was called in
+    if isinstance(tab, gr.Tab):
+        def on_open(visitor: Visitor, shown):
+            """The tab opened: the note in the visitor's language, and an empty table's headers too (a table's
+            headers are data, which the browser does not translate; a table with results keeps its own)."""
+            out = in_language(ctx, ui, visitor)
+            if shown is None or len(shown) == 0:
+                out[ui.table] = table_value([], visitor.language)
+            return out
+
+        tab.select(on_open, [visitor, ui.table], [ui.note, ui.table], api_visibility="private", queue=False,
+                   show_progress="hidden")
