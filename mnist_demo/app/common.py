@@ -31,11 +31,16 @@ def _named(field: str, detail: str, lang: str | None) -> str:
     return f"{label} ({field}): {detail}" if label else f"{field}: {detail}"
 
 
+def _detail(err: BaseException) -> str:
+    """The message without the field it starts with ("lr: 0 is out of range" -> "0 is out of range")."""
+    field = err.field if isinstance(err, ConfigError) else "device" if isinstance(err, DeviceError) else None
+    text = str(err)
+    return text[len(field) + 2:] if field and text.startswith(f"{field}: ") else text
+
+
 def field_message(err: ConfigError, lang: str | None = None) -> str:
     """"lr: 0 is out of range" -> "Learning rate (lr): 0 is out of range"; in Korean "학습률 (lr): 범위를 ..."."""
-    text = str(err)
-    prefix = f"{err.field}: "
-    detail = text[len(prefix):] if text.startswith(prefix) else text
+    detail = _detail(err)
     if (lang or DEFAULT) != DEFAULT:
         detail = _coded(err, lang) or tr(lang, "error.config_other", detail=detail)
     return _named(err.field, detail, lang)
@@ -56,6 +61,7 @@ def _coded(err: DemoError, lang: str | None) -> str | None:
     if not code or f"error.{code}" not in TEXTS[DEFAULT]:
         return None
     values = {name: _value(value, lang) for name, value in getattr(err, "values", {}).items()}
+    values.setdefault("detail", _detail(err))  # for code "translated": a message already in the visitor's language
     if isinstance(err, ConfigError):
         values.setdefault("field", field_label(err.field, lang) or err.field)
     if "kind" in values and f"error.wanted_{values['kind']}" in TEXTS[DEFAULT]:
@@ -92,8 +98,7 @@ def error_text(err: BaseException, lang: str | None = None) -> str:
             return str(err)
         text = _coded(err, lang)
         if isinstance(err, DeviceError):  # its message names the field itself ("device: ...")
-            return _named("device", text or tr(lang, "error.config_other", detail=str(err).removeprefix("device: ")),
-                          lang)
+            return _named("device", text or tr(lang, "error.config_other", detail=_detail(err)), lang)
         return text or tr(lang, "error.other", kind=_kind(err, lang), detail=err)
     return tr(lang, "error.unexpected", kind=type(err).__name__, detail=err)
 
