@@ -185,12 +185,12 @@ def inflate(raw: bytes, name: str, most: int = MOST_IDX_BYTES) -> bytes:
     try:
         out = inflater.decompress(raw, most + 1)
     except zlib.error as err:
-        raise CollectionError(f"{name}: not a readable gzip file ({err})") from None
+        raise CollectionError(f"{name}: not a readable gzip file ({err})", code="upload_bad_gzip", file=name) from None
     if len(out) > most:
         raise CollectionError(f"{name}: unpacks to more than {most:,} bytes, more than {MAX_DRAWINGS:,} drawings "
                               "can fill")
     if not inflater.eof:
-        raise CollectionError(f"{name}: the gzip file is cut short")
+        raise CollectionError(f"{name}: the gzip file is cut short", code="upload_cut_short", file=name)
     if inflater.unused_data.strip(b"\x00"):
         raise CollectionError(f"{name}: holds more than one gzip stream; upload the two files MNIST-style, "
                               "one for the images and one for the labels")
@@ -200,29 +200,34 @@ def inflate(raw: bytes, name: str, most: int = MOST_IDX_BYTES) -> bytes:
 def parse_idx(raw: bytes, name: str) -> tuple[str, np.ndarray]:
     """("images", uint8 [N, 28, 28]) or ("labels", uint8 [N]) from an IDX file's bytes; CollectionError if not."""
     if len(raw) < 8:
-        raise CollectionError(f"{name}: not an MNIST IDX file (only {len(raw)} bytes)")
+        raise CollectionError(f"{name}: not an MNIST IDX file (only {len(raw)} bytes)", code="upload_not_idx",
+                              file=name)
     (magic,) = struct.unpack(">I", raw[:4])
     if magic not in (IMAGES_MAGIC, LABELS_MAGIC):
         raise CollectionError(f"{name}: not an MNIST IDX file of images or labels (magic number {magic:#010x}; "
-                              f"expected {IMAGES_MAGIC:#010x} or {LABELS_MAGIC:#010x})")
+                              f"expected {IMAGES_MAGIC:#010x} or {LABELS_MAGIC:#010x})", code="upload_not_idx",
+                              file=name)
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise CollectionError(f"{name}: cut short inside its header")
+        raise CollectionError(f"{name}: cut short inside its header", code="upload_cut_short", file=name)
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     if shape[0] > MAX_DRAWINGS:
-        raise CollectionError(f"{name}: holds {shape[0]:,} items; at most {MAX_DRAWINGS:,} drawings are kept")
+        raise CollectionError(f"{name}: holds {shape[0]:,} items; at most {MAX_DRAWINGS:,} drawings are kept",
+                              code="upload_too_many", file=name, count=f"{shape[0]:,}", limit=f"{MAX_DRAWINGS:,}")
     if ndim == 3 and tuple(shape[1:]) != (SIDE, SIDE):
-        raise CollectionError(f"{name}: images are {shape[1]}x{shape[2]}; MNIST drawings are {SIDE}x{SIDE}")
+        raise CollectionError(f"{name}: images are {shape[1]}x{shape[2]}; MNIST drawings are {SIDE}x{SIDE}",
+                              code="upload_wrong_size", file=name, size=f"{shape[1]}x{shape[2]}", side=SIDE)
     size = int(np.prod(shape))
     if len(raw) != header + size:
         raise CollectionError(f"{name}: {len(raw) - header:,} bytes of data where its header says {size:,} "
-                              "(cut short or padded)")
+                              "(cut short or padded)", code="upload_cut_short", file=name)
     values = np.frombuffer(raw, np.uint8, count=size, offset=header).reshape(shape)
     if ndim == 1:
         bad = values[values > 9]
         if bad.size:
-            raise CollectionError(f"{name}: label {int(bad[0])} is outside 0-9")
+            raise CollectionError(f"{name}: label {int(bad[0])} is outside 0-9", code="upload_bad_label", file=name,
+                                  label=int(bad[0]))
     return ("images" if ndim == 3 else "labels"), values
 
 

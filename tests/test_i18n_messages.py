@@ -269,3 +269,18 @@ def test_a_message_already_in_the_visitors_language_is_shown_as_it_is():
     assert korean(err) == "배치 크기 목록 (batch_sizes): 4096은(는) 이 앱에서 허용하는 값보다 큽니다"
     assert error_text(ConfigError("batch_sizes", "4096 is too big", code="translated")) == \
         "Batch sizes (batch_sizes): 4096 is too big"
+
+
+def test_korean_collection_uploads(tmp_path):
+    from mnist_demo.collection import read_upload
+
+    images, labels = tmp_path / "my-images-idx3-ubyte", tmp_path / "my-labels-idx1-ubyte"
+    images.write_bytes(b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(2 * 784))
+    labels.write_bytes(b"\x00\x00\x08\x01" + (2).to_bytes(4, "big") + bytes([3, 12]))
+    assert korean(raised(read_upload, [images, labels])) == "my-labels-idx1-ubyte: 라벨 12이(가) 0-9 범위를 벗어납니다."
+    labels.write_bytes(b"hello, not IDX")
+    assert korean(raised(read_upload, [images, labels])) == ("my-labels-idx1-ubyte: MNIST IDX 파일(이미지 또는 라벨)이 "
+                                                             "아닙니다.")
+    labels.write_bytes(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + bytes([3, 4, 5]))
+    assert korean(raised(read_upload, [images, labels])) == "두 파일이 맞지 않습니다: 이미지 2장, 라벨 3개."
+    assert korean(raised(read_upload, [images])).startswith("파일 두 개를 올리세요")
