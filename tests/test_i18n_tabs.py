@@ -165,8 +165,8 @@ def test_bench_reports_in_korean():
 def test_bench_refusals_and_stop_in_korean(app):
     run, stop = handler(app, bench_tab, "run"), handler(app, bench_tab, "stop")
     refused = values(next(run("mlp", "1,9000", 2, visitor("ko"), REQUEST)))["bench-status"]
-    assert refused.startswith("**하지 않았습니다.**") and "9000" in refused and "8192" in refused \
-        and "이 앱이 허용하는 것보다 큽니다" in refused, refused
+    assert refused.startswith("**하지 않았습니다.** ") and refused.endswith(
+        "(batch_sizes): 9000은(는) 이 앱이 허용하는 것보다 큽니다. 각각 1부터 8192까지의 정수여야 합니다"), refused
     english = values(next(run("mlp", "1,9000", 2, visitor(), REQUEST)))["bench-status"]
     assert english.startswith("**Not done.**") and "9000 is more than this app allows" in english, english
     assert stop(visitor("ko")) == "측정 중인 내 작업이 없습니다."

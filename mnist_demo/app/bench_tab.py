@@ -120,7 +120,7 @@ def validate(model, batch_sizes, repeats, devices=("cpu",),
     too_big = [b for b in sizes if b > APP_MAX_BATCH]
     if too_big:
         raise ConfigError("batch_sizes", tr(lang, "bench.too_big", sizes=", ".join(map(str, too_big)),
-                                            most=APP_MAX_BATCH))
+                                            most=APP_MAX_BATCH), code="translated")  # already in `lang`
     repeats = bench.validate_repeats(repeats)
     bench.check_memory(model, sizes, devices)
     return model, sizes, repeats
