@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -50,13 +50,15 @@ class Checkpoint:
 
 @dataclass
 class CheckpointInfo:
-    """One row of a listing: `meta` when the file loads, `error` (why not) when it does not."""
+    """One row of a listing: `meta` when the file loads, `error` (why not) when it does not; `problem` is that
+    error itself (its code and values let the app say it in the visitor's language)."""
 
     name: str
     path: Path
     size: int
     meta: dict | None
     error: str | None = None
+    problem: CheckpointError | None = field(default=None, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- names
@@ -305,14 +307,18 @@ def read_info(name: str, path: Path) -> CheckpointInfo:
     try:
         size = path.stat().st_size
     except OSError as err:
-        return CheckpointInfo(name, path, 0, None, f"{path.name} cannot be read: {err.strerror or err}")
+        problem = CheckpointError(f"{path.name} cannot be read: {err.strerror or err}", code="file_cannot_read",
+                                  file=path.name, reason=str(err.strerror or err))
+        return CheckpointInfo(name, path, 0, None, str(problem), problem)
     try:
         return CheckpointInfo(name, path, size, load_file(path).meta)
     except CheckpointError as err:
-        return CheckpointInfo(name, path, size, None, str(err))
+        return CheckpointInfo(name, path, size, None, str(err), err)
     except Exception as err:  # noqa: BLE001 - one odd file must not break the listing for everyone
         log.exception("checking checkpoint %s failed", path)
-        return CheckpointInfo(name, path, size, None, f"{path.name} could not be checked ({type(err).__name__})")
+        problem = CheckpointError(f"{path.name} could not be checked ({type(err).__name__})", code="file_unchecked",
+                                  file=path.name, reason=type(err).__name__)
+        return CheckpointInfo(name, path, size, None, str(problem), problem)
 
 
 def list_checkpoints(directory: str | Path = DEFAULT_DIR, known: dict | None = None) -> list[CheckpointInfo]:

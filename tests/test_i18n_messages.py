@@ -284,3 +284,10 @@ def test_korean_collection_uploads(tmp_path):
     labels.write_bytes(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + bytes([3, 4, 5]))
     assert korean(raised(read_upload, [images, labels])) == "두 파일이 맞지 않습니다: 이미지 2장, 라벨 3개."
     assert korean(raised(read_upload, [images])).startswith("파일 두 개를 올리세요")
+
+
+def test_an_unusable_checkpoint_in_the_listing_says_why_in_korean(tmp_path):
+    (tmp_path / "broken.pt").write_bytes(b"\x00not a checkpoint")
+    (row,) = Library(tmp_path).rows("me")
+    assert row.status == "unusable: " + str(row.problem)  # the English cell is the engine's message, as before
+    assert korean(row.problem).startswith("broken.pt: 읽을 수 있는 체크포인트가 아닙니다")

@@ -49,6 +49,7 @@ class Row:
     size: str
     status: str  # "usable" or "unusable: why"
     owner: str  # "shipped", "you", "another visitor", "-" (made outside the app)
+    problem: CheckpointError | None = None  # why it is unusable, as an error: `common.error_text(problem, lang)`
 
     def as_list(self) -> list[str]:
         return [self.name, self.model, self.accuracy, self.epochs, self.hyperparameters, self.date, self.size,
@@ -156,7 +157,7 @@ class Library:
                               _accuracy(meta) if usable else "-", _epochs(meta) if usable else "-",
                               hyperparameters(meta) if usable else "-", _date(meta) if usable else "-",
                               human_bytes(info.size), "usable" if usable else f"unusable: {info.error}",
-                              who))
+                              who, info.problem))
         return result
 
     def usable_names(self) -> list[tuple[str, str]]:
