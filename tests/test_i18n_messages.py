@@ -204,7 +204,7 @@ def test_korean_library_quotas_and_uploads(tmp_path):
     one.save(net, meta, "mine", "me")
     assert korean(raised(one.save, net, meta, "second", "me")).startswith("저장한 체크포인트가 이미 1개로")
     assert "다른 방문자가 저장" in korean(raised(one.save, net, meta, "mine", "someone else"))
-    assert korean(raised(one.save, net, meta, "default", "me")) == ("'default': 함께 제공된 모델이라 여기서 덮어쓸 수 "
+    assert korean(raised(one.save, net, meta, "default", "me")) == ("'default': 기본 제공 모델이라 여기서 덮어쓸 수 "
                                                                    "없습니다. 다른 이름을 고르세요.")
     assert korean(raised(one.delete, "mine", "someone else")).startswith("'mine': 내가 저장한 체크포인트가 아닙니다.")
     assert korean(raised(one.delete, "gone", "me")) == "체크포인트가 없습니다('gone')."
@@ -230,7 +230,7 @@ def test_korean_collection_and_the_rest(tmp_path):
     assert korean(raised(check_label, "x")) == "숫자 라벨이 아닙니다('x'). 0-9 중 하나여야 합니다."
     drawings = Collection(limit=1)
     drawings.add(np.zeros((28, 28), np.uint8), 3)
-    assert korean(raised(drawings.add, np.zeros((28, 28), np.uint8), 4)).startswith("그림 모음이 가득 찼습니다(방문자당 최대 1장)")
+    assert korean(raised(drawings.add, np.zeros((28, 28), np.uint8), 4)).startswith("모은 그림이 가득 찼습니다(방문자당 최대 1장)")
     # without a code: a Korean lead-in, then the English detail
     assert korean(FineTuneError("no drawings to fine-tune on")) == "미세 조정 문제: no drawings to fine-tune on"
     assert korean(CheckpointError("something new")) == "체크포인트 문제: something new"
