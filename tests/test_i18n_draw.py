@@ -127,8 +127,6 @@ def test_the_counter_starts_as_the_page_declares_it_in_each_language():
         assert collection_ui.counter_text([0] * 10, lang) == i18n.tr(lang, "collection.counter_empty")
     assert collection_ui.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0]).startswith("Kept so far:\n\n| 0 | 1 |")
     assert collection_ui.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0], "ko").endswith("| **3** |")
-    assert collection_ui.steps_label() == f"Training steps (1-{MAX_STEPS})"
-    assert collection_ui.steps_label("ko") == f"학습 스텝 수 (1-{MAX_STEPS})"
 
 
 def test_keep_select_remove_and_download_in_korean(demo):
@@ -181,12 +179,11 @@ def test_a_language_switch_rewrites_the_first_texts_and_keeps_a_report(demo):
     idle_bar = collection_ui.idle_progress()
     update = list(on_language(teaching, visitor("ko"), idle_status, idle_bar).values())
     assert update[0] == i18n.tr("ko", "collection.counter_empty")
-    assert update[1].label == f"학습 스텝 수 (1-{MAX_STEPS})"
-    assert update[2].startswith("서로 다른 숫자를 두 가지 이상") and "시작 전" in update[3]
-    back = list(on_language(teaching, visitor("en"), update[2], update[3]).values())
-    assert back[2] == i18n.tr("en", "finetune.status_idle") and back[3] == idle_bar
+    assert update[1].startswith("서로 다른 숫자를 두 가지 이상") and "시작 전" in update[2]
+    back = list(on_language(teaching, visitor("en"), update[1], update[2]).values())
+    assert back[1] == i18n.tr("en", "finetune.status_idle") and back[2] == idle_bar
     report = list(on_language(teaching, visitor("ko"), "**Done**: 5 steps in 1.0 s.", "<div>x</div>").values())
-    assert not isinstance(report[2], str) and not isinstance(report[3], str)  # gr.skip(): the report stays
+    assert not isinstance(report[1], str) and not isinstance(report[2], str)  # gr.skip(): the report stays
 
 
 # --------------------------------------------------------------------------- the fine-tune
@@ -241,3 +238,11 @@ def test_progress_lines_in_korean(ctx):
     assert english.bar == "Step 10 of 100 · 10% · about 1 min 30 s left · loss 0.457"
     english.apply(Finished(result(stopped=True), STOPPED_BY_USER, 13.0))
     assert english.bar == "Stopped: 1,200 steps in 12.3 s (stopped by you)"
+
+
+def test_the_steps_label_keeps_the_engines_range_in_both_languages(demo):
+    """The page declares "<translated words> (1-1000)": the browser translates the words, the range is the engine's."""
+    steps = next(c for c in demo.config["components"] if c.get("props", {}).get("elem_id") == "finetune-steps")
+    label = steps["props"]["label"]
+    assert i18n.resolve(label) == f"Training steps (1-{MAX_STEPS})"
+    assert i18n.resolve(label, "ko") == f"학습 스텝 수 (1-{MAX_STEPS})"

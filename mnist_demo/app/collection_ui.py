@@ -121,8 +121,9 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
                 upload = gr.File(None, file_count="multiple", type="filepath", height=150,
                                  label=t("collection.upload_label"), elem_id="collection-upload")
             with gr.Column(scale=2, min_width=300):
-                # A label with a number in it: English here, then in the visitor's language (`on_language`).
-                steps = gr.Number(DEFAULT_STEPS, label=steps_label(), precision=None, step=50,
+                # The browser translates the words and leaves the range, which comes from the engine, as it is.
+                steps = gr.Number(DEFAULT_STEPS, label=t("finetune.steps_label") + f" (1-{MAX_STEPS})",
+                                  precision=None, step=50,
                                   elem_id="finetune-steps")
                 with gr.Row(equal_height=True):
                     finetune_button = gr.Button(t("finetune.button"), variant="primary",
@@ -160,10 +161,6 @@ def counter_text(counts: list[int], lang: str | None = None) -> str:
 
 def files_label(lang: str | None = None) -> str:
     return tr(lang, "collection.files_label", images=IMAGES_SUFFIX, labels=LABELS_SUFFIX)
-
-
-def steps_label(lang: str | None = None) -> str:
-    return tr(lang, "finetune.steps_label", max=MAX_STEPS)
 
 
 def idle_progress(lang: str | None = None) -> str:
@@ -299,11 +296,11 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
                      concurrency_id="files", concurrency_limit=2)
 
     def on_language(teaching: Teaching, visitor: Visitor, status, progress):
-        """The texts the server wrote before the visitor's language was known or switched: the counter, the
-        steps' label, and the fine-tune's status and bar while no run has changed them."""
+        """The texts the server wrote before the visitor's language was known or switched: the counter, and the
+        fine-tune's status and bar while no run has changed them."""
         lang = visitor.language
-        update = {ui.counter: counter_text(teaching.collection.counts(), lang),
-                  ui.steps: gr.Number(label=steps_label(lang)), ui.status: gr.skip(), ui.progress: gr.skip()}
+        update = {ui.counter: counter_text(teaching.collection.counts(), lang), ui.status: gr.skip(),
+                  ui.progress: gr.skip()}
         if untouched(status, "finetune.status_idle"):
             update[ui.status] = tr(lang, "finetune.status_idle")
         if untouched(progress, "finetune.bar_idle", lambda text: progress_html(0.0, text, "idle")):
@@ -312,7 +309,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
 
     # The model line is rewritten on load and on a language switch (`refresh`): these texts follow it.
     model_outputs[1].change(on_language, [state, visitor, ui.status, ui.progress],
-                            [ui.counter, ui.steps, ui.status, ui.progress], api_visibility="private", queue=False,
+                            [ui.counter, ui.status, ui.progress], api_visibility="private", queue=False,
                             show_progress="hidden")
 
     finetune_ui.wire(ctx, ui, visitor, predictor_for, refresh, model_outputs)
