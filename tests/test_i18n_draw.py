@@ -206,7 +206,7 @@ def result(stopped=False, held_out=0):
 
 def test_the_before_and_after_report_in_korean_and_english():
     text = finetune_ui.result_text(result(), "내 현재 모델 (방금 학습)", "ko")
-    assert text.startswith("**완료**: 12.3초 동안 스텝 1,200번. 미세 조정한 모델: 내 현재 모델 (방금 학습).")
+    assert text.startswith("**완료**: 12.3초 동안 스텝 1,200번. 내 현재 모델 (방금 학습)에서 미세 조정했습니다.")
     assert "- 내 그림: **50.0% → 87.5%** 정답, 학습에 쓴 그림 8개 기준" in text
     assert "**98.76% → 98.51%**" in text and "아래에서 저장하세요." in text
     assert "따로 떼어 둔 그림 4개 기준" in finetune_ui.result_text(result(True, 4), "x", "ko")

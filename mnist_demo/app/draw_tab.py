@@ -5,6 +5,10 @@ Also the public API endpoint `predict` (one image file of any size -> label and 
 same prediction function. Predictions run in their own concurrency group ("predict"), never behind a
 training; the server leaves one core free of torch work (`Settings.threads`) so they stay quick while one
 runs.
+
+Words (`locales/draw.*.toml`): what the tab declares goes through `t()` (the browser translates it); what the
+handlers write (the picker's choices, the model line, the answer, messages) through `tr` in `Visitor.language`,
+which the API's visitors keep at English.
 """
 
 from __future__ import annotations
