@@ -46,9 +46,9 @@ def field_message(err: ConfigError, lang: str | None = None) -> str:
     return _named(err.field, detail, lang)
 
 
-def _value(value, lang: str | None):
+def _value(name: str, value, lang: str | None):
     """One of an error's values as its message shows it: a wrapped error in `lang`, no file as "the uploaded data"."""
-    if value is None:
+    if name == "file" and value is None:
         return tr(lang, "error.uploaded_data")
     if isinstance(value, DemoError):
         return _coded(value, lang) or str(value)
@@ -60,7 +60,7 @@ def _coded(err: DemoError, lang: str | None) -> str | None:
     code = getattr(err, "code", None)
     if not code or f"error.{code}" not in TEXTS[DEFAULT]:
         return None
-    values = {name: _value(value, lang) for name, value in getattr(err, "values", {}).items()}
+    values = {name: _value(name, value, lang) for name, value in getattr(err, "values", {}).items()}
     values.setdefault("detail", _detail(err))  # for code "translated": a message already in the visitor's language
     if isinstance(err, ConfigError):
         values.setdefault("field", field_label(err.field, lang) or err.field)
