@@ -207,7 +207,8 @@ def autocast_dtype(config: TrainConfig, model: nn.Module, device: torch.device) 
 
 def _diverged(config: TrainConfig, step: int) -> TrainingDiverged:
     return TrainingDiverged(f"training diverged at step {step}: the loss became NaN or infinite. "
-                            f"The learning rate ({config.lr:g}) is probably too high: try 10x lower.")
+                            f"The learning rate ({config.lr:g}) is probably too high: try 10x lower.",
+                            code="diverged", step=step, lr=f"{config.lr:g}")
 
 
 def train(config: TrainConfig, data: MNIST, on_event: Callable | None = None,

@@ -109,7 +109,7 @@ def validate(model, batch_sizes, repeats, devices=("cpu",),
     own cap is explained in `lang`; the engine's checks say theirs (`common.error_text` words them)."""
     for field, value in (("model", model), ("batch_sizes", batch_sizes), ("repeats", repeats)):
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise ConfigError(field, "is empty")
+            raise ConfigError(field, "is empty", code="empty")
     model = bench.validate_model(model)
     if isinstance(batch_sizes, str):
         sizes = bench.parse_batch_sizes(batch_sizes)

@@ -185,9 +185,10 @@ def build_config(ctx: AppContext, preset, model, optimizer, lr, batch_size, epoc
               "epochs": epochs, "augment": augment, "device": device, "limit": limit}
     for field, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise ConfigError(field, f"is empty; {EMPTY_WANTED[field]}")
+            raise ConfigError(field, f"is empty; {EMPTY_WANTED[field]}", code="empty")
     if not isinstance(preset, str) or preset.strip().lower() not in PRESETS:
-        raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise ConfigError("preset", f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}",
+                          code="unknown_choice", value=repr(preset), options=", ".join(PRESETS))
     if not isinstance(augment, bool):
         raise ConfigError("augment", f"{augment!r} is not true or false")
     config = make_config(preset.strip().lower(), max_epochs=ctx.settings.max_epochs, max_batch_size=APP_MAX_BATCH,
@@ -206,7 +207,7 @@ def offered_device(ctx: AppContext, device) -> str:
         try:
             resolve_device(device)
         except DeviceError as err:
-            raise ConfigError("device", str(err).removeprefix("device: ")) from None
+            raise ConfigError("device", str(err).removeprefix("device: "), code=err.code, **err.values) from None
         raise ConfigError("device", f"{device!r} is not offered here; choose one of {', '.join(ctx.devices)}")
     return device
 
