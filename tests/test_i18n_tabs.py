@@ -186,7 +186,8 @@ def test_a_small_benchmark_run_speaks_korean(app):
 
 
 def test_the_gpu_note_follows_the_language(app):
-    english = by_id(app, "bench-gpu-note").value
+    english = resolve(by_id(app, "bench-gpu-note").value)
+    assert resolve(by_id(app, "bench-gpu-note").value, "ko") != english  # the page has it in Korean too
     update = bench_tab.in_language(app.mnist_context, bench_ui(app), visitor("ko"))
     korean = values(update)["bench-gpu-note"]
     assert values(bench_tab.in_language(app.mnist_context, bench_ui(app), visitor()))["bench-gpu-note"] == english
@@ -238,11 +239,13 @@ def test_checkpoint_messages_in_korean(app, tmp_path):
 
 
 def test_the_checkpoint_limits_follow_the_language(app):
-    """The intro and the upload's label carry this server's settings: English on the page as built, the
-    visitor's language once the table is listed."""
+    """The intro and the upload's label carry this server's settings: in every language on the page as built,
+    and written again in the visitor's language whenever the table is listed."""
     s = app.mnist_context.settings
     mb = f"{s.max_upload_mb:g}"
-    assert by_id(app, "ckpt-upload").label == f"Upload a .pt checkpoint (at most {mb} MB): it becomes your current model"
+    page_label = by_id(app, "ckpt-upload").label
+    assert resolve(page_label) == f"Upload a .pt checkpoint (at most {mb} MB): it becomes your current model"
+    assert resolve(page_label, "ko") == f".pt 체크포인트 업로드 (최대 {mb} MB): 업로드한 모델이 내 현재 모델이 됩니다"
     korean = values(handler(app, checkpoints_tab, "in_language")(visitor("ko")))
     assert korean["ckpt-upload"].label == f".pt 체크포인트 업로드 (최대 {mb} MB): 업로드한 모델이 내 현재 모델이 됩니다"
     intro = korean["ckpt-intro"]

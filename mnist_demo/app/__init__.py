@@ -95,19 +95,26 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             until a tab's label is sent again (Gradio 6.31)."""
             return {block: gr.Tab(label=t(key)) for block, key in tab_labels.items()}
 
+        def in_language(visitor: Visitor) -> dict:
+            """Everything the server wrote that stays on the page, in the visitor's language now."""
+            return {language: visitor.language, **tabs_again(), **refresh_draw(visitor),
+                    **refresh_checkpoints(visitor), **train_tab.in_language(train_ui, visitor),
+                    **bench_tab.in_language(ctx, bench_ui, visitor)}
+
         def on_open(visitor: Visitor, wanted: str | None, request: gr.Request):
             """The page opened: the visitor's language (from the page script: the saved choice or the browser's),
             its account, and what the Draw and Checkpoints tabs list."""
             visitor.username = getattr(request, "username", None) or visitor.username
             visitor.language = i18n.pick(wanted)
-            return {language: visitor.language, **tabs_again(), **refresh_draw(visitor), **refresh_checkpoints(visitor)}
+            return in_language(visitor)
 
         def switch_language(visitor: Visitor, wanted: str | None):
             """The switch: the page's labels change in the browser (its script); the server's texts follow here."""
             visitor.language = i18n.pick(wanted)
-            return {language: visitor.language, **tabs_again(), **refresh_draw(visitor), **refresh_checkpoints(visitor)}
+            return in_language(visitor)
 
-        page_outputs = [language, *tab_labels, *refresh_draw.outputs, *refresh_checkpoints.outputs]
+        page_outputs = [language, *tab_labels, *refresh_draw.outputs, *refresh_checkpoints.outputs,
+                        *train_tab.language_outputs(train_ui), *bench_tab.language_outputs(bench_ui)]
         demo.load(on_open, [visitor, browser_language], page_outputs, js=i18n.language_js("load"),
                   api_visibility="private", concurrency_id="files", concurrency_limit=2).then(
             None, None, None, js=PAGE_JS)

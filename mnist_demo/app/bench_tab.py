@@ -17,7 +17,7 @@ import pandas as pd
 from mnist_demo import bench
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
-from mnist_demo.app.i18n import DEFAULT, TEXTS, t, tr
+from mnist_demo.app.i18n import DEFAULT, TEXTS, filled, t, tr
 from mnist_demo.app.state import AppContext, Visitor
 from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.app.jobs import AlreadyActive, Busy, reason_text
@@ -53,14 +53,18 @@ class BenchUI:
     reading: gr.Markdown
 
 
-def gpu_note(ctx: AppContext, lang: str | None = None) -> str:
-    """What this machine can compare, in `lang`: written by the server (the device names and the reason there
-    is no GPU are this machine's), in English when the page is built and again by `in_language`."""
+def gpu_note(ctx: AppContext, lang: str | None = None, page: bool = False):
+    """What this machine can compare, in `lang` (the device names and the reason there is no GPU are this
+    machine's). `page=True`: the page's own text, filled in every language when it is built (`i18n.filled`)."""
     accelerators = [d for d in ctx.devices if d != "cpu"]
     if accelerators:
-        return tr(lang, "bench.gpu_has", devices=", ".join(accelerators))
-    reason = bench.unavailable_reason("cuda")
-    return tr(lang, "bench.no_gpu", reason=md_escape(reason) if reason else tr(lang, "bench.no_cuda"))
+        key, values = "bench.gpu_has", {"devices": ", ".join(accelerators)}
+    else:
+        reason = bench.unavailable_reason("cuda")
+        key, values = "bench.no_gpu", {"reason": md_escape(reason) if reason else lambda lang: tr(lang, "bench.no_cuda")}
+    if page:
+        return filled(key, **values)
+    return tr(lang, key, **{name: v(lang) if callable(v) else v for name, v in values.items()})
 
 
 def in_language(ctx: AppContext, ui: BenchUI, visitor: Visitor) -> dict:
@@ -75,7 +79,7 @@ def language_outputs(ui: BenchUI) -> list:
 
 
 def build(ctx: AppContext) -> BenchUI:
-    note = gr.Markdown(gpu_note(ctx), elem_id="bench-gpu-note")
+    note = gr.Markdown(gpu_note(ctx, page=True), elem_id="bench-gpu-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
             model = gr.Dropdown(list(MODELS), value=bench.DEFAULT_MODEL, label=t("bench.model_label"),

@@ -15,7 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo.app.common import error_text, md_escape, refused
-from mnist_demo.app.i18n import t, tr
+from mnist_demo.app.i18n import filled, t, tr
 from mnist_demo.app.library import COLUMNS, Row, human_bytes
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.errors import CheckpointError
@@ -45,9 +45,11 @@ def upload_label(ctx: AppContext, lang: str | None = None) -> str:
 
 
 def build(ctx: AppContext) -> CheckpointsUI:
-    """The limits in the intro and the upload's label are this server's settings, so the server writes them (in
-    English here; in the visitor's language once the table is listed, see `wire`)."""
-    intro = gr.Markdown(intro_text(ctx), elem_classes=["mnist-small"], elem_id="ckpt-intro")
+    """The limits in the intro and the upload's label are this server's settings: filled in every language here
+    (`i18n.filled`), and written again in the visitor's language whenever the table is listed (see `wire`)."""
+    s = ctx.settings
+    intro = gr.Markdown(filled("checkpoints.intro", count=s.max_saves_per_visitor, mb=f"{s.max_save_mb_per_visitor:g}"),
+                        elem_classes=["mnist-small"], elem_id="ckpt-intro")
     table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, label=t("checkpoints.table_label"),
                          elem_id="checkpoint-table", max_height=360)
     with gr.Row(equal_height=True):
@@ -58,7 +60,7 @@ def build(ctx: AppContext) -> CheckpointsUI:
         load = gr.Button(t("checkpoints.load"), variant="primary", elem_id="ckpt-load")
         download = gr.DownloadButton(t("checkpoints.download"), value=None, elem_id="ckpt-download")
         delete = gr.Button(t("checkpoints.delete"), variant="stop", elem_id="ckpt-delete")
-    upload = gr.File(label=upload_label(ctx), type="filepath", elem_id="ckpt-upload", height=120)
+    upload = gr.File(label=filled("checkpoints.upload_label", mb=f"{s.max_upload_mb:g}"), type="filepath", elem_id="ckpt-upload", height=120)
     status = gr.Markdown("", elem_id="ckpt-status")
     return CheckpointsUI(intro, table, refresh, name, load, download, delete, upload, status)
 
@@ -74,15 +76,16 @@ def columns(lang: str | None = None) -> list[str]:
 
 
 def row_cells(row: Row, lang: str | None = None) -> list[str]:
-    """One table row in `lang`: the owner and the status are words; the rest are names, figures and dates. Why a
-    file cannot be used stays in the engine's words (the listing keeps only its text)."""
+    """One table row in `lang`: the owner and the status are words (why a file cannot be used too, from the
+    error the listing keeps); the rest are names, figures and dates."""
     cells = row.as_list()
     owner = OWNER_KEYS.get(row.owner)
     cells[COLUMN_KEYS.index("owner")] = tr(lang, f"checkpoints.{owner}") if owner else row.owner
     if row.status == USABLE:
         status = tr(lang, "checkpoints.status_usable")
     elif row.status.startswith(UNUSABLE):
-        status = tr(lang, "checkpoints.status_unusable", why=row.status[len(UNUSABLE):])
+        why = error_text(row.problem, lang) if row.problem is not None else row.status[len(UNUSABLE):]
+        status = tr(lang, "checkpoints.status_unusable", why=why)
     else:
         status = row.status
     cells[COLUMN_KEYS.index("status")] = status

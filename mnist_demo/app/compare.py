@@ -18,8 +18,7 @@ import pandas as pd
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused
 from mnist_demo.app.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
-from mnist_demo.app.i18n import t, tr
-from mnist_demo.app.run_text import page_text
+from mnist_demo.app.i18n import filled, t, tr
 from mnist_demo.app.runs import MAX_RUNS, table_columns, table_rows
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.config import choice
@@ -51,7 +50,7 @@ def build_x_axis() -> gr.Radio:
 
 def build_panel() -> CompareUI:
     """The runs table and what can be done with one run (below the plots)."""
-    gr.Markdown(page_text("compare.runs_title", max=MAX_RUNS), elem_id="runs-title")
+    gr.Markdown(filled("compare.runs_title", max=MAX_RUNS), elem_id="runs-title")
     table = gr.Dataframe(empty_table(), headers=table_columns(), interactive=False, wrap=False, max_height=260,
                          label=t("compare.runs_label"), show_label=False, elem_id="runs-table")
     with gr.Row():

@@ -6,6 +6,8 @@ Two ways a text reaches the page, both from the same files:
   picked with the language switch, so the page changes language without a round trip.
 - `tr(lang, key, **values)` for messages the server writes with numbers in them ("Step 120 of 938"): `gr.I18n`
   has no placeholders, so these are formatted here in the visitor's language (`Visitor.language`).
+- `filled(key, **values)` for the few texts the page declares with a number in them ("Epochs (max 20)"): filled
+  in every language when the page is built, then translated by the browser like `t(key)`.
 
 A key missing from a language falls back to English; `tests/test_i18n.py` checks that none is missing. Adding
 a language is one file: copy `en.toml` to `<code>.toml`, translate the values and the `[language] name`.
@@ -73,6 +75,21 @@ def t(key: str) -> I18nData:
     if placeholders(text):
         raise KeyError(f"{key!r} has placeholders; format it with tr(lang, key, ...)")
     return I18N(key)
+
+
+def filled(key: str, **values) -> I18nData:
+    """`t(key)` for a text the page declares with a number in it ("Epochs (max 20)"): the browser's translation
+    has no placeholders, so the text is filled in every language when the page is built and added to the page's
+    translations under a key of its own. A value may be `lambda lang: ...` for words that differ by language."""
+    def value(v, lang):
+        return v(lang) if callable(v) else v
+
+    # no braces in the key: the page ends a translation marker at its first "}"
+    own = key + ":" + ",".join(f"{name}={value(v, DEFAULT)}" for name, v in sorted(values.items()))
+    for lang, table in TEXTS.items():
+        table[own] = tr(lang, key, **{name: value(v, lang) for name, v in values.items()})
+        I18N.translations.setdefault(lang, {})[own] = table[own]
+    return I18N(own)
 
 
 def tr(lang: str | None, key: str, **values) -> str:

@@ -258,7 +258,7 @@ def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> Non
 
     def show(choice: str, visitor: Visitor, seen_run, refresh_picker: bool) -> dict:
         lang = visitor.language
-        options = choices(ctx, visitor)
+        options = choices(ctx, visitor, lang)
         values = [v for _, v in options]
         current = visitor.current
         run_id = current.run_id if current is not None else None

@@ -1,19 +1,12 @@
 """The Train tab's words for a run: its settings in one line, the status line and the progress bar's text, from a
 `LiveRun` and what the engine reported; the preset box's note once a value is changed by hand. Each in the
 visitor's language (`lang`, None: English; the `train.*` texts of the locale files).
-
-`page_text` is for the few texts the page declares with a number in them ("Epochs (max 20)"): the browser's
-translation (`gr.I18n`) has no placeholders, so the text is formatted once per language when the page is built.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
-from gradio.i18n import I18nData
-
-from mnist_demo.app import i18n
 from mnist_demo.app.common import error_text, md_escape, progress_html, seconds
 from mnist_demo.app.i18n import tr
 from mnist_demo.app.jobs import reason_text
@@ -27,18 +20,6 @@ log = logging.getLogger(__name__)
 
 
 EDITABLE = ("model", "optimizer", "lr", "batch_size", "epochs", "augment")  # the shown controls (train.changed_*)
-
-
-def page_text(key: str, **values: object | Callable[[str], object]) -> I18nData:
-    """`t(key)` for a text with placeholders, filled with `values` (a value may be `lambda lang: ...`) once per
-    language: the filled texts are added to the page's translations under a key of their own."""
-    # no braces in the key: the page finds the end of a translation marker at its first "}"
-    filled = key + ":" + ",".join(f"{k}={v(i18n.DEFAULT) if callable(v) else v}" for k, v in sorted(values.items()))
-    for lang, table in i18n.TEXTS.items():
-        text = tr(lang, key, **{k: v(lang) if callable(v) else v for k, v in values.items()})
-        table[filled] = text
-        i18n.I18N.translations.setdefault(lang, {})[filled] = text
-    return i18n.I18N(filled)
 
 
 def preset_info(preset, max_epochs: int | None = None, lang: str | None = None, **values) -> str:

@@ -5,7 +5,7 @@ lays out the controls and streams a LiveRun to the components (its words are `ru
 run is kept for the visit (`runs.py`) and drawn beside the others; the runs table and the x-axis choice are
 `compare.py`'s. A "try it" button runs a comparison's configs one after another through the same queue.
 
-Words: what the page declares is `t(key)` (the browser translates it), or `run_text.page_text` where a number is
+Words: what the page declares is `t(key)` (the browser translates it), or `i18n.filled` where a number is
 in it; what the handlers write is in the visitor's language (`Visitor.language`), from the `train.*` texts.
 """
 
@@ -20,7 +20,7 @@ import gradio as gr
 
 from mnist_demo.app import compare, run_text, teach
 from mnist_demo.app.common import error_text, md_escape, progress_html, refused, seconds
-from mnist_demo.app.i18n import t, tr
+from mnist_demo.app.i18n import filled, t, tr
 from mnist_demo.app.live import LiveRun, for_live_view, training_work
 from mnist_demo.app.runs import COMPARISONS, KeptRun
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
@@ -118,7 +118,7 @@ def build(ctx: AppContext) -> TrainUI:
                 lr = gr.Number(preset.lr, label=t("train.lr_label"), step=0.0005, elem_id="train-lr", min_width=100)
                 batch = gr.Number(preset.batch_size, label=t("train.batch_size_label"), precision=None, step=1,
                                   elem_id="train-batch-size", min_width=100)
-                epochs = gr.Number(preset.epochs, label=run_text.page_text("train.epochs_label",
+                epochs = gr.Number(preset.epochs, label=filled("train.epochs_label",
                                                                            max=ctx.settings.max_epochs),
                                    step=1, elem_id="train-epochs", min_width=100)
             with gr.Row():
@@ -127,13 +127,13 @@ def build(ctx: AppContext) -> TrainUI:
                                      allow_custom_value=True, elem_id="train-device", min_width=100)
             with gr.Accordion(t("train.more_options"), open=False, elem_id="train-more"):
                 limit = gr.Number(TRAIN_SIZE, label=t("train.limit_label"), step=1000, elem_id="train-limit",
-                                  info=run_text.page_text("train.limit_info", total=f"{TRAIN_SIZE:,}"))
+                                  info=filled("train.limit_info", total=f"{TRAIN_SIZE:,}"))
             with gr.Row():
                 train_button = gr.Button(t("train.train_button"), variant="primary", elem_id="train-button")
                 stop_button = gr.Button(t("train.stop_button"), variant="stop", interactive=False,
                                         elem_id="stop-button")
             cap = ctx.settings.max_train_seconds
-            caps = run_text.page_text(
+            caps = filled(
                 "train.caps", epochs=ctx.settings.max_epochs, trainings=ctx.settings.max_trainings,
                 waiting=ctx.settings.queue_size,
                 seconds=lambda lang: seconds(cap, lang) if cap else tr(lang, "train.caps_no_cap"))
