@@ -56,8 +56,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         visitor = gr.State(new_visitor(), delete_callback=close_visitor)  # deep-copied per session: fresh
         with gr.Row(elem_id="app-header"):
             gr.Markdown(t("app.intro"), elem_id="app-title")
-            language = gr.Radio(i18n.choices(), value=i18n.DEFAULT, label=t("app.language"), show_label=False, container=False, scale=0,
-                                min_width=230, elem_id="language")
+            language = gr.Radio(i18n.choices(), value=i18n.DEFAULT, label=t("app.language"), show_label=False,
+                                container=False, scale=0, min_width=230, elem_id="language")
             browser_language = gr.Textbox(visible=False)  # filled by the page script on load
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab(t("app.tab_train"), id="train", elem_id="tab-train") as train_tab_block:
@@ -156,7 +156,8 @@ def launch_kwargs(demo: gr.Blocks, settings: Settings, **extra) -> tuple[dict, P
     `auth` accounts; warm it up with `route.warm_up()` once the server runs)."""
     gradio_limit_mb = max(2 * settings.max_upload_mb, 50.0)  # ours refuses first, with a clearer message
     rest = PredictRoute(demo.mnist_context, extra.get("auth"), workers=settings.predict_workers)
-    kwargs = dict(css=CSS, head=HEAD, max_file_size=f"{gradio_limit_mb:g}mb", allowed_paths=[str(settings.checkpoint_path)],
+    kwargs = dict(css=CSS, head=HEAD, max_file_size=f"{gradio_limit_mb:g}mb",
+                  allowed_paths=[str(settings.checkpoint_path)],
                   show_error=True, footer_links=["api", "gradio"], run_history=False, i18n=i18n.I18N,
                   app_kwargs={"routes": [rest.route()]})
     kwargs.update(extra)

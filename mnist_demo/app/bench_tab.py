@@ -61,7 +61,8 @@ def gpu_note(ctx: AppContext, lang: str | None = None, page: bool = False):
         key, values = "bench.gpu_has", {"devices": ", ".join(accelerators)}
     else:
         reason = bench.unavailable_reason("cuda")
-        key, values = "bench.no_gpu", {"reason": md_escape(reason) if reason else lambda lang: tr(lang, "bench.no_cuda")}
+        key, values = "bench.no_gpu", {"reason": md_escape(reason) if reason
+                                       else lambda lang: tr(lang, "bench.no_cuda")}
     if page:
         return filled(key, **values)
     return tr(lang, key, **{name: v(lang) if callable(v) else v for name, v in values.items()})

@@ -60,7 +60,8 @@ def build(ctx: AppContext) -> CheckpointsUI:
         load = gr.Button(t("checkpoints.load"), variant="primary", elem_id="ckpt-load")
         download = gr.DownloadButton(t("checkpoints.download"), value=None, elem_id="ckpt-download")
         delete = gr.Button(t("checkpoints.delete"), variant="stop", elem_id="ckpt-delete")
-    upload = gr.File(label=filled("checkpoints.upload_label", mb=f"{s.max_upload_mb:g}"), type="filepath", elem_id="ckpt-upload", height=120)
+    upload = gr.File(label=filled("checkpoints.upload_label", mb=f"{s.max_upload_mb:g}"), type="filepath",
+                     elem_id="ckpt-upload", height=120)
     status = gr.Markdown("", elem_id="ckpt-status")
     return CheckpointsUI(intro, table, refresh, name, load, download, delete, upload, status)
 

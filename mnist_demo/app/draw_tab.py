@@ -6,7 +6,7 @@ same prediction function. Predictions run in their own concurrency group ("predi
 training; the server leaves one core free of torch work (`Settings.threads`) so they stay quick while one
 runs.
 
-Words (`locales/draw.*.toml`): what the tab declares goes through `t()` (the browser translates it); what the
+Words (the `draw.*` texts of `locales/`): what the tab declares goes through `t()` (the browser translates it); what the
 handlers write (the picker's choices, the model line, the answer, messages) through `tr` in `Visitor.language`,
 which the API's visitors keep at English.
 """
