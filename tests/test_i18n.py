@@ -194,3 +194,15 @@ def test_every_text_the_page_declares_is_translated():
             plain.append((component.get("props", {}).get("elem_id") or component.get("type"), prop, value[:60]))
     assert unknown == []
     assert plain == [], "texts the page shows in English whatever the language"
+
+
+def test_a_checkpoints_recipe_in_either_language():
+    """The recipe line shown in the Checkpoints table and the Draw tab's model line: words translated, code names
+    (optimizer, lr, schedule) kept."""
+    from mnist_demo.app.library import hyperparameters
+
+    meta = {"config": {"optimizer": "adam", "lr": 0.003, "batch_size": 128, "schedule": "onecycle", "augment": True,
+                       "limit": 6000}}
+    assert hyperparameters(meta) == "adam, lr 0.003, batch 128, onecycle, augmented, 6000 samples"
+    assert hyperparameters(meta, "ko") == "adam, lr 0.003, 배치 128, onecycle, 데이터 증강, 6000장"
+    assert hyperparameters({}, "ko") == "-"

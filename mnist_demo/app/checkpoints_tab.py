@@ -16,7 +16,7 @@ import pandas as pd
 
 from mnist_demo.app.common import error_text, md_escape, refused
 from mnist_demo.app.i18n import filled, t, tr
-from mnist_demo.app.library import COLUMNS, Row, human_bytes
+from mnist_demo.app.library import COLUMNS, Row, human_bytes, hyperparameters
 from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor
@@ -80,6 +80,8 @@ def row_cells(row: Row, lang: str | None = None) -> list[str]:
     """One table row in `lang`: the owner and the status are words (why a file cannot be used too, from the
     error the listing keeps); the rest are names, figures and dates."""
     cells = row.as_list()
+    if row.meta is not None:
+        cells[COLUMN_KEYS.index("hyperparameters")] = hyperparameters(row.meta, lang)
     owner = OWNER_KEYS.get(row.owner)
     cells[COLUMN_KEYS.index("owner")] = tr(lang, f"checkpoints.{owner}") if owner else row.owner
     if row.status == USABLE:

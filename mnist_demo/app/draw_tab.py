@@ -183,7 +183,7 @@ def model_info(ctx: AppContext, visitor: Visitor) -> str:
     acc = (tr(lang, "draw.test_accuracy", accuracy=f"{100 * accuracy:.2f}") if isinstance(accuracy, float)
            else tr(lang, "draw.accuracy_unknown"))
     return tr(lang, "draw.using", name=md_escape(name), model=md_escape(str(meta.get("model", "?"))), accuracy=acc,
-              hyperparameters=md_escape(hyperparameters(meta)))
+              hyperparameters=md_escape(hyperparameters(meta, lang)))
 
 
 def refresh(ctx: AppContext, visitor: Visitor):

@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_path, clean_name,
@@ -50,6 +50,7 @@ class Row:
     status: str  # "usable" or "unusable: why"
     owner: str  # "shipped", "you", "another visitor", "-" (made outside the app)
     problem: CheckpointError | None = None  # why it is unusable, as an error: `common.error_text(problem, lang)`
+    meta: dict | None = field(default=None, compare=False, repr=False)  # for `hyperparameters(meta, lang)`
 
     def as_list(self) -> list[str]:
         return [self.name, self.model, self.accuracy, self.epochs, self.hyperparameters, self.date, self.size,
@@ -67,7 +68,11 @@ def human_bytes(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-def hyperparameters(meta: dict | None) -> str:
+def hyperparameters(meta: dict | None, lang: str | None = None) -> str:
+    """A checkpoint's recipe in one line, "adam, lr 0.003, batch 128, onecycle, augmented", with its words in
+    `lang` (None: English); the optimizer, `lr` and the schedule keep their code names."""
+    from mnist_demo.app.i18n import tr  # here, not at the top: this module stays free of gradio
+
     config = (meta or {}).get("config") or {}
     if not isinstance(config, dict) or not config:
         return "-"
@@ -77,13 +82,13 @@ def hyperparameters(meta: dict | None) -> str:
     except (TypeError, ValueError):
         pass
     if config.get("batch_size"):
-        parts.append(f"batch {config['batch_size']}")
+        parts.append(tr(lang, "library.batch", size=config["batch_size"]))
     if config.get("schedule"):
         parts.append(str(config["schedule"]))
     if config.get("augment"):
-        parts.append("augmented")
+        parts.append(tr(lang, "library.augmented"))
     if config.get("limit"):
-        parts.append(f"{config['limit']} samples")
+        parts.append(tr(lang, "library.samples", count=config["limit"]))
     return ", ".join(parts)
 
 
@@ -157,7 +162,7 @@ class Library:
                               _accuracy(meta) if usable else "-", _epochs(meta) if usable else "-",
                               hyperparameters(meta) if usable else "-", _date(meta) if usable else "-",
                               human_bytes(info.size), "usable" if usable else f"unusable: {info.error}",
-                              who, info.problem))
+                              who, info.problem, meta if usable else None))
         return result
 
     def usable_names(self) -> list[tuple[str, str]]:
