@@ -36,4 +36,4 @@ def test_benchmark_runs_the_cpu_side_and_says_what_ran(client):
         assert "not available" in status
         config = httpx.get(client.src.rstrip("/") + "/config", timeout=10).json()
         note = next(c for c in config["components"] if c["props"].get("elem_id") == "bench-gpu-note")
-        assert "No GPU here" in resolve(note["props"]["value"])
+        assert "No GPU here" in resolve(note["props"]["value"], translations=config["i18n_translations"])

@@ -206,3 +206,12 @@ def test_a_checkpoints_recipe_in_either_language():
     assert hyperparameters(meta) == "adam, lr 0.003, batch 128, onecycle, augmented, 6000 samples"
     assert hyperparameters(meta, "ko") == "adam, lr 0.003, 배치 128, onecycle, 데이터 증강, 6000장"
     assert hyperparameters({}, "ko") == "-"
+
+
+def test_resolve_reads_a_servers_own_filled_texts_from_its_page():
+    """A text `filled` in another process (a running server) is read from that page's own translations."""
+    page = {"en": {"x.y:n=3": "Three"}, "ko": {"x.y:n=3": "셋"}}
+    marker = '__i18n__{"__type__": "translation_metadata", "key": "x.y:n=3"}'
+    assert resolve(marker, translations=page) == "Three"
+    assert resolve(marker, "ko", translations=page) == "셋"
+    assert resolve(marker, "fr", translations=page) == "Three"

@@ -55,10 +55,11 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         visitor = gr.State(new_visitor(), delete_callback=close_visitor)  # deep-copied per session: fresh
         with gr.Row(elem_id="app-header"):
-            gr.Markdown(t("app.intro"), elem_id="app-title")
+            gr.Markdown(t("app.heading"), elem_id="app-title")
             language = gr.Radio(i18n.choices(), value=i18n.DEFAULT, label=t("app.language"), show_label=False,
                                 container=False, scale=0, min_width=230, elem_id="language")
             browser_language = gr.Textbox(visible=False)  # filled by the page script on load
+        gr.Markdown(t("app.intro"), elem_id="app-intro")
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab(t("app.tab_train"), id="train", elem_id="tab-train") as train_tab_block:
                 train_ui = train_tab.build(ctx)

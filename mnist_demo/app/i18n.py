@@ -132,13 +132,20 @@ def choices() -> list[tuple[str, str]]:
     return [(name, code) for code, name in LANGUAGES.items()]
 
 
-def resolve(value, lang: str | None = None):
+def resolve(value, lang: str | None = None, translations: dict | None = None):
     """What the browser shows for a value from the page's config: a `t(key)` marker ("__i18n__{...}") is replaced
-    by its text in `lang`, as Gradio's frontend does; anything else is returned as it is. For tests and API clients."""
+    by its text in `lang`, as Gradio's frontend does; anything else is returned as it is. For tests and API
+    clients. `translations`: the page's own table (its config's "i18n_translations"), which also holds the texts
+    `filled` made in that server; by default this process's."""
+    def text(key: str) -> str:
+        if translations is None:
+            return tr(lang, key)
+        return translations.get(lang or DEFAULT, {}).get(key) or translations[DEFAULT][key]
+
     if isinstance(value, I18nData):
-        return tr(lang, value.key)
+        return text(value.key)
     if isinstance(value, dict) and value.get("__type__") == "translation_metadata":
-        return tr(lang, value["key"])
+        return text(value["key"])
     if not isinstance(value, str) or "__i18n__" not in value:
         return value
     start = value.index("__i18n__")
@@ -147,4 +154,4 @@ def resolve(value, lang: str | None = None):
         key = json.loads(value[start + len("__i18n__"):end])["key"]
     except (ValueError, KeyError):
         return value
-    return value[:start] + tr(lang, key) + resolve(value[end:], lang)
+    return value[:start] + text(key) + resolve(value[end:], lang, translations)
