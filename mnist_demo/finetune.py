@@ -109,21 +109,27 @@ def check_drawings(images, labels) -> None:
     """
     images, labels = _as_tensors(images, labels)
     if len(images) == 0:
-        raise FineTuneError("no drawings to fine-tune on: collect some first (at least two different digits)")
+        raise FineTuneError("no drawings to fine-tune on: collect some first (at least two different digits)",
+                            code="finetune_no_drawings")
     if len(images) > MAX_DRAWINGS:
-        raise FineTuneError(f"{len(images)} drawings is too many: the limit is {MAX_DRAWINGS}")
+        raise FineTuneError(f"{len(images)} drawings is too many: the limit is {MAX_DRAWINGS}",
+                            code="finetune_too_many", count=len(images), limit=MAX_DRAWINGS)
     if len(labels) != len(images):
-        raise FineTuneError(f"{len(images)} drawings but {len(labels)} labels: each drawing needs one label")
+        raise FineTuneError(f"{len(images)} drawings but {len(labels)} labels: each drawing needs one label",
+                            code="finetune_mismatch", count=len(images), labels=len(labels))
     bad = labels[(labels < 0) | (labels > 9)]
     if len(bad):
-        raise FineTuneError(f"label {int(bad[0])} is not a digit: labels must be 0-9")
+        raise FineTuneError(f"label {int(bad[0])} is not a digit: labels must be 0-9", code="finetune_bad_label",
+                            label=int(bad[0]))
     digits = torch.unique(labels).tolist()
     if len(digits) < 2:
         raise FineTuneError(f"all the drawings are of the digit {digits[0]}: fine-tuning needs at least two "
-                            "different digits, or the model learns to answer that one to everything")
+                            "different digits, or the model learns to answer that one to everything",
+                            code="finetune_one_digit", digit=digits[0])
     blank = (images.flatten(1).amax(1) == 0).nonzero().flatten()
     if len(blank):
-        raise FineTuneError(f"drawing {int(blank[0]) + 1} is blank: remove it or draw a digit")
+        raise FineTuneError(f"drawing {int(blank[0]) + 1} is blank: remove it or draw a digit",
+                            code="finetune_blank", number=int(blank[0]) + 1)
 
 
 def split_held_out(images, labels, seed: int = 0):

@@ -286,3 +286,24 @@ def test_an_unusable_checkpoint_in_the_listing_says_why_in_korean(tmp_path):
     (row,) = Library(tmp_path).rows("me")
     assert row.status == "unusable: " + str(row.problem)  # the English cell is the engine's message, as before
     assert korean(row.problem).startswith("broken.pt: 읽을 수 있는 체크포인트가 아닙니다")
+
+
+@pytest.mark.parametrize("images, labels, number", [
+    (np.zeros((0, 28, 28), np.uint8), [], None),
+    (np.full((3, 28, 28), 255, np.uint8), [3, 3, 3], "3"),
+    (np.full((2, 28, 28), 255, np.uint8), [1, 2, 3], "3"),
+    (np.full((2, 28, 28), 255, np.uint8), [1, 12], "12"),
+    (np.concatenate([np.full((1, 28, 28), 255, np.uint8), np.zeros((1, 28, 28), np.uint8)]), [1, 2], "2"),
+])
+def test_the_fine_tunes_refusals_in_korean(images, labels, number):
+    """What a visitor meets pressing "Fine-tune" too early (no drawings, one digit only, a blank one ...)."""
+    from mnist_demo.finetune import check_drawings
+
+    with pytest.raises(FineTuneError) as caught:
+        check_drawings(images, labels)
+    err = caught.value
+    assert err.code and _english_from_code(err) == str(err) == error_text(err)
+    korean = error_text(err, "ko")
+    assert HANGUL.search(korean) and "미세 조정 문제" not in korean  # its own words, not the lead-in
+    if number:
+        assert number in korean
