@@ -228,6 +228,14 @@ def test_a_tiny_training_streams_korean_status_and_table(app):
     assert "Test Error:" in log and "Avg loss:" in log and log.rstrip().endswith("Done!")  # the tutorial's lines
     frames = [v for u in updates for v in u.values() if hasattr(v, "columns")]
     assert frames and list(frames[-1].columns) == table_columns("ko") and frames[-1].iloc[0, 1] == "학습 1"
+    # The switch to English rewrites the finished run's status line and its table at once.
+    switch = next(f for f in app.fns.values() if getattr(f.fn, "__name__", "") == "switch_language").fn
+    shown = {getattr(c, "elem_id", None): v for c, v in switch(visitor, "en").items()}
+    assert visitor.language == "en"
+    assert shown["train-status"].startswith("**Done.** Test accuracy")
+    assert "Finished after 1.00 epochs, 16 steps" in shown["train-progress"]
+    assert list(shown["runs-table"].columns) == table_columns("en")
+    visitor.language = "ko"
     refused = list(train("fast", "cnn", "adam", 0.003, 128, 1, False, "cpu", 0, visitor, request))
     (message,) = refused[0].values()
     assert message.startswith("**하지 않았습니다.**"), message

@@ -99,7 +99,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         def in_language(visitor: Visitor) -> dict:
             """Everything the server wrote that stays on the page, in the visitor's language now."""
             return {language: visitor.language, **tabs_again(), **refresh_draw(visitor),
-                    **refresh_checkpoints(visitor), **train_tab.in_language(train_ui, visitor),
+                    **refresh_checkpoints(visitor), **train_tab.in_language(ctx, train_ui, visitor),
                     **bench_tab.in_language(ctx, bench_ui, visitor)}
 
         def on_open(visitor: Visitor, wanted: str | None, request: gr.Request):

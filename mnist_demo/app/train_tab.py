@@ -242,16 +242,23 @@ def restyle(ui: TrainUI, visitor: Visitor) -> dict:
     return compare.style(ui.loss_plot, ui.accuracy_plot, visitor)
 
 
-def in_language(ui: TrainUI, visitor: Visitor) -> dict:
+def in_language(ctx: AppContext, ui: TrainUI, visitor: Visitor) -> dict:
     """The server-written texts that stay on the page, in the visitor's language, for when the page opens or the
-    language switch is used: the runs table (its headers too: a Dataframe's are not translated by the browser)
-    and the run picker. The plots' run names and axis follow at the next `redraw`/`restyle`."""
-    return compare.table(ui.runs, visitor)
+    language switch is used: the runs table (its headers too: a Dataframe's are not translated by the browser),
+    the run picker, and a finished run's status and progress line (a running one's follow at its next update).
+    The plots' run names and axis follow at the next `redraw`/`restyle`."""
+    update = compare.table(ui.runs, visitor)
+    live = visitor.live
+    if live is not None and live.finished:
+        lang = visitor.language
+        update.update({ui.status: run_text.status(ctx, live, live.config, lang),
+                       ui.progress: run_text.progress(live, lang)})
+    return update
 
 
 def language_outputs(ui: TrainUI) -> list:
     """The components `in_language` updates."""
-    return [ui.runs.table, ui.runs.run]
+    return [ui.runs.table, ui.runs.run, ui.status, ui.progress]
 
 
 # --------------------------------------------------------------------------- events
@@ -303,8 +310,12 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             if stopped.is_set():  # Stop pressed between two runs
                 yield {ui.status: tr(lang, "train.plan_stopped"), **buttons(False)}
                 return
-            head = (tr(lang, "train.plan_head", title=md_escape(title), index=index + 1, count=len(plan))
-                    if len(plan) > 1 else "")
+
+            def heading(lang: str) -> str:  # "Learning rate: 0.001 vs 0.1, run 1 of 2: " for a comparison's runs
+                return (tr(lang, "train.plan_head", title=md_escape(title), index=index + 1, count=len(plan))
+                        if len(plan) > 1 else "")
+
+            head = heading(lang)
             config = for_live_view(config, TRAIN_SIZE)
             try:
                 ticket = ctx.jobs.submit(owner, kind="train", label=run_text.describe_config(config))
@@ -328,6 +339,9 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
                         break
                     if important or time.monotonic() - last >= REDRAW_S:
                         last = time.monotonic()
+                        if lang != visitor.language:  # the language switch was used while this run runs
+                            lang = visitor.language
+                            head = heading(lang)
                         update = {ui.status: head + run_text.status(ctx, live, config, lang),
                                   ui.progress: run_text.progress(live, lang),
                                   ui.log: live.log_text()}
@@ -346,6 +360,8 @@ def wire(ctx: AppContext, ui: TrainUI, visitor: gr.State, refresh_draw, refresh_
             _keep(visitor, live, config, preset_name, number, colour)
             draw = refresh_draw(visitor) if visitor.draw_choice == YOURS and live.result is not None else {}
             last_one = index == len(plan) - 1 or live.result is None or live.result.stopped or stopped.is_set()
+            lang = visitor.language
+            head = heading(lang)
             values, restyle = compare.plots(ui.loss_plot, ui.accuracy_plot, visitor, sent)
             if restyle:  # the data first (see compare.plots); the last message has everything, for API clients
                 yield values
