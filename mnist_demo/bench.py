@@ -345,7 +345,7 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
         if on_row is not None:
             on_row(row)
 
-    from mnist_demo.bench_report import notes, reading  # text; it imports this module
+    from mnist_demo.bench_report import notes, reading_parts, reading_text  # text; it imports this module
 
     stopped = False
     try:
@@ -378,7 +378,8 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
                   else []) + notes(present, budget_s, busy, stopped, len(rows)),
         "host_busy_share": busy, "load_average_1min": load, "elapsed_s": None,
     }
-    report["reading"] = reading(report)  # the two lines, generated from the figures
+    report["reading_parts"] = reading_parts(report)  # the two lines, generated from the figures, as pieces
+    report["reading"] = reading_text(report["reading_parts"])  # ... said in English (the app: any language)
     report["elapsed_s"] = time.perf_counter() - started
     return report
 

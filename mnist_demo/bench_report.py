@@ -37,12 +37,55 @@ def notes(present: list[str], budget_s: float | None, busy: float | None, stoppe
 
 # ---------------------------------------------------------------- reading the numbers
 
+# The reading's English, one template per piece; a line is its pieces joined. The app says the same pieces in
+# the visitor's language from its locale files ([bench_reading], the same codes), so the engine stays free of
+# the app; tests/test_i18n_bench_reading.py checks that the app's English equals these, branch by branch.
+READING = {
+    "stopped": "Stopped before a training step was timed.",
+    "stopped_hint": "Run it again and let it finish, or choose fewer or smaller batch sizes for a quicker run.",
+    "untimed": "No training step could be timed (every batch size ran out of memory or was over the memory limit).",
+    "untimed_hint": "Try smaller batch sizes, e.g. --batch-sizes 1,64,256.",
+    "cpu_flat": "CPU only: a '{model}' training step at batch {batch} runs at {sps} samples/s ({ms} ms per step)",
+    "cpu_flat_larger": "; larger batches were no faster per sample.",
+    "cpu_flat_one": "; sweep more batch sizes to see how throughput grows with the batch.",
+    "cpu_grows": "CPU only: a '{model}' training step goes from {sps_small} samples/s at batch {small} to {sps_best} "
+                 "at batch {best} ({gain}x): fixed per-step overhead dominates small batches, arithmetic the large "
+                 "ones.",
+    "idle": "{devices} is present but was not requested: add it to --devices to see its speed-up over this CPU per "
+            "batch size and its host-copy and start-up costs.",
+    "no_gpu": "No GPU here",
+    "no_gpu_absent": " ({devices}: not available)",
+    "no_gpu_would": ". With CUDA present, this table would add a cuda row per batch size with its speed-up over this "
+                    "CPU, the cost of copying each batch from host memory, and the one-time CUDA start-up cost.",
+    "accel_only": "{device}: {sps} samples/s per training step at batch {batch}.",
+    "accel_only_hint": "No cpu rows to compare with: add cpu to --devices for the speed-up column.",
+    "no_shared": "{device} and cpu have no batch size in common that ran.",
+    "no_shared_hint": "Compare the rows above by batch size.",
+    "cpu_wins": "At batch {batch} the CPU wins ({cpu_ms} vs {device_ms} ms per training step): {device} "
+                "kernel-launch and synchronisation overhead dominates such small work.",
+    "accel_wins": "At batch {batch} {device} is already {speedup}x faster ({device_ms} vs {cpu_ms} ms per training "
+                  "step).",
+    "faster_from": "From batch {batch} {device} is faster ({speedup}x), up to {top_speedup}x at batch {top}",
+    "never_faster": "{device} never beats the CPU in this sweep",
+    "copy": "; copying that batch from host memory takes {ms} ms ({share}% of a step), which is why this project "
+            "keeps the data on the device.",
+    "end": ".",
+}
+
+Piece = list  # [a READING code, {name: value already formatted as the English shows it}]: JSON as it is
+
+
 def _ok(rows, device: str, op: str) -> dict[int, dict]:
     return {r["batch_size"]: r for r in rows if r["device"] == device and r["op"] == op and r["status"] == "ok"}
 
 
-def reading(report: dict) -> list[str]:
-    """Two lines that say what the numbers show, generated from them."""
+def _sps(row: dict) -> str:
+    return f"{row['samples_per_s']:,.0f}"
+
+
+def reading_parts(report: dict) -> list[list[Piece]]:
+    """The two lines that say what the numbers show, as pieces [code, values]: generated from the figures,
+    said in English by `reading_text` and in the visitor's language by the app."""
     rows, model = report["rows"], report["model"]
     accel = [d["name"] for d in report["devices"] if d["available"] and d["name"] != "cpu"
              and _ok(rows, d["name"], TRAIN)]
@@ -50,62 +93,62 @@ def reading(report: dict) -> list[str]:
     absent = [d["name"] for d in report["devices"] if not d["available"]]
     if not accel:
         if not cpu and report.get("stopped"):
-            return ["Stopped before a training step was timed.",
-                    "Run it again and let it finish, or choose fewer or smaller batch sizes for a quicker run."]
+            return [[["stopped", {}]], [["stopped_hint", {}]]]
         if not cpu:
-            return ["No training step could be timed (every batch size ran out of memory or was over the memory "
-                    "limit).", "Try smaller batch sizes, e.g. --batch-sizes 1,64,256."]
+            return [[["untimed", {}]], [["untimed_hint", {}]]]
         small, best = min(cpu), max(cpu, key=lambda b: cpu[b]["samples_per_s"])
         if best == small:
-            first = (f"CPU only: a '{model}' training step at batch {small} runs at "
-                     f"{cpu[small]['samples_per_s']:,.0f} samples/s ({_ms(cpu[small]['ms_median'])} ms per step)"
-                     + ("; larger batches were no faster per sample." if len(cpu) > 1 else
-                        "; sweep more batch sizes to see how throughput grows with the batch."))
+            first = [["cpu_flat", {"model": model, "batch": str(small), "sps": _sps(cpu[small]),
+                                   "ms": _ms(cpu[small]["ms_median"])}],
+                     ["cpu_flat_larger" if len(cpu) > 1 else "cpu_flat_one", {}]]
         else:
-            first = (f"CPU only: a '{model}' training step goes from {cpu[small]['samples_per_s']:,.0f} samples/s "
-                     f"at batch {small} to {cpu[best]['samples_per_s']:,.0f} at batch {best} "
-                     f"({cpu[best]['samples_per_s'] / cpu[small]['samples_per_s']:.0f}x): fixed per-step overhead "
-                     "dominates small batches, arithmetic the large ones.")
+            first = [["cpu_grows", {"model": model, "sps_small": _sps(cpu[small]), "small": str(small),
+                                    "sps_best": _sps(cpu[best]), "best": str(best),
+                                    "gain": f"{cpu[best]['samples_per_s'] / cpu[small]['samples_per_s']:.0f}"}]]
         idle = [n for n in available_devices() if n != "cpu"]
         if idle:
-            second = (f"{', '.join(idle)} is present but was not requested: add it to --devices to see its "
-                      "speed-up over this CPU per batch size and its host-copy and start-up costs.")
+            second = [["idle", {"devices": ", ".join(idle)}]]
         else:
-            missing = "No GPU here" + (f" ({', '.join(absent)}: not available)" if absent else "")
-            second = (f"{missing}. With CUDA present, this table would add a cuda row per batch size with its "
-                      "speed-up over this CPU, the cost of copying each batch from host memory, and the one-time "
-                      "CUDA start-up cost.")
+            second = ([["no_gpu", {}]] + ([["no_gpu_absent", {"devices": ", ".join(absent)}]] if absent else [])
+                      + [["no_gpu_would", {}]])
         return [first, second]
     name = accel[0]
     acc = _ok(rows, name, TRAIN)
     if not cpu:
         b = max(acc)
-        return [f"{name}: {acc[b]['samples_per_s']:,.0f} samples/s per training step at batch {b}.",
-                "No cpu rows to compare with: add cpu to --devices for the speed-up column."]
+        return [[["accel_only", {"device": name, "sps": _sps(acc[b]), "batch": str(b)}]], [["accel_only_hint", {}]]]
     shared = sorted(set(acc) & set(cpu))
     if not shared:
-        return [f"{name} and cpu have no batch size in common that ran.", "Compare the rows above by batch size."]
+        return [[["no_shared", {"device": name}]], [["no_shared_hint", {}]]]
     b1 = shared[0]
     x1 = acc[b1]["speedup_vs_cpu"] or cpu[b1]["ms_median"] / acc[b1]["ms_median"]
-    if x1 < 1:
-        first = (f"At batch {b1} the CPU wins ({_ms(cpu[b1]['ms_median'])} vs {_ms(acc[b1]['ms_median'])} ms "
-                 f"per training step): {name} kernel-launch and synchronisation overhead dominates such small work.")
-    else:
-        first = (f"At batch {b1} {name} is already {x1:.1f}x faster ({_ms(acc[b1]['ms_median'])} vs "
-                 f"{_ms(cpu[b1]['ms_median'])} ms per training step).")
+    times = {"batch": str(b1), "device": name, "cpu_ms": _ms(cpu[b1]["ms_median"]),
+             "device_ms": _ms(acc[b1]["ms_median"])}
+    first = [["cpu_wins", times] if x1 < 1 else ["accel_wins", {**times, "speedup": f"{x1:.1f}"}]]
     faster = [b for b in shared if (acc[b]["speedup_vs_cpu"] or 0) >= 1]
     top = max(shared, key=lambda b: acc[b]["speedup_vs_cpu"] or 0)
-    second = (f"From batch {faster[0]} {name} is faster ({acc[faster[0]]['speedup_vs_cpu']:.1f}x), up to "
-              f"{acc[top]['speedup_vs_cpu']:.0f}x at batch {top}" if faster
-              else f"{name} never beats the CPU in this sweep")
+    second = [["faster_from", {"batch": str(faster[0]), "device": name,
+                               "speedup": f"{acc[faster[0]]['speedup_vs_cpu']:.1f}",
+                               "top_speedup": f"{acc[top]['speedup_vs_cpu']:.0f}", "top": str(top)}] if faster
+              else ["never_faster", {"device": name}]]
     copy = _ok(rows, name, COPY).get(top)
     if copy:
-        share = 100 * copy["ms_median"] / acc[top]["ms_median"]
-        second += (f"; copying that batch from host memory takes {_ms(copy['ms_median'])} ms ({share:.0f}% of a "
-                   "step), which is why this project keeps the data on the device.")
+        second.append(["copy", {"ms": _ms(copy["ms_median"]),
+                                "share": f"{100 * copy['ms_median'] / acc[top]['ms_median']:.0f}"}])
     else:
-        second += "."
+        second.append(["end", {}])
     return [first, second]
+
+
+def reading_text(parts: list[list[Piece]], say=None) -> list[str]:
+    """The lines of `reading_parts` as text: `say(code, **values)` gives a piece's text (default: English)."""
+    say = say or (lambda code, **values: READING[code].format(**values))
+    return ["".join(say(code, **values) for code, values in line) for line in parts]
+
+
+def reading(report: dict) -> list[str]:
+    """Two lines that say what the numbers show, generated from them (English)."""
+    return reading_text(reading_parts(report))
 
 # ---------------------------------------------------------------- output
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from mnist_demo import bench
+from mnist_demo import bench, bench_report
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.i18n import DEFAULT, TEXTS, filled, t, tr
@@ -196,6 +196,14 @@ def stopped_text(report: dict, reason: str | None, lang: str | None = None) -> s
               elapsed=seconds(report.get("elapsed_s"), lang))
 
 
+
+def reading_value(report: dict, lang: str | None = None) -> str:
+    """The engine's two-line reading of the figures, said in `lang`: its pieces (`report["reading_parts"]`, codes
+    of bench_report.READING) read from the [bench_reading] texts; English is the engine's own, byte for byte."""
+    say = lambda code, **values: tr(lang, f"bench_reading.{code}", **values)  # noqa: E731
+    first, second = bench_report.reading_text(report["reading_parts"], say)
+    return tr(lang, "bench.reading", first=md_escape(first), second=md_escape(second))
+
 def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
     # Run and Stop go with the other outputs, as on the Train tab: Run greyed and Stop active only while this
     # visitor's benchmark waits or runs. Buttons are not part of the API's outputs (gradio_client skips them).
@@ -256,8 +264,7 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
                     return
                 yield {ui.status: what_ran(report, lang), ui.table: table_value(report["rows"], lang),
                        **drawn(report["rows"], sizes, lang), **idle,
-                       ui.reading: tr(lang, "bench.reading", first=md_escape(report["reading"][0]),
-                                      second=md_escape(report["reading"][1]))}
+                       ui.reading: reading_value(report, lang)}
                 return
             elif isinstance(item, Failed):
                 yield {ui.status: refused(error_text(item.error, lang), lang), ui.table: table_value(rows, lang),
