@@ -43,7 +43,7 @@ def load(folder: Path = LOCALES) -> dict[str, dict[str, str]]:
     """{language code: {key: text}} from every `<code>.toml` in `folder`."""
     texts: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.toml")):
-        code = path.name.split(".")[-2]  # "ko.toml" -> "ko"
+        code = path.stem  # "ko.toml" -> "ko"
         with path.open("rb") as file:
             texts.setdefault(code, {}).update(_flatten(tomllib.load(file)))
     return texts

@@ -1,6 +1,6 @@
 """Short explanations shown where people meet each idea (collapsed accordions in the UI). Plain Markdown.
 
-The texts live in the locale files (`[teach]` in `locales/messages.<lang>.toml`); each name here is the page's
+The texts live in the locale files (`[teach]` in `locales/<lang>.toml`); each name here is the page's
 reference to one, which the browser shows in the visitor's language (`i18n.t`) and switches live.
 """
 
