@@ -110,25 +110,41 @@ def validate_devices(names) -> list[str]:
 
 # ---------------------------------------------------------------- devices and the host
 
-def unavailable_reason(name: str) -> str | None:
-    """None when device `name` can run here, else why not, in plain words."""
+# Why a device cannot run here, by code (the app says the same in the visitor's language: device_reason.<code>).
+UNAVAILABLE = {
+    "no_cuda_build": "this PyTorch build has no CUDA support",
+    "no_cuda_gpu": "no CUDA GPU on this machine (PyTorch is built for CUDA {cuda}, but torch.cuda.is_available() "
+                   "is False)",
+    "no_mps": "MPS needs an Apple-silicon Mac (macOS 12.3+) with an MPS-enabled PyTorch build",
+    "other": "{name} is not available on this machine",
+}
+
+
+def unavailable(name: str) -> tuple[str, dict] | None:
+    """None when device `name` can run here, else why not: (code in UNAVAILABLE, its values)."""
     if name in available_devices():
         return None
     if name == "cuda":
         if torch.version.cuda is None:
-            return "this PyTorch build has no CUDA support"
-        return (f"no CUDA GPU on this machine (PyTorch is built for CUDA {torch.version.cuda}, "
-                "but torch.cuda.is_available() is False)")
+            return "no_cuda_build", {}
+        return "no_cuda_gpu", {"cuda": torch.version.cuda}
     if name == "mps":
-        return "MPS needs an Apple-silicon Mac (macOS 12.3+) with an MPS-enabled PyTorch build"
-    return f"{name} is not available on this machine"
+        return "no_mps", {}
+    return "other", {"name": name}
+
+
+def unavailable_reason(name: str) -> str | None:
+    """None when device `name` can run here, else why not, in plain words."""
+    why = unavailable(name)
+    return None if why is None else UNAVAILABLE[why[0]].format(**why[1])
 
 
 def device_entry(name: str) -> dict:
     """What the report says about a requested device: its name in words, or why it is not available."""
-    reason = unavailable_reason(name)
-    if reason is not None:
-        return {"name": name, "available": False, "reason": reason}
+    why = unavailable(name)
+    if why is not None:
+        return {"name": name, "available": False, "reason": UNAVAILABLE[why[0]].format(**why[1]),
+                "reason_code": why[0], "reason_values": why[1]}
     entry = {"name": name, "available": True, "description": describe(name)}
     if name == "cpu":
         entry.update(model=cpu_model(), threads=torch.get_num_threads())

@@ -215,3 +215,19 @@ def test_resolve_reads_a_servers_own_filled_texts_from_its_page():
     assert resolve(marker, translations=page) == "Three"
     assert resolve(marker, "ko", translations=page) == "셋"
     assert resolve(marker, "fr", translations=page) == "Three"
+
+
+def test_why_a_device_cannot_run_in_either_language():
+    """The benchmark's reason a device is missing (its table, the GPU note): the app's English is the engine's."""
+    from mnist_demo import bench
+    from mnist_demo.app.bench_tab import device_reason
+
+    for code, english in bench.UNAVAILABLE.items():
+        assert TEXTS["en"][f"device_reason.{code}"] == english
+        assert HANGUL.search(TEXTS["ko"][f"device_reason.{code}"])
+    why = ("no_cuda_gpu", {"cuda": "13.0"})
+    assert device_reason(why) == bench.UNAVAILABLE["no_cuda_gpu"].format(cuda="13.0")
+    assert "CUDA 13.0용" in device_reason(why, "ko")
+    entry = bench.device_entry("mps") if "mps" not in bench.available_devices() else None
+    if entry is not None:
+        assert entry["reason"] == bench.unavailable_reason("mps") and entry["reason_code"] == "no_mps"

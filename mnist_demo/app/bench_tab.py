@@ -53,6 +53,12 @@ class BenchUI:
     reading: gr.Markdown
 
 
+def device_reason(why: tuple[str, dict], lang: str | None = None) -> str:
+    """Why a device cannot run here (`bench.unavailable`'s code and values), in `lang`."""
+    code, values = why
+    return tr(lang, f"device_reason.{code}", **values)
+
+
 def gpu_note(ctx: AppContext, lang: str | None = None, page: bool = False):
     """What this machine can compare, in `lang` (the device names and the reason there is no GPU are this
     machine's). `page=True`: the page's own text, filled in every language when it is built (`i18n.filled`)."""
@@ -60,9 +66,9 @@ def gpu_note(ctx: AppContext, lang: str | None = None, page: bool = False):
     if accelerators:
         key, values = "bench.gpu_has", {"devices": ", ".join(accelerators)}
     else:
-        reason = bench.unavailable_reason("cuda")
-        key, values = "bench.no_gpu", {"reason": md_escape(reason) if reason
-                                       else lambda lang: tr(lang, "bench.no_cuda")}
+        why = bench.unavailable("cuda")
+        key, values = "bench.no_gpu", {"reason": lambda lang: md_escape(device_reason(why, lang)) if why
+                                       else tr(lang, "bench.no_cuda")}
     if page:
         return filled(key, **values)
     return tr(lang, key, **{name: v(lang) if callable(v) else v for name, v in values.items()})
@@ -182,7 +188,9 @@ def what_ran(report: dict, lang: str | None = None) -> str:
         if entry["available"]:
             devices.append(tr(lang, "bench.device_available", name=entry["name"], description=entry["description"]))
         else:
-            devices.append(tr(lang, "bench.device_unavailable", name=entry["name"], reason=entry["reason"]))
+            why = (entry["reason_code"], entry["reason_values"]) if "reason_code" in entry else None
+            devices.append(tr(lang, "bench.device_unavailable", name=entry["name"],
+                              reason=device_reason(why, lang) if why else entry["reason"]))
     return tr(lang, "bench.ran", model=report["model"], parameters=f"{report['parameters']:,}",
               sizes=", ".join(map(str, report["batch_sizes"])), repeats=report["repeats"], warmup=report["warmup"],
               budget=f"{report['time_budget_s']:g}", torch=report["torch_version"],
