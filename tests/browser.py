@@ -165,7 +165,8 @@ def horizontal_overflow(page: Page) -> int:
 
 
 def on_screen(page: Page, selector: str) -> bool:
+    """Whole on the screen, give or take a pixel (the page scrolls by whole pixels; boxes sit at fractions)."""
     box = page.locator(selector).bounding_box()
     view = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= view["height"] \
-        and box["x"] >= 0 and box["x"] + box["width"] <= view["width"]
+    return box is not None and box["y"] >= -1 and box["y"] + box["height"] <= view["height"] + 1 \
+        and box["x"] >= -1 and box["x"] + box["width"] <= view["width"] + 1
