@@ -102,17 +102,16 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     **refresh_checkpoints(visitor), **train_tab.in_language(ctx, train_ui, visitor),
                     **bench_tab.in_language(ctx, bench_ui, visitor)}
 
-        def on_open(visitor: Visitor, wanted: str | None, request: gr.Request):
-            """The page opened: the visitor's language (from the page script: the saved choice or the browser's),
-            its account, and what the Draw and Checkpoints tabs list."""
-            visitor.username = getattr(request, "username", None) or visitor.username
-            visitor.language = i18n.pick(wanted)
-            return in_language(visitor)
-
         def switch_language(visitor: Visitor, wanted: str | None):
             """The switch: the page's labels change in the browser (its script); the server's texts follow here."""
             visitor.language = i18n.pick(wanted)
             return in_language(visitor)
+
+        def on_open(visitor: Visitor, wanted: str | None, request: gr.Request):
+            """The page opened: the visitor's account, language (from the page script: the saved choice or the
+            browser's), and what the tabs list."""
+            visitor.username = getattr(request, "username", None) or visitor.username
+            return switch_language(visitor, wanted)
 
         page_outputs = [language, *tab_labels, *refresh_draw.outputs, *refresh_checkpoints.outputs,
                         *train_tab.language_outputs(train_ui), *bench_tab.language_outputs(bench_ui)]

@@ -15,6 +15,7 @@ a language is one file: copy `en.toml` to `<code>.toml`, translate the values an
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 import tomllib
@@ -112,6 +113,7 @@ def pick(browser_language: str | None) -> str:
     return DEFAULT
 
 
+@functools.cache
 def _core_module() -> str:
     """The file name of Gradio's frontend module that holds the page's language (it exports `changeLocale`)."""
     assets = Path(gr.__file__).with_name("templates") / "frontend" / "assets"
