@@ -226,20 +226,14 @@ def save_checkpoint(model: nn.Module, name: str, meta: dict, directory: str | Pa
     Only `clean_meta(meta)` is written, so the file holds the weights plus a few KB of plain metadata.
     """
     path = checkpoint_path(name, directory)
-    meta = clean_meta(dict(meta, name=path.stem))
-    if meta.get("model") not in MODELS:
-        raise CheckpointError(f"cannot save: unknown model {meta.get('model')!r}", code="save_unknown_model",
-                              model=repr(meta.get("model")))
-    payload = {"format": FORMAT, "version": VERSION, "model": meta["model"],
-               "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-               "meta": meta}
+    content = payload(model, dict(meta, name=path.stem))
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=TEMP_SUFFIX)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are meant to be shared
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            torch.save(content, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -265,30 +259,49 @@ def load_file(path: str | Path, map_location="cpu") -> Checkpoint:
     except Exception:  # torch raises many types for corrupt or foreign files
         raise CheckpointError(f"{label} is not a readable checkpoint (corrupt, truncated, or not a "
                               "PyTorch file saved with plain tensors)", code="file_unreadable", file=label) from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("format"), str) or payload["format"] != FORMAT:
+    return checked(payload, label, path.stem)
+
+
+def checked(content, label: str, name: str | None = None) -> Checkpoint:
+    """A checkpoint's payload (`{"format", "model", "state_dict", "meta"}`), however it arrived (a file, a task
+    on another machine, a database row), through the checks a file gets: our format, a registered model, a flat
+    table of tensors that fits it, finite weights; metadata through `clean_meta`. CheckpointError naming `label`
+    if not. The model is built here and the weights copied into it: nothing of the payload's own objects runs."""
+    if not isinstance(content, dict) or not isinstance(content.get("format"), str) or content["format"] != FORMAT:
         raise CheckpointError(f"{label} is a PyTorch file but not an mnist-demo checkpoint", code="file_foreign",
                               file=label)
-    name = payload.get("model")
-    if not isinstance(name, str) or name not in MODELS:
-        raise CheckpointError(f"{label} holds an unknown model {_shown(name)} (known: {', '.join(MODELS)})",
-                              code="file_unknown_model", file=label, model=_shown(name), known=", ".join(MODELS))
-    state = payload.get("state_dict")
+    model_name = content.get("model")
+    if not isinstance(model_name, str) or model_name not in MODELS:
+        raise CheckpointError(f"{label} holds an unknown model {_shown(model_name)} (known: {', '.join(MODELS)})",
+                              code="file_unknown_model", file=label, model=_shown(model_name), known=", ".join(MODELS))
+    state = content.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
         raise CheckpointError(f"{label}: its weights are not a plain table of named tensors", code="file_not_tensors",
                               file=label)
-    model = build_model(name)
+    model = build_model(model_name)
     try:
         model.load_state_dict(state, strict=True)
     except Exception:
-        raise CheckpointError(f"{label}: its weights do not match the {name!r} architecture",
-                              code="file_wrong_shape", file=label, model=repr(name)) from None
+        raise CheckpointError(f"{label}: its weights do not match the {model_name!r} architecture",
+                              code="file_wrong_shape", file=label, model=repr(model_name)) from None
     # Checked on the model's own copies: what will actually run.
     if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
         raise CheckpointError(f"{label}: its weights contain NaN or infinite values", code="file_not_finite",
                               file=label)
-    return Checkpoint(name=path.stem, model=model.eval(), meta=dict(clean_meta(payload.get("meta")), model=name))
+    return Checkpoint(name=name or label, model=model.eval(), meta=dict(clean_meta(content.get("meta")),
+                                                                        model=model_name))
 
+
+def payload(model: nn.Module, meta: dict) -> dict:
+    """What a checkpoint holds, as plain data: the format, the model's registry name, its weights as CPU tensors and
+    its metadata (`clean_meta`). `checked(payload(...))` gives the model back."""
+    meta = clean_meta(meta)
+    if meta.get("model") not in MODELS:
+        raise CheckpointError(f"cannot save: unknown model {meta.get('model')!r}", code="save_unknown_model",
+                              model=repr(meta.get("model")))
+    return {"format": FORMAT, "version": VERSION, "model": meta["model"],
+            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, "meta": meta}
 
 def _shown(value) -> str:
     """A value read from a file, as an error message may quote it: short, and never its contents when not text."""
