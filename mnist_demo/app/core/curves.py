@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mnist_demo.app.runs import PALETTE, KeptRun
+from mnist_demo.app.core.runs import PALETTE, KeptRun
+from mnist_demo.app.core.texts import tr
 
 X_AXES = {"samples seen": "samples seen", "steps": "steps", "seconds": "seconds"}  # choice -> column
 # each choice's words in the locale files: its name in the choice ("curves.x_samples"), its axis title (+ "_title")
@@ -93,8 +94,6 @@ def _frame(rows: list, y: str) -> pd.DataFrame | None:
 
 def x_title(choice, lang: str | None = None) -> str:
     """The x axis's title for a choice, in `lang` ("training images seen")."""
-    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
-
     return tr(lang, X_KEYS.get(str(choice), X_KEYS[DEFAULT_X]) + "_title")
 
 

@@ -18,61 +18,64 @@ of trainings would refuse every prediction (benchmarks/queue_choice.py; docs/mea
 - Caps: `max_seconds` of wall time per run (the watchdog sets `stop`), and consumers that stop listening:
   `run_job` touches its ticket every time it is pulled; a ticket not touched for `stale_after_s` is cancelled
   (a browser tab closed mid-run, a client that went away) so its slot is freed.
-- `max_epochs` is carried for callers to pass to `config.make_config(max_epochs=...)`.
 - Runs are background work: `run_job` runs them at a lower OS priority (`runner.JOB_NICENESS`, Linux), so the
   web server and predictions get the CPU first and a training only uses what they leave.
 - Nothing is left behind: the run's thread ends when its work returns, the slot is released by that thread,
   and the watchdog thread exits once the queue is empty.
-- Words: `stop_reason`s and errors are English (logs, API clients); `reason_text`, `Busy.text`, `AlreadyActive.text`
-  and `JobQueue.describe(lang)` say the same in a visitor's language (the `jobs.*` texts in the app's locale files,
-  read lazily: this module stays free of gradio).
+- Words: a `stop_reason` is a `Reason`, an English string (logs, API clients) that carries its code and values;
+  `reason_text`, `Busy.text`, `AlreadyActive.text` and `JobQueue.describe(lang)` say the same in a visitor's
+  language (the `jobs.*` texts in the app's locale files).
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import time
 from typing import Callable
 
 from mnist_demo.errors import DemoError
+from mnist_demo.app.core.texts import has, tr
 
 WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
-STOPPED_BY_USER = "stopped by you"
-CONSUMER_GONE = "the page or client stopped listening"
-PAGE_CLOSED = "the page was closed"
-SHUTTING_DOWN = "the server is shutting down"
-TIME_CAP = "the time limit of {seconds} s per run was reached"
-_TIME_CAP = re.compile(r"the time limit of (\S+) s per run was reached")
-# the fixed reasons, and their keys in the locale files
-REASON_KEYS = {STOPPED_BY_USER: "jobs.stopped_by_user", CONSUMER_GONE: "jobs.consumer_gone",
-               PAGE_CLOSED: "jobs.page_closed", SHUTTING_DOWN: "jobs.shutting_down", "finished": "jobs.finished",
-               "busy": "jobs.busy_reason", "cancelled": "jobs.cancelled", "stopped": "jobs.stopped"}
 
 
-def _tr(lang: str | None, key: str, **values) -> str:
-    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
+class Reason(str):
+    """Why a job stopped or left the line. As a string it is the English sentence (logs, API clients, `str()`); it
+    also carries its `code` and `values`, which `text(lang)` says in a visitor's language from the `jobs.<code>`
+    text, so no module reads the English back."""
 
-    return tr(lang, key, **values)
+    def __new__(cls, code: str, **values):
+        reason = super().__new__(cls, tr(None, f"jobs.{code}", **values))
+        reason.code, reason.values = code, values
+        return reason
+
+    def text(self, lang: str | None = None) -> str:
+        return tr(lang, f"jobs.{self.code}", **self.values)
+
+
+STOPPED_BY_USER = Reason("stopped_by_user")
+CONSUMER_GONE = Reason("consumer_gone")
+PAGE_CLOSED = Reason("page_closed")
+SHUTTING_DOWN = Reason("shutting_down")
+FINISHED, BUSY, CANCELLED_BEFORE_START, STOPPED = (Reason(code) for code in ("finished", "busy_reason", "cancelled",
+                                                                              "stopped"))
+
+
+def time_cap(seconds: float) -> Reason:
+    """The wall-clock cap per job was reached."""
+    return Reason("time_cap", seconds=f"{seconds:g}")
 
 
 def reason_text(reason: str | None, lang: str | None = None) -> str | None:
-    """A ticket's `stop_reason` in `lang` (None stays None; a reason this module did not write stays as it is)."""
-    if reason is None:
-        return None
-    if reason in REASON_KEYS:
-        return _tr(lang, REASON_KEYS[reason])
-    cap = _TIME_CAP.fullmatch(reason)
-    return _tr(lang, "jobs.time_cap", seconds=cap.group(1)) if cap else reason
+    """A ticket's `stop_reason` in `lang` (None stays None; a plain string someone else wrote stays as it is)."""
+    return reason.text(lang) if isinstance(reason, Reason) else reason
 
 
 def kind_text(kind: str, lang: str | None = None) -> str:
     """"train", "finetune", "benchmark" as a visitor reads them."""
-    from mnist_demo.app.i18n import TEXTS
-
     key = f"jobs.kind_{kind}"
-    return _tr(lang, key) if key in TEXTS["en"] else kind
+    return tr(lang, key) if has(key) else kind
 
 
 class Busy(DemoError):
@@ -84,8 +87,8 @@ class Busy(DemoError):
 
     def text(self, lang: str | None = None) -> str:
         if self.running is None:
-            return _tr(lang, "jobs.closed")
-        return _tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
+            return tr(lang, "jobs.closed")
+        return tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
                    waiting=self.waiting)
 
 
@@ -100,8 +103,8 @@ class AlreadyActive(DemoError):
     def text(self, lang: str | None = None) -> str:
         kind = kind_text(self.kind, lang)
         if self.position:
-            return _tr(lang, "jobs.already_waiting", kind=kind, position=self.position)
-        return _tr(lang, "jobs.already_running", kind=kind)
+            return tr(lang, "jobs.already_waiting", kind=kind, position=self.position)
+        return tr(lang, "jobs.already_running", kind=kind)
 
 
 # --------------------------------------------------------------------------- tickets
@@ -171,19 +174,11 @@ class Ticket:
         """The run is over: free the slot (idempotent). Call from whoever ran the work."""
         self._jobs._release(self)
 
-    def __enter__(self) -> "Ticket":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.cancel("finished")
-        self.release()
-
 
 class JobQueue:
     """At most `max_running` runs at once and `max_waiting` in line; the rest are refused with `Busy`."""
 
-    def __init__(self, max_running: int = 1, max_waiting: int = 4, max_seconds: float | None = None,
-                 max_epochs: int | None = None, stale_after_s: float | None = 20.0, one_per_owner: bool = True,
+    def __init__(self, max_running: int = 1, max_waiting: int = 4, max_seconds: float | None = None, stale_after_s: float | None = 20.0, one_per_owner: bool = True,
                  watch_interval_s: float = 0.2, clock: Callable[[], float] = time.monotonic):
         if int(max_running) < 1:
             raise ValueError("max_running must be at least 1")
@@ -194,7 +189,6 @@ class JobQueue:
         self.max_running = int(max_running)
         self.max_waiting = int(max_waiting)
         self.max_seconds = max_seconds
-        self.max_epochs = max_epochs
         self.stale_after_s = stale_after_s
         self.one_per_owner = one_per_owner
         self.watch_interval_s = watch_interval_s
@@ -224,7 +218,7 @@ class JobQueue:
             self._admit()
             if ticket.status == WAITING and len(self._waiting) > self.max_waiting:
                 self._waiting.remove(ticket)
-                ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, "busy", self.clock()
+                ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, BUSY, self.clock()
                 raise Busy(self.busy_message(), len(self._running), len(self._waiting))
             self._ensure_watchdog()
             return ticket
@@ -242,10 +236,6 @@ class JobQueue:
             ticket.cancel(reason)
         return len(mine)
 
-    def active(self, owner: str) -> Ticket | None:
-        with self._lock:
-            return next((t for t in self._running + self._waiting if t.owner == owner), None)
-
     def snapshot(self) -> dict:
         """JSON-able state of the line: who runs, who waits, the limits."""
         with self._lock:
@@ -255,15 +245,15 @@ class JobQueue:
                         "waited_s": round(t.waited_s, 1)}
             return {"running": [row(t) for t in self._running], "waiting": [row(t) for t in self._waiting],
                     "max_running": self.max_running, "max_waiting": self.max_waiting,
-                    "max_seconds": self.max_seconds, "max_epochs": self.max_epochs}
+                    "max_seconds": self.max_seconds}
 
     def describe(self, lang: str | None = None) -> str:
         """"1 of 1 run slot busy, 2 waiting", in `lang` (None: English)."""
         snap = self.snapshot()
         running, waiting = len(snap["running"]), len(snap["waiting"])
-        text = _tr(lang, "jobs.describe_one" if self.max_running == 1 else "jobs.describe_many",
+        text = tr(lang, "jobs.describe_one" if self.max_running == 1 else "jobs.describe_many",
                    running=running, max=self.max_running)
-        return text + (_tr(lang, "jobs.describe_waiting", waiting=waiting) if waiting else "")
+        return text + (tr(lang, "jobs.describe_waiting", waiting=waiting) if waiting else "")
 
     def close(self, reason: str = SHUTTING_DOWN) -> None:
         """Cancel everything and stop the watchdog."""
@@ -364,7 +354,7 @@ class JobQueue:
                     t for t in self._waiting + self._running
                     if not t.stop.is_set() and now - t.last_touch > self.stale_after_s]
             for ticket in overdue:
-                ticket.cancel(TIME_CAP.format(seconds=f"{ticket.max_seconds:g}"))
+                ticket.cancel(time_cap(ticket.max_seconds))
             for ticket in stale:
                 ticket.cancel(CONSUMER_GONE)
                 if ticket.status == RUNNING and not ticket.working:

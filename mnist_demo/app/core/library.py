@@ -27,6 +27,7 @@ from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, ch
                                     list_checkpoints, load_checkpoint, load_file, save_checkpoint, temporary_files)
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor, cached_predictor
+from mnist_demo.app.core.texts import tr
 
 UPLOAD_SUFFIXES = (".pt", ".pth")
 DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save
@@ -71,8 +72,6 @@ def human_bytes(n: int) -> str:
 def hyperparameters(meta: dict | None, lang: str | None = None) -> str:
     """A checkpoint's recipe in one line, "adam, lr 0.003, batch 128, onecycle, augmented", with its words in
     `lang` (None: English); the optimizer, `lr` and the schedule keep their code names."""
-    from mnist_demo.app.i18n import tr  # here, not at the top: this module stays free of gradio
-
     config = (meta or {}).get("config") or {}
     if not isinstance(config, dict) or not config:
         return "-"
@@ -165,17 +164,9 @@ class Library:
                               who, info.problem, meta if usable else None))
         return result
 
-    def usable_names(self) -> list[tuple[str, str]]:
-        """(label, name) for every loadable checkpoint, the shipped default first."""
-        options = []
-        for info in self.infos():
-            if info.error is not None:
-                continue
-            meta = info.meta or {}
-            tag = "shipped default" if info.name == DEFAULT_NAME else "saved"
-            options.append((f"{info.name} ({tag}: {meta.get('model', '?')}, {_accuracy(meta)})", info.name))
-        options.sort(key=lambda o: (o[1] != DEFAULT_NAME, o[1]))
-        return options
+    def usable(self) -> list[CheckpointInfo]:
+        """Every loadable checkpoint, the shipped default first, then by name (what the model pickers list)."""
+        return sorted((i for i in self.infos() if i.error is None), key=lambda i: (i.name != DEFAULT_NAME, i.name))
 
     def load(self, name: str) -> Checkpoint:
         return load_checkpoint(name, self.directory)

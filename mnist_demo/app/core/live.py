@@ -11,20 +11,21 @@ app's locale files, read lazily: no gradio here); the tutorial's log lines stay 
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, replace
 
 
-from mnist_demo.config import TRAIN_SIZE, TrainConfig
+from mnist_demo.config import LOG_EVERY, TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
-from mnist_demo.app.jobs import reason_text
-from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
+from mnist_demo.app.core.jobs import STOPPED, reason_text
+from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
+from mnist_demo.app.core.texts import tr
 
-TUTORIAL_LOG_EVERY = 100  # the tutorial prints a loss line every 100 batches
-UPDATE_STEPS = (1, 2, 4, 5, 10, 20, 25, 50, 100)  # divisors of 100, so the tutorial's lines are all emitted
+UPDATE_STEPS = tuple(d for d in range(1, LOG_EVERY + 1) if LOG_EVERY % d == 0)  # so every log line is emitted
 UPDATES_PER_EPOCH = 15
 SAMPLE_SIZE = 1000
 SAMPLE_EVERY_S = 1.5
@@ -42,13 +43,8 @@ class Phase:
     values: tuple = ()  # (name, value) pairs
 
     def text(self, lang: str | None = None) -> str:
-        return _tr(lang, self.key, **dict(self.values))
+        return tr(lang, self.key, **dict(self.values))
 
-
-def _tr(lang: str | None, key: str, **values) -> str:
-    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
-
-    return tr(lang, key, **values)
 
 
 @dataclass(frozen=True)
@@ -79,34 +75,37 @@ def for_live_view(config: TrainConfig, train_size: int = TRAIN_SIZE) -> TrainCon
     return replace(config, log_every=update_every(config, size))
 
 
-def training_work(config: TrainConfig, data_dir):
-    """`work(stop, emit) -> TrainResult` for `runner.run_job`: load the data, build the model, train."""
+def training_work(config: TrainConfig, data_dir) -> functools.partial:
+    """The training as a job's work, `work(stop, emit) -> TrainResult` (see `train_task`)."""
+    return functools.partial(train_task, config=config, data_dir=str(data_dir))
 
-    def work(stop, emit):
-        emit(Phase("live.loading"))
-        device = resolve_device(config.device)
-        data = cached_mnist(data_dir, device)
-        if stop.is_set():
-            return None
-        emit(Phase("live.training_on", (("device", device.type),)))
-        model = init_model(config, device)
-        sample_x, sample_y = data.test_images[:SAMPLE_SIZE], data.test_labels[:SAMPLE_SIZE]
-        emit(StartAccuracy(evaluate(model, sample_x, sample_y).accuracy,
-                           evaluate(model, data.test_images, data.test_labels).accuracy))
-        last = [time.perf_counter()]
 
-        def on_event(event):
-            emit(event)
-            if isinstance(event, Progress) and event.step < event.total_steps and not stop.is_set():
-                now = time.perf_counter()
-                if now - last[0] >= SAMPLE_EVERY_S:
-                    last[0] = now
-                    accuracy = evaluate(model, sample_x, sample_y).accuracy
-                    emit(SampleAccuracy(event.step, event.step / event.batches, accuracy))
+def train_task(stop, emit, config: TrainConfig, data_dir: str) -> TrainResult | None:
+    """Load the data, build the model, train; emit what the page shows on the way (a Phase, the start accuracy,
+    every engine event, the sample accuracy at most every SAMPLE_EVERY_S). None when stopped before training.
+    A module-level function of plain arguments, so that a runner may run it in another process."""
+    emit(Phase("live.loading"))
+    device = resolve_device(config.device)
+    data = cached_mnist(data_dir, device)
+    if stop.is_set():
+        return None
+    emit(Phase("live.training_on", (("device", device.type),)))
+    model = init_model(config, device)
+    sample_x, sample_y = data.test_images[:SAMPLE_SIZE], data.test_labels[:SAMPLE_SIZE]
+    emit(StartAccuracy(evaluate(model, sample_x, sample_y).accuracy,
+                       evaluate(model, data.test_images, data.test_labels).accuracy))
+    last = [time.perf_counter()]
 
-        return train(config, data, on_event=on_event, stop=stop, model=model)
+    def on_event(event):
+        emit(event)
+        if isinstance(event, Progress) and event.step < event.total_steps and not stop.is_set():
+            now = time.perf_counter()
+            if now - last[0] >= SAMPLE_EVERY_S:
+                last[0] = now
+                accuracy = evaluate(model, sample_x, sample_y).accuracy
+                emit(SampleAccuracy(event.step, event.step / event.batches, accuracy))
 
-    return work
+    return train(config, data, on_event=on_event, stop=stop, model=model)
 
 
 class LiveRun:
@@ -122,7 +121,7 @@ class LiveRun:
         self.losses: list[tuple[int, int, float, float]] = []  # (step, samples, seconds, loss)
         self.accuracies: list[tuple[int, int, float, float, str]] = []  # (step, samples, seconds, %, SAMPLE|FULL)
         self.progress: Progress | None = None
-        self.phase = _tr(lang, "live.waiting_slot")
+        self.phase = tr(lang, "live.waiting_slot")
         self.position = 0
         self.started = False
         self.result: TrainResult | None = None
@@ -141,11 +140,11 @@ class LiveRun:
         if isinstance(item, Waiting):
             changed = item.position != self.position
             self.position = item.position
-            self.phase = _tr(self.lang, "live.waiting", position=item.position)
+            self.phase = tr(self.lang, "live.waiting", position=item.position)
             return changed
         if isinstance(item, Started):
             self.started, self.position = True, 0
-            self.phase = _tr(self.lang, "live.starting")
+            self.phase = tr(self.lang, "live.starting")
             return True
         if isinstance(item, Phase):
             self.phase = item.text(self.lang)
@@ -157,7 +156,7 @@ class LiveRun:
             self.losses.append((item.step, self.samples_at(item.step), item.elapsed_s, item.loss))
             if item.batch == 0:
                 self._log(epoch_header(item.epoch))
-            if item.batch % TUTORIAL_LOG_EVERY == 0 or item.step == item.total_steps:
+            if item.batch % LOG_EVERY == 0 or item.step == item.total_steps:
                 self._log(item.log_line())
             return False
         if isinstance(item, StartAccuracy):
@@ -181,10 +180,10 @@ class LiveRun:
         if isinstance(item, Finished):
             self.result, self.stop_reason, self.elapsed_s = item.result, item.stop_reason, item.elapsed_s
             if item.result is None:
-                self.cancelled = reason_text(item.stop_reason, self.lang) or _tr(self.lang, "live.not_begun")
+                self.cancelled = reason_text(item.stop_reason, self.lang) or tr(self.lang, "live.not_begun")
             else:  # "Done!" is the tutorial's own last line
                 self._log("Done!" if not item.result.stopped else
-                          _tr(self.lang, "live.log_stopped", reason=reason_text(item.stop_reason or "stopped",
+                          tr(self.lang, "live.log_stopped", reason=reason_text(item.stop_reason or STOPPED,
                                                                                  self.lang)))
             return True
         if isinstance(item, Failed):

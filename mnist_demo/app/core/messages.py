@@ -7,7 +7,7 @@ import html
 import math
 import re
 
-from mnist_demo.app.i18n import DEFAULT, TEXTS, tr
+from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
 from mnist_demo.errors import ConfigError, DataError, DemoError, DeviceError
 
 # The fields English messages name in full ("Learning rate (lr): ..."); others keep their code name alone there.

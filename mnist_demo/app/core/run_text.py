@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 
-from mnist_demo.app.common import error_text, md_escape, progress_html, seconds
-from mnist_demo.app.i18n import tr
-from mnist_demo.app.jobs import reason_text
-from mnist_demo.app.live import LiveRun
-from mnist_demo.app.state import AppContext
+from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.core.jobs import STOPPED, reason_text
+from mnist_demo.app.core.live import LiveRun
+from mnist_demo.app.core.context import AppContext
 from mnist_demo.config import PRESETS, TrainConfig
 from mnist_demo.errors import DemoError
 from mnist_demo.train import TrainingDiverged
@@ -96,7 +96,7 @@ def status(ctx: AppContext, live: LiveRun, config: TrainConfig, lang: str | None
         r = live.result
         acc = f"{100 * r.evaluation.accuracy:.2f}%"
         if r.stopped:
-            return tr(lang, "train.status_stopped", reason=md_escape(reason_text(live.stop_reason or "stopped", lang)),
+            return tr(lang, "train.status_stopped", reason=md_escape(reason_text(live.stop_reason or STOPPED, lang)),
                       epochs=f"{r.epochs_completed:.2f}", accuracy=acc)
         return tr(lang, "train.status_done_epoch" if r.epochs_completed == 1 else "train.status_done_epochs",
                   accuracy=acc, epochs=f"{r.epochs_completed:g}", time=seconds(r.elapsed_s, lang))

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from mnist_demo.app.jobs import CONSUMER_GONE, WAITING, Ticket
+from mnist_demo.app.core.jobs import CANCELLED_BEFORE_START, CONSUMER_GONE, WAITING, Ticket
 
 JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core
 
@@ -99,14 +99,14 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
             if ticket.wait(poll_s):
                 break
             if ticket.status != WAITING:
-                yield Cancelled(ticket.stop_reason or "cancelled")
+                yield Cancelled(ticket.stop_reason or CANCELLED_BEFORE_START)
                 return
             position, waiting, running = ticket.line()
             if position:
                 yield Waiting(position, waiting, running, ticket.waited_s)
         if ticket.stop.is_set():  # cancelled in the instant it was admitted
             ticket.release()
-            yield Cancelled(ticket.stop_reason or "cancelled")
+            yield Cancelled(ticket.stop_reason or CANCELLED_BEFORE_START)
             return
         events: _queue.Queue = _queue.Queue()
 
@@ -151,3 +151,15 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
             ticket.release()
         elif worker.is_alive():
             ticket.cancel(CONSUMER_GONE)  # the worker's own `finally` frees the slot when the work returns
+
+
+class ThreadRunner:
+    """Runs each job in a thread of this process (`run_job`): the embedded default before a cluster is asked for."""
+
+    where = "this process"
+
+    def run(self, ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any]) -> Iterator[Any]:
+        return run_job(ticket, work)
+
+    def close(self) -> None:
+        """Nothing to let go of: each job's thread ends with its work."""

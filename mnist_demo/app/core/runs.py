@@ -18,7 +18,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from mnist_demo.app.core.current import STOPPED, TRAINED, Origin, adopt
+from mnist_demo.app.core.texts import tr
+from mnist_demo.checkpoints import metadata
 from mnist_demo.config import TRAIN_SIZE, TrainConfig, make_config
+
 
 MAX_RUNS = 8
 # Colour pairs per run (Tableau's 20 colours: a strong one for the loss and the full test set, its light twin
@@ -28,11 +32,6 @@ PALETTE = (("#1f77b4", "#aec7e8"), ("#ff7f0e", "#ffbb78"), ("#2ca02c", "#98df8a"
            ("#bcbd22", "#dbdb8d"), ("#17becf", "#9edae5"))
 
 
-def _tr(lang: str | None, key: str, **values) -> str:
-    from mnist_demo.app.i18n import tr  # lazily: i18n imports gradio, this module must not
-
-    return tr(lang, key, **values)
-
 
 # What may differ between runs, in the order labels name them: (field, how it reads in a label in `lang`).
 LABEL_PARTS = (
@@ -40,9 +39,9 @@ LABEL_PARTS = (
     ("optimizer", lambda c, lang: c.optimizer),
     ("lr", lambda c, lang: f"lr {c.lr:g}"),
     ("batch_size", lambda c, lang: f"bs {c.batch_size}"),
-    ("epochs", lambda c, lang: _tr(lang, "runs.epochs", epochs=c.epochs)),
-    ("augment", lambda c, lang: _tr(lang, "runs.aug" if c.augment else "runs.no_aug")),
-    ("limit", lambda c, lang: _tr(lang, "runs.images", k=(c.limit or TRAIN_SIZE) // 1000)),
+    ("epochs", lambda c, lang: tr(lang, "runs.epochs", epochs=c.epochs)),
+    ("augment", lambda c, lang: tr(lang, "runs.aug" if c.augment else "runs.no_aug")),
+    ("limit", lambda c, lang: tr(lang, "runs.images", k=(c.limit or TRAIN_SIZE) // 1000)),
     ("momentum", lambda c, lang: f"mom {c.momentum:g}"),
     ("schedule", lambda c, lang: c.schedule),
     ("weight_decay", lambda c, lang: f"wd {c.weight_decay:g}"),
@@ -58,11 +57,11 @@ def labels(runs: list[tuple[int, TrainConfig]], lang: str | None = None) -> dict
     differing = [text for _, text in LABEL_PARTS if len({text(c, lang) for c in configs}) > 1]
     out = {}
     for number, config in runs:
-        out[number] = " · ".join(text(config, lang) for text in differing) or _tr(lang, "runs.run", number=number)
+        out[number] = " · ".join(text(config, lang) for text in differing) or tr(lang, "runs.run", number=number)
     counts: dict[str, int] = {}
     for label in out.values():
         counts[label] = counts.get(label, 0) + 1
-    return {n: (_tr(lang, "runs.duplicate", label=label, number=n) if counts[label] > 1 else label)
+    return {n: (tr(lang, "runs.duplicate", label=label, number=n) if counts[label] > 1 else label)
             for n, label in out.items()}
 
 
@@ -83,7 +82,6 @@ class KeptRun:
     stopped: bool
     model: object  # torch.nn.Module, on the device it trained on
     meta: dict  # checkpoints.metadata(...) for saving or for the Draw tab
-    finished_at: float = field(default_factory=time.time)
 
 
 class Runs:
@@ -164,10 +162,10 @@ def table_rows(runs: list[KeptRun], names: dict[int, str], lang: str | None = No
         c = r.config
         images = f"{c.limit:,}" if c.limit else f"{TRAIN_SIZE:,}"
         epochs = f"{r.epochs_completed:.2f}".rstrip("0").rstrip(".")
-        rows.append([r.number, names.get(r.number) or _tr(lang, "runs.run", number=r.number), c.model, c.optimizer,
-                     f"{c.lr:g}", c.batch_size, epochs + (_tr(lang, "runs.stopped_mark") if r.stopped else ""),
-                     _tr(lang, "runs.yes" if c.augment else "runs.no"), images, str(c.device),
-                     f"{100 * r.evaluation.accuracy:.2f}%", _tr(lang, "runs.time", s=f"{r.elapsed_s:.1f}"),
+        rows.append([r.number, names.get(r.number) or tr(lang, "runs.run", number=r.number), c.model, c.optimizer,
+                     f"{c.lr:g}", c.batch_size, epochs + (tr(lang, "runs.stopped_mark") if r.stopped else ""),
+                     tr(lang, "runs.yes" if c.augment else "runs.no"), images, str(c.device),
+                     f"{100 * r.evaluation.accuracy:.2f}%", tr(lang, "runs.time", s=f"{r.elapsed_s:.1f}"),
                      f"{r.samples_per_s:,.0f}"])
     return rows
 
@@ -179,7 +177,7 @@ COLUMN_KEYS = ("run", "curve", "model", "optimizer", "lr", "batch_size", "epochs
 
 def table_columns(lang: str | None = None) -> list[str]:
     """The runs table's headers in `lang` (a Dataframe's headers are not translated by the page)."""
-    return [_tr(lang, f"runs.col_{name}") for name in COLUMN_KEYS]
+    return [tr(lang, f"runs.col_{name}") for name in COLUMN_KEYS]
 
 
 @dataclass(frozen=True)
@@ -209,3 +207,20 @@ COMPARISONS = (
                ({"model": "mlp", "lr": 0.05, "batch_size": 8, "limit": 20000},
                 {"model": "mlp", "lr": 0.05, "batch_size": 512, "limit": 20000})),
 )
+
+
+def keep(visitor, live, preset: str, number: int, colour: int) -> None:
+    """A finished (or stopped) run (`live`: its `LiveRun`) is kept for comparing as run `number`, and its model becomes
+    the visitor's current model; a run that failed or made no model gives its number's colour back."""
+    r = live.result
+    if live.error is not None or r is None or r.model is None:
+        visitor.runs.release(number)
+        return
+    config = live.config
+    meta = metadata(config.to_dict(), r.evaluation, r.epochs_completed, r.steps, preset=preset,
+                    stopped=bool(r.stopped), source="trained in the app")
+    # the kept run and the Draw tab share the current model's CPU copy
+    current = adopt(visitor, r.model, meta, Origin(STOPPED if r.stopped else TRAINED), r.evaluation)
+    visitor.runs.add(KeptRun(number, colour, config, preset, list(live.losses), list(live.accuracies),
+                             r.evaluation, r.elapsed_s, r.samples_seen / max(r.train_s, 1e-9),
+                             r.epochs_completed, bool(r.stopped), current.model, meta))

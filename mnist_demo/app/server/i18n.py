@@ -1,62 +1,26 @@
-"""The app's words in every language: one TOML file per language in `locales/` (`en.toml`, `ko.toml`).
+"""How the app's words reach the page through Gradio (the texts themselves are `core/texts.py`'s, gradio-free).
 
-Two ways a text reaches the page, both from the same files:
 - `t(key)` for what the page declares (labels, info lines, buttons, tab names, Markdown that never changes):
   Gradio's own `gr.I18n` translates it in the browser, in the browser's language or the one the visitor
   picked with the language switch, so the page changes language without a round trip.
-- `tr(lang, key, **values)` for messages the server writes with numbers in them ("Step 120 of 938"): `gr.I18n`
-  has no placeholders, so these are formatted here in the visitor's language (`Visitor.language`).
 - `filled(key, **values)` for the few texts the page declares with a number in them ("Epochs (max 20)"): filled
   in every language when the page is built, then translated by the browser like `t(key)`.
-
-A key missing from a language falls back to English; `tests/test_i18n.py` checks that none is missing. Adding
-a language is one file: copy `en.toml` to `<code>.toml`, translate the values and the `[language] name`.
+- Messages the server writes with numbers in them ("Step 120 of 938") are `core.texts.tr(lang, key, ...)` in the
+  visitor's language (`Visitor.language`): `gr.I18n` has no placeholders.
+- `language_js` is the page script for the language switch; `resolve` reads a page's translation markers (tests
+  and API clients).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import string
-import tomllib
 from pathlib import Path
 
 import gradio as gr
 from gradio.i18n import I18nData
 
-LOCALES = Path(__file__).with_name("locales")
-DEFAULT = "en"
-
-
-def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
-    """{"train": {"lr": "Learning rate"}} -> {"train.lr": "Learning rate"}."""
-    flat: dict[str, str] = {}
-    for name, value in table.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, key + "."))
-        else:
-            flat[key] = str(value).strip("\n")  # TOML's """ blocks keep a newline at each end
-    return flat
-
-
-def load(folder: Path = LOCALES) -> dict[str, dict[str, str]]:
-    """{language code: {key: text}} from every `<code>.toml` in `folder`."""
-    texts: dict[str, dict[str, str]] = {}
-    for path in sorted(folder.glob("*.toml")):
-        code = path.stem  # "ko.toml" -> "ko"
-        with path.open("rb") as file:
-            texts.setdefault(code, {}).update(_flatten(tomllib.load(file)))
-    return texts
-
-
-TEXTS = load()
-LANGUAGES: dict[str, str] = {code: table.get("language.name", code) for code, table in TEXTS.items()}
-
-
-def placeholders(text: str) -> set[str]:
-    """The `{name}` fields a message expects."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+from mnist_demo.app.core.texts import DEFAULT, LANGUAGES, TEXTS, placeholders, tr
 
 
 def _static(table: dict[str, str]) -> dict[str, str]:
@@ -64,6 +28,7 @@ def _static(table: dict[str, str]) -> dict[str, str]:
     return {key: text for key, text in table.items() if not placeholders(text)}
 
 
+STATIC = Path(__file__).resolve().parent.parent / "static"
 I18N = gr.I18n(**{code: _static(table) for code, table in TEXTS.items()})  # passed to demo.launch
 
 
@@ -93,26 +58,6 @@ def filled(key: str, **values) -> I18nData:
     return I18N(own)
 
 
-def tr(lang: str | None, key: str, **values) -> str:
-    """`key`'s text in `lang` (English where that language lacks it), with `values` filled in."""
-    table = TEXTS.get(lang or DEFAULT, {})
-    text = table.get(key)
-    if text is None:
-        text = TEXTS[DEFAULT][key]  # KeyError for a key no language has: a bug, not a visitor's mistake
-    return text.format(**values) if values else text
-
-
-def pick(browser_language: str | None) -> str:
-    """The language for a browser's `navigator.language` ("ko-KR" -> "ko"); English when we lack it."""
-    if not browser_language:
-        return DEFAULT
-    tag = str(browser_language).strip().replace("_", "-").lower()[:35]
-    for code in (tag, tag.split("-")[0]):
-        if code in TEXTS:
-            return code
-    return DEFAULT
-
-
 @functools.cache
 def _core_module() -> str:
     """The file name of Gradio's frontend module that holds the page's language (it exports `changeLocale`)."""
@@ -125,7 +70,7 @@ def _core_module() -> str:
 
 def language_js(role: str) -> str:
     """The page script for the language switch: `role` "load" (pick the saved or browser language) or "switch"."""
-    script = (Path(__file__).with_name("static") / "language.js").read_text(encoding="utf-8")
+    script = (STATIC / "language.js").read_text(encoding="utf-8")
     return script.replace("__CORE__", _core_module()).replace("__ROLE__", role)
 
 

@@ -42,7 +42,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
-from mnist_demo.app.state import AppContext
+from mnist_demo.app.core.context import AppContext
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError, DemoError
 from mnist_demo.predict import Predictor

@@ -14,12 +14,15 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.app.common import error_text, md_escape, refused
-from mnist_demo.app.i18n import filled, t, tr
-from mnist_demo.app.library import COLUMNS, Row, human_bytes, hyperparameters
-from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.server.i18n import filled, t
+from mnist_demo.app.core.library import COLUMNS, Row, human_bytes, hyperparameters
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import CHECKPOINT, UPLOAD, Origin, adopt
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import CheckpointError
-from mnist_demo.predict import Predictor
 
 
 @dataclass
@@ -44,7 +47,7 @@ def upload_label(ctx: AppContext, lang: str | None = None) -> str:
     return tr(lang, "checkpoints.upload_label", mb=f"{ctx.settings.max_upload_mb:g}")
 
 
-def build(ctx: AppContext) -> CheckpointsUI:
+def create_ui(ctx: AppContext) -> CheckpointsUI:
     """The limits in the intro and the upload's label are this server's settings: filled in every language here
     (`i18n.filled`), and written again in the visitor's language whenever the table is listed (see `wire`)."""
     s = ctx.settings
@@ -63,7 +66,8 @@ def build(ctx: AppContext) -> CheckpointsUI:
     upload = gr.File(label=filled("checkpoints.upload_label", mb=f"{s.max_upload_mb:g}"), type="filepath",
                      elem_id="ckpt-upload", height=120)
     status = gr.Markdown("", elem_id="ckpt-status")
-    return CheckpointsUI(intro, table, refresh, name, load, download, delete, upload, status)
+    return CheckpointsUI(intro=intro, table=table, refresh=refresh, name=name, load=load, download=download,
+                         delete=delete, upload=upload, status=status)
 
 
 COLUMN_KEYS = ["name", "model", "accuracy", "epochs", "hyperparameters", "date", "size", "owner", "status"]
@@ -106,17 +110,10 @@ def refresh(ctx: AppContext, visitor: Visitor):
     return table(rows, visitor.language), gr.Dropdown(choices=names)
 
 
-def _adopt(visitor: Visitor, checkpoint, origin: str) -> None:
-    predictor = Predictor(checkpoint.model, checkpoint.name, checkpoint.meta)
-    with visitor.lock:
-        visitor.current = CurrentModel(predictor.model, predictor, dict(checkpoint.meta), origin,
-                                       f"{origin}-{int(time.time() * 1000)}")
-        visitor.draw_choice = YOURS
-
-
-def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) -> None:
-    """`refresh_draw(visitor)` gives `{component: value}` for its `outputs` (the Draw tab's picker and info).
-    Handlers return only what they change."""
+def create_event_handlers(ctx: AppContext, ui: CheckpointsUI, shared: Shared, tab: gr.Tab) -> None:
+    """List, load, download, delete, upload; the Draw tab's picker and model line follow what changes
+    (`shared.refresh_draw`). Handlers return only what they change."""
+    visitor, refresh_draw = shared.visitor, shared.refresh_draw
     group = dict(concurrency_id="files", concurrency_limit=2)
 
     def on_refresh(visitor: Visitor, request: gr.Request):
@@ -130,10 +127,9 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
         lang = visitor.language
         return {ui.intro: intro_text(ctx, lang), ui.upload: gr.File(label=upload_label(ctx, lang))}
 
-    # The table is listed when the page opens and again in the new language when the switch is used (its headers
-    # change then), so its change brings the texts with this server's limits in the visitor's language.
-    ui.table.change(in_language, [visitor], [ui.intro, ui.upload], api_visibility="private", queue=False,
-                    show_progress="hidden")
+    shared.on_language(in_language, [ui.intro, ui.upload])
+    tab.select(lambda v: shared.refresh_checkpoints(v), [visitor], shared.refresh_checkpoints.outputs,
+               api_visibility="private", concurrency_id="files", concurrency_limit=2)
 
     def on_load(name, visitor: Visitor):
         """Load a saved checkpoint as your current model (used by the Draw tab)."""
@@ -144,7 +140,7 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
             checkpoint = ctx.library.load(name)
         except CheckpointError as err:
             return {ui.status: refused(error_text(err, lang), lang)}
-        _adopt(visitor, checkpoint, f"checkpoint {checkpoint.name}")
+        adopt(visitor, checkpoint.model, checkpoint.meta, Origin(CHECKPOINT, checkpoint.name), name=checkpoint.name)
         return {ui.status: tr(lang, "checkpoints.loaded", name=md_escape(checkpoint.name)), **refresh_draw(visitor)}
 
     ui.load.click(on_load, [ui.name, visitor], [ui.status, *refresh_draw.outputs], api_name="load_checkpoint",
@@ -188,7 +184,7 @@ def wire(ctx: AppContext, ui: CheckpointsUI, visitor: gr.State, refresh_draw) ->
         except CheckpointError as err:
             return {ui.status: refused(error_text(err, lang), lang), ui.upload: None}
         size = Path(str(path)).stat().st_size
-        _adopt(visitor, checkpoint, f"upload {original}")
+        adopt(visitor, checkpoint.model, checkpoint.meta, Origin(UPLOAD, original), name=checkpoint.name)
         return {ui.status: tr(lang, "checkpoints.uploaded", name=md_escape(original), size=human_bytes(size),
                               model=md_escape(checkpoint.meta.get("model", "?"))),
                 ui.upload: None, **refresh_draw(visitor)}

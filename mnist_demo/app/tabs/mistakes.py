@@ -21,43 +21,24 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from mnist_demo.app import teach
-from mnist_demo.app.common import error_text, md_escape, refused
-from mnist_demo.app.draw_tab import choices
-from mnist_demo.app.i18n import t, tr
-from mnist_demo.app.state import YOURS, AppContext, Visitor
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.server.i18n import t
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.analyses import mistakes_for, why_not
+from mnist_demo.app.core.current import YOURS, choices
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
 from mnist_demo.config import whole_number
 from mnist_demo.data import cached_mnist
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError
 from mnist_demo.mistakes import DIGITS, Mistakes, NoPredictions, analyse, from_evaluation
 
-CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and probabilities)
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
 WORST = 24  # the most confidently wrong digits shown (the number is in the gallery's label, `mistakes.worst_label`)
 SCALE = 3  # 28 px test digits shown at 84 px, nearest-neighbour, so each pixel stays a square
 DIGIT_CHOICES = [str(d) for d in range(DIGITS)]
-
-class Unavailable(CheckpointError):
-    """A model this tab cannot show (none of your own yet, a checkpoint gone): `str()` is English (API
-    clients), `text(lang)` says it in the visitor's language."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(tr(None, key, **values))
-        self.key, self.values = key, values
-
-    def text(self, lang: str | None = None) -> str:
-        return tr(lang, self.key, **self.values)
-
-
-def why_not(err: DemoError, lang: str | None = None) -> str:
-    """A refusal's reason in `lang`: this tab's own, or the engine's through `common.error_text`."""
-    return err.text(lang) if isinstance(err, Unavailable) else error_text(err, lang)
-
-
-_cache: OrderedDict[tuple, Mistakes] = OrderedDict()
-_cache_lock = threading.Lock()
-
 
 @dataclass
 class MistakesUI:
@@ -73,7 +54,7 @@ class MistakesUI:
     seen_run: gr.State  # the run id of the visitor's model when the picker last chose it by default
 
 
-def build(ctx: AppContext) -> MistakesUI:
+def create_ui(ctx: AppContext) -> MistakesUI:
     gr.Markdown(t("mistakes.intro"), elem_classes=["mnist-small"])
     # custom values allowed: the choices are filled when the tab opens (an API client never opens it), and
     # every value is checked against the visitor's own choices anyway
@@ -102,68 +83,14 @@ def build(ctx: AppContext) -> MistakesUI:
                                object_fit="contain", allow_preview=False, buttons=[],
                                elem_id="mistakes-worst", elem_classes=["mnist-digits"])
     with gr.Accordion(t("mistakes.teach_title"), open=False, elem_id="teach-confusion"):
-        gr.Markdown(teach.CONFUSION)
+        gr.Markdown(t("teach.confusion"))
     seen_run = gr.State(None)
-    return MistakesUI(model, status, matrix, true_digit, read_as, cell_title, cell_gallery, worst, per_digit,
-                      seen_run)
+    return MistakesUI(model=model, status=status, matrix=matrix, true_digit=true_digit, read_as=read_as,
+                      cell_title=cell_title, cell_gallery=cell_gallery, worst=worst, per_digit=per_digit,
+                      seen_run=seen_run)
 
 
 # --------------------------------------------------------------------------- engine glue
-
-def _remember(key: tuple, mistakes: Mistakes) -> Mistakes:
-    with _cache_lock:
-        _cache[key] = mistakes
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return mistakes
-
-
-def _cached(key: tuple) -> Mistakes | None:
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-        return found
-
-
-def mistakes_for(ctx: AppContext, visitor: Visitor, choice: str) -> tuple[Mistakes, str, str]:
-    """(Mistakes, the model's name as shown, where the figures came from) for a picker value, the texts in the
-    visitor's language; DemoError (what to do) when the model or the test set cannot be had."""
-    lang = visitor.language
-    data = cached_mnist(ctx.settings.data_dir, "cpu")
-    images, labels = data.test_images, data.test_labels
-    if choice == YOURS:
-        current = visitor.current
-        yours = tr(lang, "mistakes.your_model")
-        if current is None:
-            raise Unavailable("mistakes.no_model")
-        evaluation = getattr(current, "evaluation", None)
-        if evaluation is not None:
-            try:
-                return from_evaluation(evaluation, labels), yours, tr(lang, "mistakes.source_last_pass")
-            except NoPredictions:
-                pass
-        key = ("yours", visitor.id, current.run_id, data.source)
-        found = _cached(key)
-        if found is not None:
-            return found, yours, tr(lang, "mistakes.source_kept")
-        return _remember(key, analyse(current.predictor.model, images, labels)), yours, \
-            tr(lang, "mistakes.source_one_pass")
-    name = choice or DEFAULT_NAME
-    path = checkpoint_path(name, ctx.library.directory)
-    try:
-        stat = os.stat(path)
-    except OSError:
-        raise Unavailable("mistakes.no_checkpoint", name=path.stem) from None
-    shown = tr(lang, "mistakes.shipped_name", name=path.stem) if path.stem == DEFAULT_NAME else path.stem
-    key = ("checkpoint", str(path), stat.st_mtime_ns, stat.st_size, data.source)
-    found = _cached(key)
-    if found is not None:
-        return found, shown, tr(lang, "mistakes.source_kept")
-    predictor = ctx.library.predictor(path.stem)
-    return _remember(key, analyse(predictor.model, images, labels)), shown, tr(lang, "mistakes.source_one_pass")
-
 
 def _digit_image(image) -> np.ndarray:
     pixels = image.numpy() if hasattr(image, "numpy") else np.asarray(image)
@@ -251,7 +178,10 @@ def cell_view(ctx: AppContext, mistakes: Mistakes, true: int, read: int,
 
 # --------------------------------------------------------------------------- events
 
-def wire(ctx: AppContext, ui: MistakesUI, visitor: gr.State, tab: gr.Tab) -> None:
+def create_event_handlers(ctx: AppContext, ui: MistakesUI, shared: Shared, tab: gr.Tab) -> None:
+    """Opening the tab shows the visitor's model (or the one picked); the picker, a pair of digits or a click on a
+    cell of the matrix show the rest."""
+    visitor = shared.visitor
     group = dict(concurrency_id="mistakes", concurrency_limit=1, show_progress="minimal")
     everything = [ui.model, ui.status, ui.matrix, ui.true_digit, ui.read_as, ui.cell_title, ui.cell_gallery,
                   ui.worst, ui.per_digit, ui.seen_run]

@@ -1,5 +1,5 @@
 """The Draw tab: a Sketchpad ready to draw, predictions on each stroke, the 28x28 the model sees, a model picker,
-and under them "teach it your handwriting" (`collection_ui.py`: keep drawings with their labels, fine-tune).
+and under them "teach it your handwriting" (`collection.py`: keep drawings with their labels, fine-tune).
 
 Also the public API endpoint `predict` (one image file of any size -> label and probabilities), served by the
 same prediction function. Predictions run in their own concurrency group ("predict"), never behind a
@@ -21,12 +21,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from mnist_demo.app import collection_ui, teach
-from mnist_demo.app.collection_ui import CollectionUI
-from mnist_demo.app.common import error_text, md_escape, refused
-from mnist_demo.app.i18n import t, tr
-from mnist_demo.app.library import hyperparameters
-from mnist_demo.app.state import YOURS, AppContext, Visitor
+from mnist_demo.app.tabs.draw import collection, finetune
+from mnist_demo.app.tabs.draw.collection import CollectionUI
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.server.i18n import t
+from mnist_demo.app.core.library import hyperparameters
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import YOURS, choices, predictor_for, reason
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError, DemoError, ImageError
 from mnist_demo.predict import Predictor
@@ -66,7 +70,8 @@ class DrawUI:
     collection: CollectionUI  # "teach it your handwriting": Right? buttons, gallery, fine-tune
 
 
-def build(ctx: AppContext) -> DrawUI:
+def create_ui(ctx: AppContext) -> DrawUI:
+    """The pad and its answer, the model picker, "teach it your handwriting" below, and the API's own components."""
     with gr.Row(equal_height=False, elem_id="draw-row"):
         with gr.Column(scale=3, min_width=320, elem_classes=["draw-column"]):
             model = gr.Dropdown([], value=None, label=t("draw.model_label"), elem_id="draw-model",
@@ -80,97 +85,25 @@ def build(ctx: AppContext) -> DrawUI:
             clear = gr.Button(t("draw.clear"), elem_id="draw-clear", size="md")
         with gr.Column(scale=2, min_width=300, elem_classes=["draw-column"]):
             label = gr.Label(BLANK_MESSAGE, num_top_classes=3, label=t("draw.prediction_label"), elem_id="draw-label")
-            right = collection_ui.build_right()
+            right = collection.create_right()
             preview = gr.Image(None, label=t("draw.preview_label"), type="numpy", image_mode="L",
                                height=280, width=280, interactive=False, buttons=[], elem_id="draw-preview")
             message = gr.Markdown("", elem_id="draw-message")
             with gr.Accordion(t("draw.preprocess_title"), open=False, elem_id="teach-preprocess"):
-                gr.Markdown(teach.PREPROCESSING)
-    collection = collection_ui.build_section(ctx, right)
+                gr.Markdown(t("teach.preprocessing"))
+    collection_ui = collection.create_section(ctx, right)
     with gr.Group(visible=False):  # the public API's own input and output (same function as the Sketchpad)
         api_image = gr.File(label="image", type="filepath", elem_id="api-image")
         api_label = gr.Label(label="probabilities", elem_id="api-label")
         api_button = gr.Button("predict", elem_id="api-predict")
         api_info = gr.JSON(label="model", elem_id="api-model-info")
         api_info_button = gr.Button("model info", elem_id="api-model-info-button")
-    return DrawUI(model, model_info, pad, clear, label, preview, message, api_image, api_label, api_button,
-                  api_info, api_info_button, collection)
+    return DrawUI(model=model, model_info=model_info, pad=pad, clear=clear, label=label, preview=preview,
+                  message=message, api_image=api_image, api_label=api_label, api_button=api_button, api_info=api_info,
+                  api_info_button=api_info_button, collection=collection_ui)
 
 
 # --------------------------------------------------------------------------- engine glue
-
-class NoOwnModel(CheckpointError):
-    """The visitor picked "your current model" and has none; the message is already in the visitor's language."""
-
-
-def reason(err: DemoError, lang: str | None = None) -> str:
-    """Why something was refused, in `lang`: the engine's errors through `error_text`, this tab's own as they are."""
-    return str(err) if isinstance(err, NoOwnModel) else error_text(err, lang)
-
-
-# The origins other tabs give a current model (state.CurrentModel.origin), as the picker names them.
-ORIGINS = {"trained just now": "draw.origin_trained", "stopped early": "draw.origin_stopped",
-           "fine-tuned": "draw.origin_finetuned", "fine-tuned, stopped early": "draw.origin_finetuned_stopped"}
-NAMED_ORIGINS = re.compile(r"(run|checkpoint|upload) (.+)")
-
-
-def origin_text(origin: str, lang: str | None = None) -> str:
-    """"trained just now", "run 2", "checkpoint best" ... in `lang`; an origin not known here as it is."""
-    if origin in ORIGINS:
-        return tr(lang, ORIGINS[origin])
-    named = NAMED_ORIGINS.fullmatch(origin or "")
-    if named is None:
-        return origin
-    kind, rest = named.groups()
-    return tr(lang, f"draw.origin_{kind}", **({"number": rest} if kind == "run" else {"name": rest}))
-
-
-def percent(meta: dict) -> str:
-    """A checkpoint's test accuracy as the picker shows it: "98.91%", or "?"."""
-    value = meta.get("accuracy")
-    return f"{100 * value:.2f}%" if isinstance(value, (int, float)) and math.isfinite(value) else "?"
-
-
-def current_choice(current, lang: str | None = None) -> str:
-    """"Your current model (cnn, 98.9% test accuracy, trained just now)"."""
-    meta = current.meta or {}
-    accuracy, model, origin = meta.get("accuracy"), meta.get("model", "?"), origin_text(current.origin, lang)
-    if isinstance(accuracy, float):
-        return tr(lang, "draw.choice_current", model=model, accuracy=f"{100 * accuracy:.1f}", origin=origin)
-    return tr(lang, "draw.choice_current_unknown", model=model, origin=origin)
-
-
-def choices(ctx: AppContext, visitor: Visitor, lang: str | None = None) -> list[tuple[str, str]]:
-    """The picker's (label, value) list in `lang`: the visitor's current model, then every loadable checkpoint
-    (the shipped default first, as `library.usable_names`)."""
-    options = []
-    current = visitor.current
-    if current is not None:
-        options.append((current_choice(current, lang), YOURS))
-    saved = []
-    for info in ctx.library.infos():
-        if info.error is not None:
-            continue
-        meta = info.meta or {}
-        key = "draw.choice_shipped" if info.name == DEFAULT_NAME else "draw.choice_saved"
-        saved.append((tr(lang, key, name=info.name, model=meta.get("model", "?"), accuracy=percent(meta)),
-                      info.name))
-    saved.sort(key=lambda o: (o[1] != DEFAULT_NAME, o[1]))
-    return options + saved
-
-
-def predictor_for(ctx: AppContext, visitor: Visitor, lang: str | None = None) -> tuple[Predictor, str]:
-    """The visitor's chosen model and its name in `lang`; CheckpointError saying what to do when there is none."""
-    choice = visitor.draw_choice
-    if choice == YOURS:
-        current = visitor.current
-        if current is None:
-            raise NoOwnModel(tr(lang, "draw.no_own_model"))
-        return current.predictor, tr(lang, "draw.name_current")
-    if choice == DEFAULT_NAME or not choice:
-        return ctx.library.predictor(DEFAULT_NAME), tr(lang, "draw.name_shipped", name=DEFAULT_NAME)
-    return ctx.library.predictor(choice), choice
-
 
 def model_info(ctx: AppContext, visitor: Visitor) -> str:
     lang = visitor.language
@@ -230,7 +163,11 @@ def predict(ctx: AppContext, visitor: Visitor, image):
 
 # --------------------------------------------------------------------------- events
 
-def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
+def create_event_handlers(ctx: AppContext, ui: DrawUI, shared: Shared, tab: gr.Tab, page_js: str) -> None:
+    """The pad's predictions, Clear, the model picker, the API's `predict` and `model_info`, the collection's and
+    the fine-tune's events; opening the tab lists the models again and runs the page script (`page_js`: the pad
+    ready for the brush)."""
+    visitor = shared.visitor
     group = dict(concurrency_id="predict", concurrency_limit=ctx.settings.predict_workers)
 
     def on_draw(image, visitor: Visitor):
@@ -295,11 +232,13 @@ def wire(ctx: AppContext, ui: DrawUI, visitor: gr.State) -> None:
         info = {"choice": visitor.draw_choice, "current": None}
         if current is not None:
             info["current"] = {"model": current.meta.get("model"), "accuracy": current.meta.get("accuracy"),
-                               "origin": current.origin, "run_id": current.run_id,
+                               "origin": current.origin.text(), "run_id": current.run_id,
                                "epochs": current.meta.get("epochs"), "steps": current.meta.get("steps")}
         return info
 
     ui.api_info_button.click(api_model_info, [visitor], [ui.api_info], api_name="model_info", queue=False)
 
-    collection_ui.wire(ctx, ui.collection, visitor, ui.pad, CLEAR_JS, predictor_for, refresh,
-                       [ui.model, ui.model_info])
+    collection.create_event_handlers(ctx, ui.collection, shared, ui.pad, CLEAR_JS)
+    finetune.create_event_handlers(ctx, ui.collection, shared)
+    tab.select(lambda v: shared.refresh_draw(v), [visitor], shared.refresh_draw.outputs, js=page_js,
+               api_visibility="private", concurrency_id="files", concurrency_limit=2)

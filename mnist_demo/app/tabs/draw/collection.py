@@ -1,6 +1,6 @@
 """The Draw tab's "teach it your handwriting": "Right?" buttons that keep a drawing with its label, the visitor's
 collection as a gallery with Remove, MNIST files out and in, and the fine-tune's controls (run by
-`finetune_ui.py`).
+`finetune.py`).
 
 The drawings live in `mnist_demo.collection.Collection`, one per session in its own gr.State (`Teaching`, with
 the session's last download folder); this module lays out the controls and turns the collection into what the
@@ -19,10 +19,12 @@ from typing import Callable
 
 import gradio as gr
 
-from mnist_demo.app import finetune_ui, teach
-from mnist_demo.app.common import error_text, progress_html, refused
-from mnist_demo.app.i18n import TEXTS, resolve, t, tr
-from mnist_demo.app.state import AppContext, Visitor
+from mnist_demo.app.core.messages import error_text, progress_html, refused
+from mnist_demo.app.core.texts import TEXTS, tr
+from mnist_demo.app.server.i18n import resolve, t
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.collection import (IMAGES_SUFFIX, LABELS_SUFFIX, Collection, CollectionError, check_label,
                                    read_upload, write_idx)
 from mnist_demo.config import whole_number
@@ -85,7 +87,7 @@ class CollectionUI:
 
 # --------------------------------------------------------------------------- layout
 
-def build_right() -> tuple:
+def create_right() -> tuple:
     """Under the prediction: "Right?" and the ten digits, the counter and the last press's message."""
     with gr.Column(elem_id="collect-box"):
         gr.Markdown(t("collection.prompt"),
@@ -99,7 +101,7 @@ def build_right() -> tuple:
     return digits, kept, counter, message
 
 
-def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
+def create_section(ctx: AppContext, right: tuple) -> CollectionUI:
     """Below the pad: the gallery, Remove, fine-tune with progress and Stop, Save, MNIST files out and in."""
     digits, kept, counter, message = right
     state = gr.State(Teaching(), delete_callback=close_teaching)
@@ -139,9 +141,11 @@ def build_section(ctx: AppContext, right: tuple) -> CollectionUI:
                     save = gr.Button(t("finetune.save"), elem_id="finetune-save", scale=1, min_width=80)
                 save_status = gr.Markdown("", elem_id="finetune-save-status")
                 with gr.Accordion(t("finetune.help_title"), open=False, elem_id="teach-finetune"):
-                    gr.Markdown(teach.FINETUNE)
-    return CollectionUI(state, digits, kept, counter, message, gallery, selected, remove, steps, finetune_button,
-                        stop, status, progress, save_name, save, save_status, download, files, upload)
+                    gr.Markdown(t("teach.finetune"))
+    return CollectionUI(state=state, digits=digits, kept=kept, counter=counter, message=message, gallery=gallery,
+                        selected=selected, remove=remove, steps=steps, finetune=finetune_button, stop=stop,
+                        status=status, progress=progress, save_name=save_name, save=save, save_status=save_status,
+                        download=download, files=files, upload=upload)
 
 
 # --------------------------------------------------------------------------- what the components show
@@ -192,12 +196,10 @@ def shown(collection: Collection, lang: str | None = None) -> dict:
 
 # --------------------------------------------------------------------------- events
 
-def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: str,
-         predictor_for: Callable, refresh: Callable, model_outputs: list) -> None:
-    """The collection's events on the pad (`pad`, cleared by `clear_js` once a drawing is kept), then the
-    fine-tune's (`finetune_ui.wire`: `predictor_for(ctx, visitor) -> (Predictor, name)` is the Draw tab's model,
-    `refresh(ctx, visitor)` the values of `model_outputs`, its picker and model info)."""
-    state = ui.state
+def create_event_handlers(ctx: AppContext, ui: CollectionUI, shared: Shared, pad, clear_js: str) -> None:
+    """The collection's events on the pad (`pad`, cleared by `clear_js` once a drawing is kept) and on its own
+    controls (the fine-tune's are `finetune.create_event_handlers`')."""
+    state, visitor = ui.state, shared.visitor
     view = [ui.counter, ui.gallery, ui.selected, ui.files]
 
     def redraw(teaching: Teaching, lang: str | None) -> dict:
@@ -295,7 +297,7 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
     ui.upload.upload(upload, [ui.upload, state, visitor], [ui.message, ui.upload, *view], api_name="upload_drawings",
                      concurrency_id="files", concurrency_limit=2)
 
-    def on_language(teaching: Teaching, visitor: Visitor, status, progress):
+    def on_language(visitor: Visitor, teaching: Teaching, status, progress):
         """The texts the server wrote before the visitor's language was known or switched: the counter, and the
         fine-tune's status and bar while no run has changed them."""
         lang = visitor.language
@@ -307,9 +309,4 @@ def wire(ctx: AppContext, ui: CollectionUI, visitor: gr.State, pad, clear_js: st
             update[ui.progress] = idle_progress(lang)
         return update
 
-    # The model line is rewritten on load and on a language switch (`refresh`): these texts follow it.
-    model_outputs[1].change(on_language, [state, visitor, ui.status, ui.progress],
-                            [ui.counter, ui.status, ui.progress], api_visibility="private", queue=False,
-                            show_progress="hidden")
-
-    finetune_ui.wire(ctx, ui, visitor, predictor_for, refresh, model_outputs)
+    shared.on_language(on_language, [ui.counter, ui.status, ui.progress], [state, ui.status, ui.progress])

@@ -2,7 +2,7 @@
 saliency map over the 28x28 input) and what its first layer makes of it (feature maps, or an MLP's most
 excited units as 28x28 weight images). The numbers come from `mnist_demo.inside`; this module shows them.
 
-It follows the Draw tab: the same model (`draw_tab.predictor_for`), its own handler on every stroke in the same
+It follows the Draw tab: the same model (`core.current.predictor_for`), its own handler on every stroke in the same
 "predict" concurrency group (one forward and one backward pass, about 1-2 ms more per stroke), emptied by a
 blank drawing, Clear and the pad's bin.
 """
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.app import teach
-from mnist_demo.app.common import md_escape, refused
-from mnist_demo.app.draw_tab import DrawUI, predictor_for, reason
-from mnist_demo.app.i18n import t, tr
-from mnist_demo.app.state import AppContext, Visitor
+from mnist_demo.app.core.messages import md_escape, refused
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.server.i18n import t
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import predictor_for, reason
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import DemoError
 from mnist_demo.inside import diverging, feature_picture, look_inside
 from mnist_demo.preprocess import to_mnist
@@ -36,7 +38,7 @@ class InsideUI:
     features: gr.Gallery
 
 
-def build(ctx: AppContext) -> InsideUI:
+def create_ui(ctx: AppContext) -> InsideUI:
     """The "A look inside" panel, placed under the pad and the answer (on a phone too)."""
     with gr.Accordion(t("inside.title"), open=True, elem_id="draw-inside"):
         summary = gr.Markdown(t("inside.empty"), elem_id="inside-summary")
@@ -46,14 +48,14 @@ def build(ctx: AppContext) -> InsideUI:
                                     type="numpy", image_mode="RGB", height=280, width=280, interactive=False,
                                     buttons=[], elem_id="inside-saliency")
                 with gr.Accordion(t("inside.saliency_title"), open=False, elem_id="teach-saliency"):
-                    gr.Markdown(teach.SALIENCY)
+                    gr.Markdown(t("teach.saliency"))
             with gr.Column(scale=3, min_width=280):
                 features = gr.Gallery(None, label=t("inside.features_label"), columns=4, height=240,
                                       format="png", object_fit="contain", allow_preview=False, buttons=[],
                                       elem_id="inside-features", elem_classes=["mnist-digits"])
                 with gr.Accordion(t("inside.first_layer_title"), open=False, elem_id="teach-first-layer"):
-                    gr.Markdown(teach.FIRST_LAYER)
-    return InsideUI(summary, saliency, features)
+                    gr.Markdown(t("teach.first_layer"))
+    return InsideUI(summary=summary, saliency=saliency, features=features)
 
 
 def empty(ui: InsideUI, text: str | None = None, lang: str | None = None) -> dict:
@@ -88,21 +90,24 @@ def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
             ui.features: [(feature_picture(inside, f), caption(f)) for f in inside.features]}
 
 
-def wire(ctx: AppContext, ui: InsideUI, draw_ui: DrawUI, visitor: gr.State) -> None:
+def create_event_handlers(ctx: AppContext, ui: InsideUI, pad: gr.Sketchpad, model_info: gr.Markdown,
+                          clear: gr.Button, shared: Shared) -> None:
+    """The look inside follows the Draw tab's pad, its model line (the model changed) and its Clear."""
+    visitor = shared.visitor
     outputs = [ui.summary, ui.saliency, ui.features]
     group = dict(concurrency_id="predict", concurrency_limit=ctx.settings.predict_workers)
 
     def on_draw(image, visitor: Visitor):
         return view(ctx, ui, visitor, image)
 
-    draw_ui.pad.change(on_draw, [draw_ui.pad, visitor], outputs, api_visibility="private",
+    pad.change(on_draw, [pad, visitor], outputs, api_visibility="private",
                        trigger_mode="always_last", show_progress="hidden", **group)
     # The Draw tab's picker updates its model line once the visitor's choice is stored: the look inside follows.
-    draw_ui.model_info.change(on_draw, [draw_ui.pad, visitor], outputs, api_visibility="private",
+    model_info.change(on_draw, [pad, visitor], outputs, api_visibility="private",
                               trigger_mode="always_last", show_progress="hidden", **group)
 
     def on_clear(visitor: Visitor):
         return empty(ui, lang=visitor.language)
 
-    for event in (draw_ui.clear.click, draw_ui.pad.clear):
+    for event in (clear.click, pad.clear):
         event(on_clear, [visitor], outputs, api_visibility="private", queue=False, show_progress="hidden")

@@ -15,15 +15,18 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.app import teach
-from mnist_demo.app.common import error_text, md_escape, refused
-from mnist_demo.app.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
-from mnist_demo.app.i18n import filled, t, tr
-from mnist_demo.app.runs import MAX_RUNS, table_columns, table_rows
-from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Visitor
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.server.i18n import filled, t
+from mnist_demo.app.core.runs import MAX_RUNS, table_columns, table_rows
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import RUN, Origin, adopt
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server import long_job
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import choice
-from mnist_demo.errors import CheckpointError, ConfigError
-from mnist_demo.predict import Predictor
+from mnist_demo.errors import ConfigError
 
 
 
@@ -43,13 +46,13 @@ class CompareUI:
     status: gr.Markdown
 
 
-def build_x_axis() -> gr.Radio:
+def create_x_axis() -> gr.Radio:
     return gr.Radio([(t(X_KEYS[x]), x) for x in X_AXES], value=DEFAULT_X, label=t("compare.x_axis_label"),
                     elem_id="train-x-axis", info=t("compare.x_axis_info"))
 
 
-def build_panel() -> CompareUI:
-    """The runs table and what can be done with one run (below the plots)."""
+def create_panel(x_axis: gr.Radio) -> CompareUI:
+    """The runs table and what can be done with one run (below the plots); `x_axis` is the choice above them."""
     gr.Markdown(filled("compare.runs_title", max=MAX_RUNS), elem_id="runs-title")
     table = gr.Dataframe(empty_table(), headers=table_columns(), interactive=False, wrap=False, max_height=260,
                          label=t("compare.runs_label"), show_label=False, elem_id="runs-table")
@@ -64,8 +67,9 @@ def build_panel() -> CompareUI:
         remove = gr.Button(t("compare.remove_button"), elem_id="runs-remove", variant="stop", min_width=100)
     status = gr.Markdown("", elem_id="runs-status")
     with gr.Accordion(t("compare.teach_compare"), open=False, elem_id="teach-compare"):
-        gr.Markdown(teach.COMPARE_RUNS)
-    return CompareUI(None, table, run, make_current, remove, save_name, save, status)
+        gr.Markdown(t("teach.compare_runs"))
+    return CompareUI(x_axis=x_axis, table=table, run=run, make_current=make_current, remove=remove,
+                     save_name=save_name, save=save, status=status)
 
 
 # --------------------------------------------------------------------------- updates
@@ -151,8 +155,9 @@ def table(ui: CompareUI, visitor: Visitor, chosen: str | None = None) -> dict:
 
 # --------------------------------------------------------------------------- events
 
-def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.State, refresh_draw,
-         refresh_checkpoints) -> None:
+def create_event_handlers(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, shared: Shared) -> None:
+    visitor = shared.visitor
+    refresh_draw, refresh_checkpoints = shared.refresh_draw, shared.refresh_checkpoints
 
     def set_x(x, visitor: Visitor):
         """Plot the curves against samples seen, steps or seconds."""
@@ -181,11 +186,7 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
             run = chosen(number, visitor)
         except ConfigError as err:
             return {ui.status: refused(str(err), visitor.language)}
-        predictor = Predictor(run.model, "your model", run.meta)
-        with visitor.lock:
-            visitor.current = CurrentModel(predictor.model, predictor, run.meta, f"run {run.number}",
-                                           f"run-{int(time.time() * 1000)}", run.evaluation)
-            visitor.draw_choice = YOURS
+        adopt(visitor, run.model, run.meta, Origin(RUN, run.number), run.evaluation)
         label = md_escape(visitor.runs.labels(lang=visitor.language)[run.number])
         return {ui.status: tr(visitor.language, "compare.made_current", number=run.number, label=label),
                 **refresh_draw(visitor)}
@@ -210,15 +211,13 @@ def wire(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_plot, visitor: gr.S
 
     def save(number, name, visitor: Visitor, request: gr.Request):
         """Save one of your runs' models as a named checkpoint (only your own names can be overwritten)."""
-        visitor.username = getattr(request, "username", None) or visitor.username
         try:
             run = chosen(number, visitor)
         except ConfigError as err:  # its message is in the visitor's language already
             return {ui.status: refused(str(err), visitor.language)}
-        try:
-            path = ctx.library.save(run.model, run.meta, name, visitor.owner)
-        except (CheckpointError, ConfigError) as err:
-            return {ui.status: refused(error_text(err, visitor.language), visitor.language)}
+        path, why_not = long_job.save(ctx, visitor, request, run.model, run.meta, name)
+        if path is None:
+            return {ui.status: refused(why_not, visitor.language)}
         return {ui.status: tr(visitor.language, "compare.saved", number=run.number, name=md_escape(path.stem)),
                 **refresh_draw(visitor), **refresh_checkpoints(visitor)}
 
