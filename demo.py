@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_settings(args):
     """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
-    from mnist_demo.app import Settings
+    from mnist_demo.app.core.settings import Settings
     from mnist_demo.devices import available_devices, resolve_device
     from mnist_demo.errors import DeviceError
 
@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--auth: {err}")
     settings = make_settings(args)
 
-    from mnist_demo.app import build_app, launch_kwargs, serving
+    from mnist_demo.app.page import build_app, launch_kwargs
+    from mnist_demo.app.server import serving
     from mnist_demo.devices import set_threads
 
     # uvicorn, as Gradio starts it, never times out a slow client and logs each disconnect as a traceback

@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_demo.app import i18n  # noqa: E402
-from mnist_demo.app.common import error_text, seconds  # noqa: E402
-from mnist_demo.app.library import hyperparameters  # noqa: E402
+from mnist_demo.app.core import texts  # noqa: E402
+from mnist_demo.app.server import i18n  # noqa: E402
+from mnist_demo.app.core.messages import error_text, seconds  # noqa: E402
+from mnist_demo.app.core.library import hyperparameters  # noqa: E402
 from mnist_demo.cli import Parser  # noqa: E402
 from mnist_demo.config import make_config  # noqa: E402
 from mnist_demo.errors import ConfigError  # noqa: E402
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     print("The page's translations (sent once, in the page's config):")
     for lang, table in i18n.I18N.translations_dict.items():
         raw = json.dumps(table, ensure_ascii=False).encode()
-        print(f"  {lang}: {len(i18n.TEXTS[lang])} texts ({len(table)} for the browser), {len(raw) / 1024:.1f} KB, "
+        print(f"  {lang}: {len(texts.TEXTS[lang])} texts ({len(table)} for the browser), {len(raw) / 1024:.1f} KB, "
               f"{len(gzip.compress(raw)) / 1024:.1f} KB gzipped")
     everything = json.dumps(i18n.I18N.translations_dict, ensure_ascii=False).encode()
     print(f"  all: {len(everything) / 1024:.1f} KB, {len(gzip.compress(everything)) / 1024:.1f} KB gzipped")
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     meta = {"config": {"optimizer": "adam", "lr": 0.003, "batch_size": 128, "schedule": "onecycle",
                        "augment": True, "limit": 6000}}
     cases = {
-        "tr, a message with numbers": lambda lang: i18n.tr(lang, "common.minutes_seconds", m=3, s="05"),
+        "tr, a message with numbers": lambda lang: texts.tr(lang, "common.minutes_seconds", m=3, s="05"),
         "error_text, a settings error": lambda lang: error_text(config_error, lang),
         "seconds, a duration": lambda lang: seconds(185.0, lang),
         "hyperparameters, a recipe line": lambda lang: hyperparameters(meta, lang),

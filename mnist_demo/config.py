@@ -17,6 +17,9 @@ MAX_BATCH_SIZE = TRAIN_SIZE  # the engine's cap; a caller may set a lower one (t
 DEFAULT_MAX_EPOCHS = 50
 
 
+LOG_EVERY = 100  # batches between the tutorial's "loss: ..." lines (its train_loop hard-codes 100): the app's log too
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run. The CLI and the app both build one of these."""
@@ -35,7 +38,7 @@ class TrainConfig:
     seed: int | None = 0
     device: str | None = None  # None: the fastest device present
     limit: int | None = None  # train on the first N samples only
-    log_every: int = 100  # batches between progress events
+    log_every: int = LOG_EVERY  # batches between progress events
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,7 +47,7 @@ class TrainConfig:
 # The original tutorial recipe, verbatim: its model, SGD without momentum, lr 1e-3, batch 64.
 # Evidence: 1 epoch on this machine ends near 25% test accuracy (benchmarks/train_speed.py).
 TUTORIAL = TrainConfig(model="tutorial", optimizer="sgd", lr=1e-3, momentum=0.0, batch_size=64,
-                       epochs=1, schedule="constant", precision="fp32", log_every=100)
+                       epochs=1, schedule="constant", precision="fp32", log_every=LOG_EVERY)
 # The default: the smaller CNN, Adam with a short-warm-up one-cycle schedule, bf16 where the hardware has it.
 # Evidence (2-core AMX CPU): one epoch ends at 99.07-99.24% over seeds 0-5 and reaches 99% in 0.88 of the
 # tutorial loop's epoch time (benchmarks/train_speed.py); docs/measurements.md.

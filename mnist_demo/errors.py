@@ -2,7 +2,7 @@
 
 `str(err)` is the English message (the CLI prints it, the API returns it). An error a person commonly meets also
 carries a machine-readable `code` and the `values` its message was made from, so the app can say the same thing
-in the visitor's language (`mnist_demo.app.common.error_text(err, lang)` formats `error.<code>` from the
+in the visitor's language (`mnist_demo.app.core.messages.error_text(err, lang)` formats `error.<code>` from the
 locale files). Errors without a code are shown with a lead-in in the visitor's language and the English detail.
 """
 

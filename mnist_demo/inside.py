@@ -44,21 +44,20 @@ class Inside:
     probability: float
     saliency: np.ndarray  # float32 [28, 28], gradient x input of `digit`'s logit; >0 pushed towards it
     layer: str  # "conv" or "linear"
-    layer_name: str  # the module's name in the model, e.g. "features.1"
     features: list[Feature]  # the strongest first, at most TOP
     units: int  # channels (conv) or units (linear) in that layer
 
 
-def first_layer(model: nn.Module) -> tuple[str, nn.Module, nn.Module | None]:
-    """(name, the first Conv2d or Linear, the first ReLU after it or None) in the model's module order.
+def first_layer(model: nn.Module) -> tuple[nn.Module, nn.Module | None]:
+    """(the first Conv2d or Linear, the first ReLU after it or None) in the model's module order.
 
     The registered models are Sequential stacks, so module order is forward order. ValueError if it has neither.
     """
     named = list(model.named_modules())
-    for i, (name, module) in enumerate(named):
+    for i, (_, module) in enumerate(named):
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             relu = next((m for _, m in named[i + 1:] if isinstance(m, nn.ReLU)), None)
-            return name, module, relu
+            return module, relu
     raise ValueError("this model has no Conv2d or Linear layer to look into")
 
 
@@ -69,7 +68,7 @@ def look_inside(model: nn.Module, x: torch.Tensor, top: int = TOP) -> Inside:
     """
     if x.shape != (1, 1, SIDE, SIDE):
         raise ValueError(f"one input of shape (1, 1, 28, 28) is expected, not {tuple(x.shape)}")
-    name, layer, relu = first_layer(model)
+    layer, relu = first_layer(model)
     seen: dict[str, torch.Tensor] = {}
     me = threading.get_ident()
 
@@ -110,7 +109,7 @@ def look_inside(model: nn.Module, x: torch.Tensor, top: int = TOP) -> Inside:
         strength = maps.mean(dim=(1, 2))
         order = torch.argsort(strength, descending=True, stable=True)[:top]
         features = [Feature(int(c), float(strength[c]), maps[c].numpy().astype(np.float32)) for c in order]
-        return Inside(digit, probability, saliency, "conv", name, features, maps.shape[0])
+        return Inside(digit, probability, saliency, "conv", features, maps.shape[0])
     units = acts[0].float()  # [out_features]
     order = torch.argsort(units, descending=True, stable=True)[:top]
     weights = layer.weight.detach().float()
@@ -118,7 +117,7 @@ def look_inside(model: nn.Module, x: torch.Tensor, top: int = TOP) -> Inside:
         raise ValueError(f"the first Linear layer takes {weights.shape[1]} inputs, not 28x28 pixels")
     features = [Feature(int(u), float(units[u]), weights[u].reshape(SIDE, SIDE).numpy().astype(np.float32))
                 for u in order]
-    return Inside(digit, probability, saliency, "linear", name, features, units.shape[0])
+    return Inside(digit, probability, saliency, "linear", features, units.shape[0])
 
 
 # --------------------------------------------------------------------------- as pictures

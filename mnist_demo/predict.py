@@ -80,14 +80,6 @@ class Predictor:
         return torch.softmax(logits.double(), dim=1).numpy()
 
 
-def top_k(probabilities: dict[str, float] | None, k: int = 3) -> list[tuple[int, float]]:
-    """The k most probable digits as (digit, probability), most probable first; [] for a blank result."""
-    if not probabilities:
-        return []
-    ranked = sorted(probabilities.items(), key=lambda item: (-item[1], int(item[0])))
-    return [(int(digit), float(p)) for digit, p in ranked[:max(0, int(k))]]
-
-
 CACHE_SIZE = 8  # checkpoints kept loaded, the most recently used
 _cache: OrderedDict[tuple, Predictor] = OrderedDict()
 _cache_lock = threading.Lock()

@@ -82,14 +82,6 @@ def to_mnist(image) -> Preprocessed | None:
     return Preprocessed(centre(digit), ink_from, box)
 
 
-def require_digit(image) -> Preprocessed:
-    """`to_mnist`, with ImageError("Draw a digit") instead of None for a blank image."""
-    result = to_mnist(image)
-    if result is None:
-        raise ImageError(BLANK_MESSAGE, code="blank")
-    return result
-
-
 # --- the ink map ----------------------------------------------------------------------------------
 
 def _border(channel: np.ndarray) -> np.ndarray:

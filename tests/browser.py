@@ -17,7 +17,7 @@ from PIL import Image
 
 from playwright.sync_api import Page, expect
 
-from mnist_demo.app.draw_tab import CANVAS
+from mnist_demo.app.tabs.draw import CANVAS
 from tests.digits import place
 
 ROOT = Path(__file__).resolve().parent.parent

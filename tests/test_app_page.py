@@ -4,7 +4,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from mnist_demo.app.i18n import resolve
+from mnist_demo.app.server.i18n import resolve
 from tests.app_server import Server, rest
 from tests.digits import CENTRED, draw, encode
 

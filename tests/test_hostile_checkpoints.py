@@ -16,7 +16,7 @@ import torch
 from fastapi import FastAPI
 
 from mnist_demo import checkpoints
-from mnist_demo.app.library import ESTIMATE_FACTOR, ORPHAN_AGE_S, Library
+from mnist_demo.app.core.library import ESTIMATE_FACTOR, ORPHAN_AGE_S, Library
 from mnist_demo.checkpoints import FORMAT, clean_meta, list_checkpoints, load_checkpoint, save_checkpoint
 from mnist_demo.errors import CheckpointError
 from mnist_demo.models import build_model
@@ -60,7 +60,7 @@ def assert_healthy(folder, hostile: str | None = None) -> dict:
     library = Library(folder)
     table = library.rows(owner="me")
     assert all(isinstance(cell, str) for row in table for cell in row.as_list())
-    assert "good" in [name for _, name in library.usable_names()]
+    assert "good" in [info.name for info in library.usable()]
     prediction = library.predictor("good").predict(one_png())
     assert prediction.digit in range(10) and abs(sum(prediction.probabilities.values()) - 1) < 1e-6
     assert load_checkpoint("good", folder).meta["config"]["batch_size"] == 128
@@ -103,7 +103,7 @@ def test_a_bad_file_is_refused_clearly_and_listed_as_unusable(folder, make, reas
     assert str(err.value).count("hostile.pt") == 1 and len(str(err.value)) < 300
     row = assert_healthy(folder, "hostile")
     assert row.meta is None and reason in row.error
-    assert "hostile" not in [name for _, name in Library(folder).usable_names()]
+    assert "hostile" not in [info.name for info in Library(folder).usable()]
     with pytest.raises(CheckpointError, match="hostile.pt"):
         Library(folder).predictor("hostile")
     with pytest.raises(CheckpointError, match="hostile.pt"):
@@ -285,8 +285,9 @@ def test_a_temporary_file_counts_against_the_folder_size_cap_until_removed(folde
 ], ids=["model-list", "nested-state", "tensor-in-meta", "poisoned-default", "double-suffix", "upper-default", "device",
         "absent"])
 def test_rest_answers_hostile_checkpoints_with_a_4xx_and_still_serves(folder, name, setup, status, fragment):
-    from mnist_demo.app.rest import PATH, PredictRoute
-    from mnist_demo.app.state import AppContext, Settings
+    from mnist_demo.app.server.rest import PATH, PredictRoute
+    from mnist_demo.app.core.context import AppContext
+    from mnist_demo.app.core.settings import Settings
 
     setup(folder)
     route = PredictRoute(AppContext(Settings(checkpoint_dir=str(folder))), workers=1)

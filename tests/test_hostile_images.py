@@ -23,8 +23,8 @@ from gradio.components.image_editor import EditorData
 from gradio.data_classes import DataWithFiles, FileData
 from PIL import Image
 
-from mnist_demo.app import editor_guard
-from mnist_demo.app.rest import PATH, PredictRoute
+from mnist_demo.app.server import editor_guard
+from mnist_demo.app.server.rest import PATH, PredictRoute
 from mnist_demo.errors import ImageError
 from mnist_demo.images import FORMATS, MAX_PIXELS, WORK_PIXELS, reduction, to_uint8
 from mnist_demo.preprocess import as_array, to_mnist

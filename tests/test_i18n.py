@@ -1,4 +1,4 @@
-"""The app's languages (mnist_demo/app/i18n.py, locales/*.toml): no key missing in either language, the same
+"""The app's languages (mnist_demo/app/core/texts.py, server/i18n.py, locales/*.toml): no key missing in either language, the same
 placeholders on both sides, every text the page declares translatable, and the lookups' fallbacks.
 
 The page itself in Korean, in Chromium, is tests/test_journey_korean.py.
@@ -12,16 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from mnist_demo.app import i18n
-from mnist_demo.app.i18n import TEXTS, placeholders, resolve, t, tr
+from mnist_demo.app.core import texts
+from mnist_demo.app.server import i18n
+from mnist_demo.app.core.texts import TEXTS, placeholders, tr
+from mnist_demo.app.server.i18n import resolve, t
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
-APP = Path(i18n.__file__).parent
+APP = Path(texts.__file__).parent.parent
 
 
 def test_english_and_korean_are_both_there_and_named_in_themselves():
-    assert i18n.LANGUAGES["en"] == "English"
-    assert i18n.LANGUAGES["ko"] == "한국어"
+    assert texts.LANGUAGES["en"] == "English"
+    assert texts.LANGUAGES["ko"] == "한국어"
     assert i18n.choices()[:2] == [("English", "en"), ("한국어", "ko")]
 
 
@@ -96,15 +98,15 @@ def test_tr_formats_in_the_visitors_language_and_falls_back_to_english(tmp_path)
     assert tr("fr", "common.seconds", s=42) == "42 s"  # a language we lack: English
     (tmp_path / "en.toml").write_text('[a]\nb = "Hello {name}"\nc = "Bye"\n', encoding="utf-8")
     (tmp_path / "xx.toml").write_text('[a]\nb = "Hallo {name}"\n', encoding="utf-8")
-    texts = i18n.load(tmp_path)
-    assert texts == {"en": {"a.b": "Hello {name}", "a.c": "Bye"}, "xx": {"a.b": "Hallo {name}"}}
+    loaded = texts.load(tmp_path)
+    assert loaded == {"en": {"a.b": "Hello {name}", "a.c": "Bye"}, "xx": {"a.b": "Hallo {name}"}}
     with pytest.raises(KeyError):
         tr("ko", "no.such_key")
 
 
 def test_multi_line_texts_lose_only_the_toml_newlines(tmp_path):
     (tmp_path / "en.toml").write_text('[a]\nb = """\n**Bold**\nline two\n"""\n', encoding="utf-8")
-    assert i18n.load(tmp_path)["en"]["a.b"] == "**Bold**\nline two"
+    assert texts.load(tmp_path)["en"]["a.b"] == "**Bold**\nline two"
 
 
 @pytest.mark.parametrize("browser, expected", [
@@ -112,7 +114,7 @@ def test_multi_line_texts_lose_only_the_toml_newlines(tmp_path):
     ("", "en"), (None, "en"), ("x" * 5000, "en"), ("<script>", "en"),
 ])
 def test_pick_takes_the_browsers_language_when_we_have_it(browser, expected):
-    assert i18n.pick(browser) == expected
+    assert texts.pick(browser) == expected
 
 
 def test_resolve_reads_the_pages_markers_as_the_browser_does():
@@ -140,7 +142,7 @@ def test_the_switch_finds_gradios_language_module():
 def page_components():
     """The page's components a person can see: those not hidden themselves or inside a hidden block (the API's
     own hidden components keep their English names)."""
-    from mnist_demo.app import build_app
+    from mnist_demo.app.page import build_app
 
     config = build_app().get_config_file()
     by_id = {c["id"]: c for c in config["components"]}
@@ -199,7 +201,7 @@ def test_every_text_the_page_declares_is_translated():
 def test_a_checkpoints_recipe_in_either_language():
     """The recipe line shown in the Checkpoints table and the Draw tab's model line: words translated, code names
     (optimizer, lr, schedule) kept."""
-    from mnist_demo.app.library import hyperparameters
+    from mnist_demo.app.core.library import hyperparameters
 
     meta = {"config": {"optimizer": "adam", "lr": 0.003, "batch_size": 128, "schedule": "onecycle", "augment": True,
                        "limit": 6000}}
@@ -220,7 +222,8 @@ def test_resolve_reads_a_servers_own_filled_texts_from_its_page():
 def test_why_a_device_cannot_run_in_either_language():
     """The benchmark's reason a device is missing (its table, the GPU note): the app's English is the engine's."""
     from mnist_demo import bench
-    from mnist_demo.app.bench_tab import device_reason
+    from mnist_demo.app.tabs.bench import device_reason
+    from mnist_demo.devices import available_devices
 
     for code, english in bench.UNAVAILABLE.items():
         assert TEXTS["en"][f"device_reason.{code}"] == english
@@ -228,6 +231,6 @@ def test_why_a_device_cannot_run_in_either_language():
     why = ("no_cuda_gpu", {"cuda": "13.0"})
     assert device_reason(why) == bench.UNAVAILABLE["no_cuda_gpu"].format(cuda="13.0")
     assert "CUDA 13.0용" in device_reason(why, "ko")
-    entry = bench.device_entry("mps") if "mps" not in bench.available_devices() else None
+    entry = bench.device_entry("mps") if "mps" not in available_devices() else None
     if entry is not None:
         assert entry["reason"] == bench.unavailable_reason("mps") and entry["reason_code"] == "no_mps"

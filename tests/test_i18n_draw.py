@@ -8,12 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_demo.app import build_app, collection_ui, draw_tab, finetune_ui, i18n
-from mnist_demo.app.collection_ui import Teaching
-from mnist_demo.app.inside_ui import InsideUI, view
-from mnist_demo.app.jobs import STOPPED_BY_USER
-from mnist_demo.app.runner import Cancelled, Finished, Waiting
-from mnist_demo.app.state import YOURS, AppContext, CurrentModel, Settings, Visitor
+from mnist_demo.app.core import current, finetune_run, texts
+from mnist_demo.app.core.current import Origin
+from mnist_demo.app.page import build_app
+from mnist_demo.app.server import i18n
+from mnist_demo.app.tabs import draw as draw_tab
+from mnist_demo.app.tabs.draw import collection
+from mnist_demo.app.tabs.draw.collection import Teaching
+from mnist_demo.app.tabs.draw.inside import InsideUI, view
+from mnist_demo.app.core.jobs import STOPPED_BY_USER
+from mnist_demo.app.core.runner import Cancelled, Finished, Waiting
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import CurrentModel, YOURS
+from mnist_demo.app.core.settings import Settings
+from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.finetune import MAX_STEPS
 from mnist_demo.train import Progress
 from tests.app_server import make_default_checkpoint
@@ -50,14 +58,18 @@ def visitor(lang: str | None = None) -> Visitor:
     return v
 
 
-DRAW_MODULES = ("mnist_demo.app.draw_tab", "mnist_demo.app.collection_ui", "mnist_demo.app.finetune_ui")
+DRAW_MODULES = ("mnist_demo.app.tabs.draw", "mnist_demo.app.tabs.draw.collection", "mnist_demo.app.tabs.draw.finetune")
 
 
 def handler(demo, name: str):
-    """The function behind one of the Draw tab's events, by its API name or, for private ones, its own name."""
+    """The function behind one of the Draw tab's events, by its API name or, for private ones (and what a language
+    switch redraws), its own name."""
     for fn in demo.fns.values():
-        if getattr(fn.fn, "__module__", None) in DRAW_MODULES and name in (fn.api_name, fn.fn.__name__):
+        if name == fn.api_name or (getattr(fn.fn, "__module__", None) in DRAW_MODULES and name == fn.fn.__name__):
             return fn.fn
+    for redraw in demo.mnist_shared.redraws:
+        if redraw.fn.__module__ in DRAW_MODULES and name == redraw.fn.__name__:
+            return redraw.fn
     raise LookupError(name)
 
 
@@ -86,13 +98,16 @@ def test_your_current_model_is_named_in_the_visitors_language(ctx):
     predictor = ctx.library.predictor("default")
     for lang, expected in [("ko", "내 현재 모델 ("), ("en", "Your current model (")]:
         v = visitor(lang)
-        v.current = CurrentModel(predictor.model, predictor, {"model": "cnn", "accuracy": 0.9876}, "run 2", "r")
-        label = draw_tab.choices(ctx, v, v.language)[0][0]
+        v.current = CurrentModel(predictor.model, predictor, {"model": "cnn", "accuracy": 0.9876}, Origin("run", 2), "r")
+        label = current.choices(ctx, v, v.language)[0][0]
         assert label.startswith(expected) and "98.8" in label, label
         assert ("실행 2" if lang == "ko" else "run 2") in label
-    assert draw_tab.origin_text("fine-tuned, stopped early", "ko") == "미세 조정, 일찍 중지"
-    assert draw_tab.origin_text("checkpoint best", "ko") == "체크포인트 best"
-    assert draw_tab.origin_text("something new", "ko") == "something new"  # unknown: as it is
+    assert Origin(current.FINETUNED_STOPPED).text("ko") == "미세 조정, 일찍 중지"
+    assert Origin(current.CHECKPOINT, "best").text("ko") == "체크포인트 best"
+    assert Origin(current.FINETUNED_STOPPED).text() == "fine-tuned, stopped early"  # API clients read English
+    for code in (current.TRAINED, current.STOPPED, current.FINETUNED, current.FINETUNED_STOPPED, current.RUN,
+                 current.CHECKPOINT, current.UPLOAD):  # every origin a model can have is said in both languages
+        assert Origin(code, 1).text("ko") != Origin(code, 1).text("en")
 
 
 def test_the_answer_and_its_messages_follow_the_language(ctx):
@@ -124,9 +139,9 @@ def test_the_look_inside_speaks_korean(ctx):
 
 def test_the_counter_starts_as_the_page_declares_it_in_each_language():
     for lang in ("en", "ko"):
-        assert collection_ui.counter_text([0] * 10, lang) == i18n.tr(lang, "collection.counter_empty")
-    assert collection_ui.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0]).startswith("Kept so far:\n\n| 0 | 1 |")
-    assert collection_ui.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0], "ko").endswith("| **3** |")
+        assert collection.counter_text([0] * 10, lang) == texts.tr(lang, "collection.counter_empty")
+    assert collection.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0]).startswith("Kept so far:\n\n| 0 | 1 |")
+    assert collection.counter_text([1, 0, 0, 2, 0, 0, 0, 0, 0, 0], "ko").endswith("| **3** |")
 
 
 def test_keep_select_remove_and_download_in_korean(demo):
@@ -176,13 +191,13 @@ def test_a_language_switch_rewrites_the_first_texts_and_keeps_a_report(demo):
     on_language = handler(demo, "on_language")
     teaching = Teaching()
     idle_status = str(i18n.t("finetune.status_idle"))  # as the page declares it
-    idle_bar = collection_ui.idle_progress()
-    update = list(on_language(teaching, visitor("ko"), idle_status, idle_bar).values())
-    assert update[0] == i18n.tr("ko", "collection.counter_empty")
+    idle_bar = collection.idle_progress()
+    update = list(on_language(visitor("ko"), teaching, idle_status, idle_bar).values())
+    assert update[0] == texts.tr("ko", "collection.counter_empty")
     assert update[1].startswith("서로 다른 숫자를 두 가지 이상") and "시작 전" in update[2]
-    back = list(on_language(teaching, visitor("en"), update[1], update[2]).values())
-    assert back[1] == i18n.tr("en", "finetune.status_idle") and back[2] == idle_bar
-    report = list(on_language(teaching, visitor("ko"), "**Done**: 5 steps in 1.0 s.", "<div>x</div>").values())
+    back = list(on_language(visitor("en"), teaching, update[1], update[2]).values())
+    assert back[1] == texts.tr("en", "finetune.status_idle") and back[2] == idle_bar
+    report = list(on_language(visitor("ko"), teaching, "**Done**: 5 steps in 1.0 s.", "<div>x</div>").values())
     assert not isinstance(report[1], str) and not isinstance(report[2], str)  # gr.skip(): the report stays
 
 
@@ -205,12 +220,12 @@ def result(stopped=False, held_out=0):
 
 
 def test_the_before_and_after_report_in_korean_and_english():
-    text = finetune_ui.result_text(result(), "내 현재 모델 (방금 학습)", "ko")
+    text = finetune_run.result_text(result(), "내 현재 모델 (방금 학습)", "ko")
     assert text.startswith("**완료**: 12.3초 동안 스텝 1,200번. 내 현재 모델 (방금 학습)에서 미세 조정했습니다.")
     assert "- 내 그림: **50.0% → 87.5%** 정답, 학습에 쓴 그림 8개 기준" in text
     assert "**98.76% → 98.51%**" in text and "아래에서 저장하세요." in text
-    assert "따로 떼어 둔 그림 4개 기준" in finetune_ui.result_text(result(True, 4), "x", "ko")
-    english = finetune_ui.result_text(result(stopped=True, held_out=4), "default (shipped)")
+    assert "따로 떼어 둔 그림 4개 기준" in finetune_run.result_text(result(True, 4), "x", "ko")
+    english = finetune_run.result_text(result(stopped=True, held_out=4), "default (shipped)")
     assert english == ("**Stopped** after 1,200 steps. Fine-tuned from default (shipped).\n\n"
                        "- Your drawings: **50.0% → 87.5%** right, on the 4 drawings held aside (never trained on; at "
                        "least 5 of each digit, a fifth kept aside).\n"
@@ -219,7 +234,7 @@ def test_the_before_and_after_report_in_korean_and_english():
 
 
 def test_progress_lines_in_korean(ctx):
-    live = finetune_ui.FineTuneView(ctx, 8, 100, "ko")
+    live = finetune_run.FineTuneView(ctx, 8, 100, "ko")
     assert live.text == "**시작하는 중...**" and "빈자리를 기다리는 중..." in live.html()
     live.apply(Waiting(position=2, waiting=2, running=1, waited_s=1.0))
     assert live.text.startswith("**대기 중: 2번째입니다** (실행 자리 ") and live.bar == "대기 중: 2번째"
@@ -229,10 +244,10 @@ def test_progress_lines_in_korean(ctx):
     assert live.bar == "스텝 10 / 100 · 10% · 약 1분 30초 남음 · 손실 0.457"
     live.apply(Finished(result(stopped=True), STOPPED_BY_USER, 13.0))
     assert live.bar == "중지: 12.3초 동안 스텝 1,200번 (직접 중지함)" and live.state == "stopped"
-    left = finetune_ui.FineTuneView(ctx, 8, 100, "ko")
+    left = finetune_run.FineTuneView(ctx, 8, 100, "ko")
     left.apply(Cancelled(STOPPED_BY_USER))
     assert left.text == "**실행하지 않음**: 직접 중지함. 바뀐 것은 없습니다."
-    english = finetune_ui.FineTuneView(ctx, 8, 100)
+    english = finetune_run.FineTuneView(ctx, 8, 100)
     english.apply(Progress(epoch=1, epochs=1, batch=9, batches=100, current=640, size=6400, step=10, total_steps=100,
                            loss=0.4567, lr=0.01, samples_per_s=64.0, elapsed_s=10.0))
     assert english.bar == "Step 10 of 100 · 10% · about 1 min 30 s left · loss 0.457"

@@ -12,10 +12,16 @@ import pandas as pd
 import pytest
 
 from mnist_demo import bench
-from mnist_demo.app import Settings, bench_tab, build_app, checkpoints_tab, mistakes_tab
-from mnist_demo.app.i18n import resolve
-from mnist_demo.app.library import COLUMNS
-from mnist_demo.app.state import YOURS, new_visitor
+from mnist_demo.app.core import analyses
+from mnist_demo.app.core.settings import Settings
+from mnist_demo.app.page import build_app
+from mnist_demo.app.tabs import bench as bench_tab
+from mnist_demo.app.tabs import checkpoints as checkpoints_tab
+from mnist_demo.app.tabs import mistakes as mistakes_tab
+from mnist_demo.app.server.i18n import resolve
+from mnist_demo.app.core.library import COLUMNS
+from mnist_demo.app.core.current import YOURS
+from mnist_demo.app.core.visitor import new_visitor
 from tests.app_server import SHIPPED
 
 
@@ -99,15 +105,15 @@ def test_mistakes_refusals_in_korean(app):
     assert out["mistakes-status"] == "**하지 않았습니다.** 모델: 'nope'은(는) 쓸 수 없습니다. 목록에서 고르세요"
     assert values(handler(app, mistakes_tab, "on_pick")("nope", visitor(), None))["mistakes-status"] == \
         "**Not done.** Model: 'nope' is not available; choose one from the list"
-    with pytest.raises(mistakes_tab.Unavailable) as mine:
-        mistakes_tab.mistakes_for(app.mnist_context, visitor("ko"), YOURS)
+    with pytest.raises(analyses.Unavailable) as mine:
+        analyses.mistakes_for(app.mnist_context, visitor("ko"), YOURS)
     assert str(mine.value) == ("You have no model of your own yet: train one in the Train tab, or pick another "
                                "model above.")  # English for API clients and logs
-    assert mistakes_tab.why_not(mine.value, "ko") == ("아직 내 모델이 없습니다. 학습 탭에서 모델을 학습시키거나 위에서 "
+    assert analyses.why_not(mine.value, "ko") == ("아직 내 모델이 없습니다. 학습 탭에서 모델을 학습시키거나 위에서 "
                                                       "다른 모델을 고르세요.")
-    with pytest.raises(mistakes_tab.Unavailable) as gone:
-        mistakes_tab.mistakes_for(app.mnist_context, visitor("ko"), "gone")
-    assert mistakes_tab.why_not(gone.value, "ko") == "체크포인트 'gone'이(가) 없습니다"
+    with pytest.raises(analyses.Unavailable) as gone:
+        analyses.mistakes_for(app.mnist_context, visitor("ko"), "gone")
+    assert analyses.why_not(gone.value, "ko") == "체크포인트 'gone'이(가) 없습니다"
     click = types.SimpleNamespace(index=[3, 0])
     assert values(handler(app, mistakes_tab, "on_cell")("default", visitor("ko"), click)) == {
         "mistakes-cell-title": "개수가 있는 칸(첫 열 제외)을 클릭하면 그 이미지를 볼 수 있습니다."}

@@ -8,14 +8,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from mnist_demo.app import i18n, run_text, state, train_tab
-from mnist_demo.app.compare import table
-from mnist_demo.app.i18n import tr
-from mnist_demo.app.jobs import (CONSUMER_GONE, PAGE_CLOSED, REASON_KEYS, STOPPED_BY_USER, AlreadyActive, Busy,
-                                 JobQueue, reason_text)
-from mnist_demo.app.live import LiveRun, Phase
-from mnist_demo.app.runner import Finished, Started, Waiting
-from mnist_demo.app.runs import COMPARISONS, KeptRun, Runs, labels, table_columns, table_rows
+from mnist_demo.app.core import run_text
+from mnist_demo.app.core.settings import Settings
+from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.page import build_app
+from mnist_demo.app.server import i18n
+from mnist_demo.app.tabs import train as train_tab
+from mnist_demo.app.tabs.train.runs_panel import table
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.core.jobs import (BUSY, CONSUMER_GONE, FINISHED, PAGE_CLOSED, SHUTTING_DOWN, STOPPED, STOPPED_BY_USER,
+                                 AlreadyActive, Busy, JobQueue, reason_text, time_cap)
+from mnist_demo.app.core.live import LiveRun, Phase
+from mnist_demo.app.core.runner import Finished, Started, Waiting
+from mnist_demo.app.core.runs import COMPARISONS, KeptRun, Runs, labels, table_columns, table_rows
 from mnist_demo.config import PRESET_HELP, PRESETS, make_config
 from mnist_demo.models import MODELS
 from mnist_demo.train import Progress
@@ -51,8 +56,8 @@ def test_the_english_texts_are_the_ones_the_code_used_to_build():
     assert tr("en", "runs.try_info") == " ".join(f"*{c.title}*: {c.info}." for c in COMPARISONS)
     for c in COMPARISONS:
         assert tr("en", f"runs.try_{c.key}") == c.title
-    for reason, key in REASON_KEYS.items():
-        assert tr("en", key) == reason
+    for reason in (STOPPED_BY_USER, CONSUMER_GONE, PAGE_CLOSED, SHUTTING_DOWN, FINISHED, BUSY, STOPPED, time_cap(600)):
+        assert tr("en", f"jobs.{reason.code}", **reason.values) == reason  # the English string is the text
 
 
 # --------------------------------------------------------------------------- run_text, live
@@ -136,7 +141,7 @@ def test_run_names_and_the_runs_table_in_korean():
     row = table_rows([kept(1, augmented, stopped=True)], {1: "증강"}, "ko")[0]
     assert row[6] == "0.5 (중지됨)" and row[7] == "예" and row[10] == "50.00%" and row[11] == "3.2초"
 
-    visitor = state.Visitor()
+    visitor = Visitor()
     visitor.language = "ko"
     visitor.runs.add(kept(1, plain))
     visitor.runs.add(kept(2, augmented))
@@ -163,7 +168,8 @@ def test_the_queue_messages_in_korean_and_english():
     first.cancel()
     first.release()
     jobs.close()
-    assert reason_text("the time limit of 600 s per run was reached", "ko") == "학습 한 번의 시간 제한 600초에 도달함"
+    assert time_cap(600) == "the time limit of 600 s per run was reached"
+    assert reason_text(time_cap(600), "ko") == "학습 한 번의 시간 제한 600초에 도달함"
     assert reason_text(PAGE_CLOSED, "ko") == "페이지를 닫음" and reason_text(CONSUMER_GONE) == CONSUMER_GONE
     assert reason_text("something else", "ko") == "something else" and reason_text(None, "ko") is None
 
@@ -172,9 +178,8 @@ def test_the_queue_messages_in_korean_and_english():
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    from mnist_demo.app import build_app
 
-    demo = build_app(state.Settings(checkpoint_dir=str(tmp_path_factory.mktemp("ckpt")), stale_after_s=None))
+    demo = build_app(Settings(checkpoint_dir=str(tmp_path_factory.mktemp("ckpt")), stale_after_s=None))
     yield demo
     demo.mnist_context.jobs.close()
 
@@ -184,7 +189,7 @@ def handler(demo, api_name):
 
 
 def korean_visitor():
-    visitor = state.Visitor()
+    visitor = Visitor()
     visitor.language = "ko"
     return visitor
 
@@ -204,7 +209,7 @@ def test_stop_save_and_run_buttons_answer_in_korean(app):
     visitor = korean_visitor()
     stop = handler(app, "stop")
     assert stop.fn(visitor) == "학습 중인 것이 없습니다."
-    assert stop.fn(state.Visitor()) == "Nothing of yours is training."
+    assert stop.fn(Visitor()) == "Nothing of yours is training."
     save = handler(app, "save").fn("mine", visitor, SimpleNamespace(username=None))
     assert list(save.values()) == ["**하지 않았습니다.** 아직 저장할 모델이 없습니다: 먼저 학습하세요 (또는 체크포인트 탭에서 "
                                    "불러오거나 업로드하세요)."]
@@ -229,8 +234,9 @@ def test_a_tiny_training_streams_korean_status_and_table(app):
     frames = [v for u in updates for v in u.values() if hasattr(v, "columns")]
     assert frames and list(frames[-1].columns) == table_columns("ko") and frames[-1].iloc[0, 1] == "학습 1"
     # The switch to English rewrites the finished run's status line and its table at once.
-    switch = next(f for f in app.fns.values() if getattr(f.fn, "__name__", "") == "switch_language").fn
-    shown = {getattr(c, "elem_id", None): v for c, v in switch(visitor, "en").items()}
+    block = next(f for f in app.fns.values() if getattr(f.fn, "__name__", "") == "switch_language")
+    others = [getattr(c, "value", None) for c in block.inputs[2:]]  # what the other tabs' redraws read
+    shown = {getattr(c, "elem_id", None): v for c, v in block.fn(visitor, "en", *others).items()}
     assert visitor.language == "en"
     assert shown["train-status"].startswith("**Done.** Test accuracy")
     assert "Finished after 1.00 epochs, 16 steps" in shown["train-progress"]

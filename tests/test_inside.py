@@ -54,7 +54,7 @@ def test_the_saliency_is_where_the_ink_is(seven):
 
 def test_conv_maps_are_the_channels_after_the_first_relu_strongest_first(seven):
     model = load_checkpoint("default").model.eval()
-    name, conv, relu = first_layer(model)
+    conv, relu = first_layer(model)
     assert isinstance(conv, nn.Conv2d) and isinstance(relu, nn.ReLU)
     with torch.no_grad():
         features = model.features  # Standardize, conv, batch norm, ReLU, ...

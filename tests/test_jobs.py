@@ -1,4 +1,4 @@
-"""mnist_demo.app.jobs and .runner: admission, the waiting line, cancellation, caps and run_job, with real threads."""
+"""mnist_demo.app.core.jobs and .runner: admission, the waiting line, cancellation, caps and run_job, with real threads."""
 
 import os
 import sys
@@ -8,9 +8,9 @@ import time
 import pytest
 
 from mnist_demo.errors import DemoError
-from mnist_demo.app.jobs import (CANCELLED, CONSUMER_GONE, DONE, RUNNING, STOPPED_BY_USER, WAITING, AlreadyActive,
+from mnist_demo.app.core.jobs import (CANCELLED, CONSUMER_GONE, DONE, RUNNING, STOPPED_BY_USER, WAITING, AlreadyActive,
                                   Busy, JobQueue)
-from mnist_demo.app.runner import JOB_NICENESS, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.core.runner import JOB_NICENESS, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 
 
 def wait_until(predicate, timeout=5.0, interval=0.01):

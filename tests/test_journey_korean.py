@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from mnist_demo.app.i18n import TEXTS, placeholders
+from mnist_demo.app.core.texts import TEXTS, placeholders
 from tests.browser import CHROMIUM, DESKTOP, PHONE, Finger, draw_with_mouse, expect_digit, horizontal_overflow, \
     open_page, open_tab, set_number, shot
 

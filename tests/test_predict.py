@@ -17,7 +17,7 @@ from mnist_demo.config import make_config
 from mnist_demo.data import cached_mnist
 from mnist_demo.errors import CheckpointError, ImageError
 from mnist_demo.models import build_model
-from mnist_demo.predict import BLANK, Predictor, cached_predictor, predict_files, top_k
+from mnist_demo.predict import BLANK, Predictor, cached_predictor, predict_files
 from mnist_demo.train import train
 from tests.digits import draw
 
@@ -76,19 +76,11 @@ def test_blank_drawing(predictor):
         assert result is BLANK and result.blank
         assert result.probabilities is None and result.digit is None and result.preview is None
         assert result.message == "Draw a digit"
-        assert top_k(result.probabilities) == []
 
 
 def test_unreadable_image_raises_image_error(predictor):
     with pytest.raises(ImageError):
         predictor.predict(b"not an image")
-
-
-def test_top_k():
-    probs = {str(d): p for d, p in enumerate([0.05, 0.5, 0.05, 0.0, 0.2, 0.0, 0.0, 0.2, 0.0, 0.0])}
-    assert top_k(probs) == [(1, 0.5), (4, 0.2), (7, 0.2)]  # ties: the smaller digit first
-    assert top_k(probs, k=1) == [(1, 0.5)]
-    assert len(top_k(probs, k=20)) == 10 and top_k(probs, k=0) == []
 
 
 def test_the_predictor_keeps_its_own_frozen_copy(trained):

@@ -9,7 +9,7 @@ from PIL import Image
 
 from mnist_demo.data import normalize
 from mnist_demo.errors import ImageError
-from mnist_demo.preprocess import MAX_PIXELS, require_digit, to_mnist
+from mnist_demo.preprocess import MAX_PIXELS, to_mnist
 from tests.digits import LINE, draw
 
 
@@ -138,11 +138,6 @@ def test_tiny_drawings_are_enlarged():
 def test_blank_is_none(blank):
     assert to_mnist(blank) is None
 
-
-def test_require_digit_explains_a_blank():
-    with pytest.raises(ImageError, match="Draw a digit"):
-        require_digit(Image.new("RGB", (10, 10), "white"))
-    assert require_digit(draw(1)).image28.max() == 255
 
 
 def _i16(image):

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from mnist_demo.app.rest import PATH, PredictRoute
-from mnist_demo.app.state import AppContext, Settings
+from mnist_demo.app.server.rest import PATH, PredictRoute
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.settings import Settings
 from tests.digits import one_png
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "default.pt"

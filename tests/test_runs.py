@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from mnist_demo.app.curves import SAMPLE_SUFFIX, curves, series_of
-from mnist_demo.app.live import FULL, SAMPLE, LiveRun
-from mnist_demo.app.runs import COMPARISONS, MAX_RUNS, PALETTE, KeptRun, Runs, labels, table_rows
+from mnist_demo.app.core.curves import SAMPLE_SUFFIX, curves, series_of
+from mnist_demo.app.core.live import FULL, SAMPLE, LiveRun
+from mnist_demo.app.core.runs import COMPARISONS, MAX_RUNS, PALETTE, KeptRun, Runs, labels, table_rows
 from mnist_demo.config import PRESETS, make_config
 from mnist_demo.train import Evaluation, Progress
 
@@ -123,7 +123,7 @@ def test_table_rows_and_the_comparisons_are_valid_configs():
 
 
 def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
-    from mnist_demo.app.state import Visitor
+    from mnist_demo.app.core.visitor import Visitor
 
     one, two = Visitor(), Visitor()
     kept(one.runs)
@@ -133,7 +133,7 @@ def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
 
 
 def test_the_preset_box_says_which_values_were_changed_by_hand():
-    from mnist_demo.app.run_text import preset_info
+    from mnist_demo.app.core.run_text import preset_info
 
     PRESET_INFO = "Fills the controls below with a tested recipe"
 
