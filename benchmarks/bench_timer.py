@@ -4,7 +4,7 @@ Usage: python benchmarks/bench_timer.py [--model mlp] [--batch-sizes 1,64,1024] 
 
 For each cell (training step, inference; each batch size), in alternating rounds:
 - plain: a synchronised loop, time.perf_counter() around each of N calls after 3 warm-up calls, median;
-- bench: mnist_demo.bench_core.time_runs (warm-up, synchronise, clock, per-cell budget), median;
+- bench: mnist_demo.bench.core.time_runs (warm-up, synchronise, clock, per-cell budget), median;
 - blocked: Timer(...).blocked_autorange(min_run_time=0.5).median;
 - adaptive: Timer(...).adaptive_autorange(max_run_time=2).median.
 Timer runs with num_threads=torch.get_num_threads() (its default, 1 thread, would time another thing).
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from torch.utils.benchmark import Timer  # noqa: E402
 
-from mnist_demo import bench_core as bench  # noqa: E402
+import mnist_demo.bench.core as bench  # noqa: E402
 from mnist_demo.models import build_model  # noqa: E402
 
 

@@ -43,6 +43,15 @@ def resolve_device(name: str | None) -> torch.device:
     return torch.device(name)
 
 
+def sync(device: torch.device) -> None:
+    """Block until the device's queued work is done (a no-op on cpu, whose ops return when finished): what a
+    clock read around device work needs first (the benchmark's timings, the tutorial loop's)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def native_bf16(device: torch.device | str) -> bool:
     """Whether `device` computes in bfloat16 natively: a CUDA GPU that supports it (Ampere and later), or a
     CPU with AMX or AVX-512 BF16 units. Elsewhere bf16 is emulated and slower than fp32."""

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mnist_demo.bench_core import sync
 from mnist_demo.data import BUNDLED_DIR, FILES, find_file, missing_message
+from mnist_demo.devices import sync
 from mnist_demo.errors import DataError
 from mnist_demo.models import build_model
 

@@ -1,6 +1,5 @@
 """The benchmark's CPU path end to end (small batches, few repeats), its validation and its guard rails."""
 
-import argparse
 import contextlib
 import json
 import threading
@@ -9,10 +8,14 @@ import time
 import pytest
 import torch
 
-from mnist_demo import bench, bench_core, bench_memory, bench_report
+from mnist_demo import bench
+from mnist_demo.bench import core as bench_core, memory as bench_memory, reading as bench_reading
+from mnist_demo.bench import report as bench_report, sweep as bench_sweep
+from mnist_demo.cli import main as cli_main
 from mnist_demo.errors import ConfigError
 from mnist_demo.app.jobs import JobQueue
 from mnist_demo.app.runner import Finished, run_job
+from mnist_demo.models import build_model, param_count
 
 SIZES = (1, 8, 32)
 HAS_CUDA = torch.cuda.is_available()
@@ -174,7 +177,7 @@ def _no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("work started although the batch size should have been refused")
     for name in ("one_time_costs", "sweep_device"):
-        monkeypatch.setattr(bench, name, forbidden)
+        monkeypatch.setattr(bench_sweep, name, forbidden)
     monkeypatch.setattr(bench_memory, "host_busy_share", forbidden)
     for name in ("make_train_step", "make_inference"):
         monkeypatch.setattr(bench_core, name, forbidden)
@@ -211,7 +214,7 @@ def test_batch_size_over_the_memory_cap_is_refused_before_any_work(monkeypatch, 
 def test_cli_refuses_an_over_cap_batch_size_with_one_line(monkeypatch, capsys):
     monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 24 * GIB)
     _no_work(monkeypatch)
-    assert bench_report.run_cli(_args("--model", "cnn", "--batch-sizes", "1,65536")) == 2
+    assert cli_main(["bench", "--model", "cnn", "--batch-sizes", "1,65536"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -225,14 +228,14 @@ def test_estimate_is_never_under_the_measured_need():
                 ("cnn-small", bench.TRAIN): 142462, ("tutorial", bench.INFER): 13544,
                 ("mlp", bench.INFER): 15734, ("cnn", bench.INFER): 84650, ("cnn-small", bench.INFER): 52213}
     for (name, op), per_sample in measured.items():
-        model = bench.build_model(name)
-        estimate = bench_memory.estimated_bytes(op, 4096, bench_memory.activation_bytes_per_sample(model), bench.param_count(model))
+        model = build_model(name)
+        estimate = bench_memory.estimated_bytes(op, 4096, bench_memory.activation_bytes_per_sample(model), param_count(model))
         assert 4096 * per_sample <= estimate <= 3 * 4096 * per_sample, (name, op)
 
 
 def test_a_cell_over_the_cap_when_it_comes_is_not_run(monkeypatch):
     """Memory can shrink after the up-front check: each cell is checked again just before it runs."""
-    monkeypatch.setattr(bench, "check_memory", lambda *args: None)  # as if the host had had room at first
+    monkeypatch.setattr(bench_sweep, "check_memory", lambda *args: None)  # as if the host had had room at first
     monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 48 * MIB)
     report = small_run(devices=["cpu"], batch_sizes=(1, 4096), repeats=1, warmup=0)
     big = [r for r in report["rows"] if r["batch_size"] == 4096]
@@ -246,7 +249,7 @@ def test_a_cell_over_the_cap_when_it_comes_is_not_run(monkeypatch):
 
 def test_one_time_step_over_the_cap_is_not_run(monkeypatch):
     monkeypatch.setattr(bench_memory, "host_memory_available", lambda: 48 * MIB)
-    rows = bench.one_time_costs("cpu", "mlp", 4096)
+    rows = bench_sweep.one_time_costs("cpu", "mlp", 4096)
     assert len(rows) == 1 and rows[0]["ms"] is None and rows[0]["note"].startswith("not run: batch size 4096")
 
 
@@ -424,7 +427,7 @@ def test_layer_checks_only_where_they_cannot_distort_the_timing(monkeypatch, run
 @pytest.mark.parametrize("name", ["tutorial", "mlp", "cnn", "cnn-small"])
 def test_layer_checks_stop_a_real_step_in_its_backward_and_leave_the_model_clean(name):
     """Backward checks sit on autograd nodes, so in-place ReLUs (cnn) are untouched; hooks go away after."""
-    model = bench.build_model(name)
+    model = build_model(name)
     step = bench_core.make_train_step(model, bench_core.make_optimizer(name, model), 8, torch.device("cpu"))
     stop = threading.Event()
     last = [m for m in model.modules() if not list(m.children())][-1]
@@ -459,15 +462,9 @@ def test_summarize_median_and_spread():
     assert stats["samples_per_s"] == pytest.approx(10 / 0.003)
 
 
-def _args(*argv):
-    parser = argparse.ArgumentParser()
-    bench_report.add_arguments(parser)
-    return parser.parse_args(list(argv))
-
-
-def test_run_cli_json(capsys):
-    code = bench_report.run_cli(_args("--devices", "cpu,cuda", "--batch-sizes", "1,8", "--repeats", "2", "--warmup", "0",
-                               "--json"))
+def test_cli_json(capsys):
+    code = cli_main(["bench", "--devices", "cpu,cuda", "--batch-sizes", "1,8", "--repeats", "2", "--warmup", "0",
+                     "--json"])
     out = capsys.readouterr().out
     assert code == 0
     document = json.loads(out)
@@ -476,8 +473,8 @@ def test_run_cli_json(capsys):
     assert any(d["name"] == "cpu" and "threads" in d["description"] for d in document["devices"])
 
 
-def test_run_cli_table(capsys):
-    assert bench_report.run_cli(_args("--devices", "cpu", "--batch-sizes", "4", "--repeats", "1", "--warmup", "0")) == 0
+def test_cli_table(capsys):
+    assert cli_main(["bench", "--devices", "cpu", "--batch-sizes", "4", "--repeats", "1", "--warmup", "0"]) == 0
     out = capsys.readouterr().out
     assert "train step" in out and "inference" in out and "samples/s per train step" in out
 
@@ -486,8 +483,8 @@ def test_run_cli_table(capsys):
     (("--batch-sizes", "0,64"), "batch_sizes"), (("--repeats", "0"), "repeats"),
     (("--devices", "gpu"), "devices"), (("--model", "resnet"), "model"),
 ])
-def test_run_cli_bad_input_exits_2_with_one_line(capsys, argv, field):
-    assert bench_report.run_cli(_args(*argv)) == 2
+def test_cli_bad_input_exits_2_with_one_line(capsys, argv, field):
+    assert cli_main(["bench", *argv]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -512,7 +509,7 @@ def test_reading_with_cuda_rows_names_the_crossover_and_the_copy():
             _fake_row("cuda", bench.COPY, 4096, 2.0)]
     bench.add_speedups(rows)
     devices = [{"name": "cpu", "available": True}, {"name": "cuda", "available": True}]
-    lines = bench_report.reading({"rows": rows, "model": "mlp", "devices": devices})
+    lines = bench_reading.reading({"rows": rows, "model": "mlp", "devices": devices})
     assert lines[0].startswith("At batch 1 the CPU wins (0.500 vs 1.500 ms")
     assert lines[1].startswith("From batch 256 cuda is faster (10.0x), up to 100x at batch 4096")
     assert "2.000 ms (50% of a step)" in lines[1]
@@ -522,7 +519,7 @@ def test_reading_with_cuda_rows_names_the_crossover_and_the_copy():
 def test_reading_cpu_only_single_batch_size():
     rows = [_fake_row("cpu", bench.TRAIN, 64, 4.0)]
     devices = [{"name": "cpu", "available": True}, {"name": "cuda", "available": False, "reason": "absent"}]
-    lines = bench_report.reading({"rows": rows, "model": "mlp", "devices": devices})
+    lines = bench_reading.reading({"rows": rows, "model": "mlp", "devices": devices})
     assert "at batch 64 runs at 16,000 samples/s (4.000 ms per step)" in lines[0]
     assert len(lines) == 2
 

@@ -1,5 +1,5 @@
 """The benchmark's two-line reading in the visitor's language: the engine says it in English
-(mnist_demo/bench_report.py: `reading_parts` -> `reading_text`, the CLI and `report["reading"]`), the app says the
+(mnist_demo/bench/reading.py: `reading_parts` -> `reading_text`, the CLI and `report["reading"]`), the app says the
 same pieces from the locale files' [bench_reading] texts (mnist_demo/app/bench_tab.py: `reading_value`). For every
 branch of the reading, the app's English equals the engine's, byte for byte, and the Korean is Hangul with the
 figures filled in. The reports are synthetic: rows with chosen timings, as tests/test_bench.py builds them."""
@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from mnist_demo import bench, bench_core, bench_report
+from mnist_demo import bench
+from mnist_demo.bench import core as bench_core, reading as bench_reading
 from mnist_demo.app.bench_tab import reading_value
 from mnist_demo.app.common import md_escape
 from mnist_demo.app.i18n import TEXTS, tr
@@ -75,23 +76,23 @@ CASES = {
 @pytest.fixture(params=sorted(CASES))
 def case(request, monkeypatch):
     rep, idle, codes, phrase = CASES[request.param]
-    monkeypatch.setattr(bench_report, "available_devices", lambda: ["cpu", *idle])
+    monkeypatch.setattr(bench_reading, "available_devices", lambda: ["cpu", *idle])
     return rep, codes, phrase
 
 
 def test_the_branch_is_the_one_meant(case):
     rep, codes, phrase = case
-    parts = bench_report.reading_parts(rep)
+    parts = bench_reading.reading_parts(rep)
     assert [[code for code, _ in line] for line in parts] == codes
-    assert phrase in " ".join(bench_report.reading(rep))
+    assert phrase in " ".join(bench_reading.reading(rep))
 
 
 def test_the_apps_english_is_the_engines_byte_for_byte(case):
     rep, _, _ = case
-    english = bench_report.reading(rep)
-    parts = bench_report.reading_parts(rep)
+    english = bench_reading.reading(rep)
+    parts = bench_reading.reading_parts(rep)
     say = lambda code, **values: tr("en", f"bench_reading.{code}", **values)  # noqa: E731
-    assert bench_report.reading_text(parts, say) == english
+    assert bench_reading.reading_text(parts, say) == english
     assert reading_value({"reading_parts": parts}, "en") == tr("en", "bench.reading", first=md_escape(english[0]),
                                                                second=md_escape(english[1]))
     assert reading_value({"reading_parts": parts}) == reading_value({"reading_parts": parts}, "en")
@@ -99,7 +100,7 @@ def test_the_apps_english_is_the_engines_byte_for_byte(case):
 
 def test_korean_is_hangul_with_the_figures_filled_in(case):
     rep, _, _ = case
-    parts = bench_report.reading_parts(rep)
+    parts = bench_reading.reading_parts(rep)
     text = reading_value({"reading_parts": parts}, "ko")
     assert text.startswith("**해석.** ")
     lines = text.split("\n\n")
@@ -110,7 +111,7 @@ def test_korean_is_hangul_with_the_figures_filled_in(case):
         for _, values in pieces:
             for value in values.values():
                 assert md_escape(value) in line, (value, line)
-    english = " ".join(bench_report.reading(rep))
+    english = " ".join(bench_reading.reading(rep))
     words = set(re.findall(r"[a-z]{5,}", re.sub(r"--[a-z-]+", " ", text)))  # command-line options stay as they are
     assert not words & {"batch", "training", "faster", "present", "copying", "stopped", "sizes", "never"}
     assert text != english
@@ -118,15 +119,15 @@ def test_korean_is_hangul_with_the_figures_filled_in(case):
 
 def test_every_piece_is_reached_by_a_case_and_both_languages_have_it():
     reached = {code for rep, _, codes, _ in CASES.values() for line in codes for code in line}
-    assert reached == set(bench_report.READING)
+    assert reached == set(bench_reading.READING)
     for lang in ("en", "ko"):
         keys = {key.split(".", 1)[1] for key in TEXTS[lang] if key.startswith("bench_reading.")}
-        assert keys == set(bench_report.READING), lang
-    assert all(TEXTS["en"][f"bench_reading.{code}"] == text for code, text in bench_report.READING.items())
+        assert keys == set(bench_reading.READING), lang
+    assert all(TEXTS["en"][f"bench_reading.{code}"] == text for code, text in bench_reading.READING.items())
 
 
 def test_a_real_report_carries_its_pieces_and_says_them_in_english():
     rep = bench.run_benchmark(devices=["cpu"], batch_sizes=(2,), repeats=1, warmup=0, time_budget_s=None)
-    assert rep["reading"] == bench_report.reading_text(rep["reading_parts"])
+    assert rep["reading"] == bench_reading.reading_text(rep["reading_parts"])
     assert rep["reading"][0].startswith("CPU only: a 'mlp' training step at batch 2 runs at ")
     assert "**해석.** CPU만: 'mlp' 학습 스텝은 배치 2에서 " in reading_value(rep, "ko")

@@ -1,4 +1,4 @@
-"""The CPU vs CUDA tab: runs the engine benchmark (`bench.py`) through the shared jobs queue, exclusively,
+"""The CPU vs CUDA tab: runs the engine benchmark (`mnist_demo.bench`) through the shared jobs queue, exclusively,
 so it never runs at the same time as a training and its figures are not polluted.
 
 Like the Train tab, Run is greyed while the benchmark runs and Stop only then; Stop (and the server's
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from mnist_demo import bench, bench_report
+from mnist_demo import bench
 from mnist_demo.app import teach
 from mnist_demo.app.common import error_text, md_escape, refused, seconds
 from mnist_demo.app.i18n import DEFAULT, TEXTS, filled, t, tr
@@ -207,9 +207,9 @@ def stopped_text(report: dict, reason: str | None, lang: str | None = None) -> s
 
 def reading_value(report: dict, lang: str | None = None) -> str:
     """The engine's two-line reading of the figures, said in `lang`: its pieces (`report["reading_parts"]`, codes
-    of bench_report.READING) read from the [bench_reading] texts; English is the engine's own, byte for byte."""
+    of bench.READING) read from the [bench_reading] texts; English is the engine's own, byte for byte."""
     say = lambda code, **values: tr(lang, f"bench_reading.{code}", **values)  # noqa: E731
-    first, second = bench_report.reading_text(report["reading_parts"], say)
+    first, second = bench.reading_text(report["reading_parts"], say)
     return tr(lang, "bench.reading", first=md_escape(first), second=md_escape(second))
 
 def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:

@@ -12,7 +12,7 @@ import time
 import torch
 from torch import nn
 
-from mnist_demo.bench_core import INFER, MAX_BATCH_SIZE, OP_LABELS, TRAIN
+from mnist_demo.bench.core import INFER, MAX_BATCH_SIZE, OP_LABELS, TRAIN
 
 # Memory caps: the share of what is available that one cell may be estimated to need. The host's share is half:
 # the host is shared (other processes, the app's visitors, whatever grows while the benchmark runs), and Linux

@@ -1,17 +1,14 @@
 """CPU vs CUDA (and MPS) timing: what one training step and one inference pass cost per device and batch size.
 
-This module runs the sweep; docs/cpu-vs-cuda.md says how and why it measures as it does.
-- bench_core: the timed operations, the clock (synchronised before every read), timed runs, medians, Stop
-  checks between runs and between the layers of a long run.
-- bench_memory: the memory cap. A batch size over it is refused before anything runs (ConfigError naming
-  it); each cell is checked again just before it runs and becomes a "not run" row when over.
-- bench_report: the table, the plot and the two-line reading as text; the command line.
-- bench_epoch: the optional full epoch, the tutorial loop against the engine's `train()`.
+This module runs the sweep (`run_benchmark`); docs/cpu-vs-cuda.md says how and why it measures as it does, and
+mnist_demo/bench/__init__.py draws the package. One-time costs (CUDA context, first kernel, libraries, a cold
+first step) are measured first and reported apart. Out of memory becomes a row, and the sweep goes on. Stop (a
+`threading.Event`: the app's Stop button, the jobs queue's wall-clock cap) ends the run within about a layer's
+time, keeping the cells finished so far. A batch size over the memory cap is refused before anything runs
+(ConfigError naming it); each cell is checked again just before it runs and becomes a "not run" row when over.
 
-One-time costs (CUDA context, first kernel, libraries, a cold first step) are measured first and reported
-apart. Out of memory becomes a row, and the sweep goes on. Stop (a `threading.Event`: the app's Stop button,
-the jobs queue's wall-clock cap) ends the run within about a layer's time, keeping the cells finished so far.
-
+The report it returns is data and the English the command line prints (`reading`: the notes and the two-line
+reading); the table and the plot are made from it by `report`, which this module never imports.
 Pure PyTorch: this module never imports gradio.
 """
 
@@ -25,87 +22,18 @@ from typing import Callable
 import torch
 from torch import nn
 
-from mnist_demo import bench_core as core
-from mnist_demo import bench_memory as memory
-from mnist_demo.bench_core import (COPY, INFER, LONG_RUN_S, MAX_BATCH_SIZE, MIN_RUNS, OP_LABELS,  # noqa: F401
-                                   TRAIN, BenchStopped)
-from mnist_demo.config import choice, number, whole_number
-from mnist_demo.devices import KNOWN, available_devices, cpu_model, describe
+import mnist_demo.bench.core as core
+import mnist_demo.bench.memory as memory
+from mnist_demo.bench.core import COPY, INFER, LONG_RUN_S, MIN_RUNS, TRAIN, BenchStopped
+from mnist_demo.bench.epoch import epoch_rows
+from mnist_demo.bench.options import (DEFAULT_BATCH_SIZES, DEFAULT_MODEL, DEFAULT_REPEATS, DEFAULT_TIME_BUDGET_S,
+                                      DEFAULT_WARMUP, validate_batch_sizes, validate_devices, validate_model,
+                                      validate_repeats, validate_time_budget, validate_warmup)
+from mnist_demo.bench.reading import notes, reading_parts, reading_text
+from mnist_demo.bench.rows import add_speedups, make_row, oom_row, refused_row
+from mnist_demo.devices import available_devices, cpu_model, describe, sync
 from mnist_demo.errors import ConfigError
-from mnist_demo.models import MODELS, build_model, param_count
-
-DEFAULT_BATCH_SIZES = (1, 64, 256, 1024, 4096)
-MAX_REPEATS = 1000
-MAX_WARMUP = 100
-DEFAULT_REPEATS = 20  # timed runs per cell, at most
-DEFAULT_WARMUP = 3  # untimed runs per cell before timing
-DEFAULT_TIME_BUDGET_S = 1.0  # seconds of timed work per cell after which repeats stop (None: no cap)
-# The default model: the tutorial's 784-512-512-10 MLP (without the final-ReLU bug, which costs nothing in
-# time). A CPU training step at batch 4096 takes ~0.09 s on 2 cores, so the whole default sweep runs in ~5 s;
-# the "cnn" takes ~1.7 s per step there at batch 4096, ~30 s for the sweep (ask for it with --model cnn).
-DEFAULT_MODEL = "mlp"
-
-
-# ---------------------------------------------------------------- input, checked by config's checks
-
-def parse_batch_sizes(text: str) -> tuple[int, ...]:
-    """"1,64, 256" -> (1, 64, 256), validated (see `validate_batch_sizes`)."""
-    parts = [p.strip() for p in str(text).split(",")]
-    if not any(parts):
-        raise ConfigError("batch_sizes", "is empty; give comma-separated whole numbers, e.g. 1,64,256", code="empty")
-    if any(not p for p in parts):
-        raise ConfigError("batch_sizes", f"{text!r} has an empty item; give comma-separated whole numbers")
-    return validate_batch_sizes(parts)
-
-
-def validate_batch_sizes(values) -> tuple[int, ...]:
-    """Each a whole number in 1..65536; returned sorted ascending without duplicates."""
-    if isinstance(values, str):
-        return parse_batch_sizes(values)
-    values = list(values or []) if not isinstance(values, int) else [values]
-    if not values:
-        raise ConfigError("batch_sizes", "is empty; give at least one batch size", code="empty")
-    return tuple(sorted({whole_number("batch_sizes", v, 1, MAX_BATCH_SIZE) for v in values}))
-
-
-def validate_repeats(value) -> int:
-    return whole_number("repeats", value, 1, MAX_REPEATS)
-
-
-def validate_warmup(value) -> int:
-    return whole_number("warmup", value, 0, MAX_WARMUP)
-
-
-def validate_time_budget(value) -> float | None:
-    """Seconds of timed work per cell before repeats stop: a number in (0, 3600], or None for no cap."""
-    return None if value is None else number("time_budget_s", value, 0, 3600, "seconds in (0, 3600]", open_low=True)
-
-
-def validate_model(name) -> str:
-    return choice("model", name, tuple(MODELS))
-
-
-def default_devices() -> list[str]:
-    """cpu and cuda always (cuda is then reported as not available where absent), mps where present."""
-    return ["cpu", "cuda"] + [d for d in available_devices() if d == "mps"]
-
-
-def parse_devices(text: str | None) -> list[str]:
-    """"cpu,cuda" -> ["cpu", "cuda"]; empty or None -> the default list."""
-    if text is None or not str(text).strip():
-        return default_devices()
-    return validate_devices(str(text).split(","))
-
-
-def validate_devices(names) -> list[str]:
-    """Known device names (cpu, cuda, mps), lower-cased and deduplicated. Absent devices are not an error."""
-    if names is None:
-        return default_devices()
-    names = [choice("devices", raw, KNOWN) for raw in (names.split(",") if isinstance(names, str) else names)]
-    if not names:
-        raise ConfigError("devices", f"is empty; choose from {', '.join(KNOWN)}", code="empty_choice",
-                          options=", ".join(KNOWN))
-    return list(dict.fromkeys(names))
+from mnist_demo.models import build_model, param_count
 
 
 # ---------------------------------------------------------------- devices and the host
@@ -200,11 +128,11 @@ def one_time_costs(name: str, model_name: str, batch_size: int, stop: threading.
     def record(what: str, fn: Callable[[], object], note: str = "", checks=None) -> object:
         core.check_stop(stopped)
         if what != "context":  # synchronising before the context exists would create it untimed
-            core.sync(device)
+            sync(device)
         with checks or nullcontext():
             start = time.perf_counter()
             value = fn()
-            core.sync(device)
+            sync(device)
             ms = 1000 * (time.perf_counter() - start)
         rows.append({"device": name, "what": what_text[what], "ms": ms, "note": note})
         return value
@@ -241,22 +169,6 @@ def one_time_costs(name: str, model_name: str, batch_size: int, stop: threading.
 
 
 # ---------------------------------------------------------------- the sweep
-
-def make_row(device: str, op: str, batch_size: int, **fields) -> dict:
-    row = {"device": device, "op": op, "batch_size": batch_size, "status": "ok", "ms_median": None,
-           "ms_p10": None, "ms_p90": None, "ms_min": None, "ms_max": None, "runs": 0, "samples_per_s": None,
-           "speedup_vs_cpu": None, "note": ""}
-    row.update(fields)
-    return row
-
-
-def oom_row(device: str, op: str, batch_size: int, detail: str) -> dict:
-    return make_row(device, op, batch_size, status="oom", note=f"out of memory at batch {batch_size}" + detail)
-
-
-def refused_row(device: str, op: str, batch_size: int, reason: str) -> dict:
-    return make_row(device, op, batch_size, status="refused", note=f"not run: {reason}")
-
 
 def _measure_cell(name: str, op: str, batch_size: int, make: Callable[[], Callable], repeats: int, warmup: int,
                   budget_s: float | None, stop: threading.Event | None = None,
@@ -317,16 +229,6 @@ def sweep_device(name: str, model_name: str, batch_sizes, repeats: int, warmup: 
     return rows
 
 
-def add_speedups(rows: list[dict]) -> None:
-    """Fill `speedup_vs_cpu` (cpu median / this median) for timed rows that have a cpu counterpart."""
-    cpu = {(r["op"], r["batch_size"]): r["ms_median"] for r in rows
-           if r["device"] == "cpu" and r["status"] == "ok" and r["ms_median"]}
-    for row in rows:
-        base = cpu.get((row["op"], row["batch_size"]))
-        if row["status"] == "ok" and row["op"] != COPY and base and row["ms_median"]:
-            row["speedup_vs_cpu"] = base / row["ms_median"]
-
-
 # ---------------------------------------------------------------- the whole run
 
 def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DEFAULT_MODEL,
@@ -361,8 +263,6 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
         if on_row is not None:
             on_row(row)
 
-    from mnist_demo.bench_report import notes, reading_parts, reading_text  # text; it imports this module
-
     stopped = False
     try:
         for name in present:  # one-time costs first, before anything else (even a device query) touches it
@@ -370,8 +270,6 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
         for name in present:
             sweep_device(name, model, sizes, repeats, warmup, budget_s, collect, stop)
         if epoch:
-            from mnist_demo.bench_epoch import epoch_rows
-
             epoch_rows(present, data_dir, collect, stop=stop)
     except BenchStopped:
         stopped = True
@@ -398,16 +296,3 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
     report["reading"] = reading_text(report["reading_parts"])  # ... said in English (the app: any language)
     report["elapsed_s"] = time.perf_counter() - started
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m mnist_demo.bench ...`, the same as `python -m mnist_demo bench ...`."""
-    from mnist_demo.bench_report import main as report_main
-
-    return report_main(argv)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

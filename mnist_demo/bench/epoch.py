@@ -7,9 +7,9 @@ from typing import Callable
 
 import torch
 
-from mnist_demo import bench
-from mnist_demo import bench_core as core
-from mnist_demo.bench_core import EPOCH_ENGINE, EPOCH_TUTORIAL, BenchStopped
+import mnist_demo.bench.core as core
+from mnist_demo.bench.core import EPOCH_ENGINE, EPOCH_TUTORIAL, BenchStopped
+from mnist_demo.bench.rows import make_row, oom_row
 
 EPOCH_BATCH_SIZE = 64  # the tutorial's batch size
 
@@ -37,24 +37,24 @@ def epoch_rows(names: list[str], data_dir, on_row: Callable[[dict], None], seed:
         try:
             with core.thread_checks(core.stop_predicate(stop)) if stop is not None else nullcontext():
                 run = run_tutorial(1, device, verbose=False, seed=seed, datasets=datasets)
-            tutorial = bench.make_row(name, EPOCH_TUTORIAL, EPOCH_BATCH_SIZE, ms_median=1000 * run.train_s, runs=1,
-                            samples_per_s=size / run.train_s, accuracy=run.accuracy,
-                            note="torchvision MNIST + ToTensor + DataLoader(batch_size=64, shuffle=True)")
+            tutorial = make_row(name, EPOCH_TUTORIAL, EPOCH_BATCH_SIZE, ms_median=1000 * run.train_s, runs=1,
+                                samples_per_s=size / run.train_s, accuracy=run.accuracy,
+                                note="torchvision MNIST + ToTensor + DataLoader(batch_size=64, shuffle=True)")
             del run
             result = train(make_config("tutorial", device=name, seed=seed), host_data.to(device), stop=stop)
             if result.stopped:
                 raise BenchStopped()
-            engine = bench.make_row(name, EPOCH_ENGINE, EPOCH_BATCH_SIZE, ms_median=1000 * result.train_s, runs=1,
-                          samples_per_s=result.samples_seen / result.train_s,
-                          accuracy=result.evaluation.accuracy,
-                          note=f"data on the device; {tutorial['ms_median'] / (1000 * result.train_s):.1f}x "
-                               "faster than the tutorial loop")
+            engine = make_row(name, EPOCH_ENGINE, EPOCH_BATCH_SIZE, ms_median=1000 * result.train_s, runs=1,
+                              samples_per_s=result.samples_seen / result.train_s,
+                              accuracy=result.evaluation.accuracy,
+                              note=f"data on the device; {tutorial['ms_median'] / (1000 * result.train_s):.1f}x "
+                                   "faster than the tutorial loop")
             del result
         except Exception as err:  # noqa: BLE001 - only out-of-memory is caught
             if not core.is_out_of_memory(err):
                 raise
             failed = EPOCH_ENGINE if tutorial else EPOCH_TUTORIAL
-            engine = bench.oom_row(name, failed, EPOCH_BATCH_SIZE, " (full epoch)")
+            engine = oom_row(name, failed, EPOCH_BATCH_SIZE, " (full epoch)")
         core.release(device)
         for row in (tutorial, engine):
             if row is None:

@@ -1,5 +1,5 @@
 """The benchmark's measuring core: the operations it times, the clock, timed runs and their medians, and the
-stop checks. Pure PyTorch; mnist_demo.bench runs the sweep with it, bench_report turns the results into text.
+stop checks. Pure PyTorch; it imports no other module of the benchmark (`sweep` runs the sweep with it).
 
 - The device is synchronised before every clock read, so queued GPU work is counted where it happens.
 - Each cell gets untimed warm-up runs, then timed runs, up to `repeats` or until its time budget is spent
@@ -18,6 +18,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from mnist_demo.devices import sync
+
 MAX_BATCH_SIZE = 65536
 MIN_RUNS = 3  # timed runs per cell before the time budget may stop it (fewer only if repeats < 3)
 LEARNING_RATE = 1e-3  # for the timed optimizer steps; the value does not change the time
@@ -34,14 +36,6 @@ OP_LABELS = {TRAIN: "train step", INFER: "inference", COPY: "host->device copy",
 
 
 # ---------------------------------------------------------------- devices
-
-def sync(device: torch.device) -> None:
-    """Block until the device's queued work is done (a no-op on cpu, whose ops return when finished)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
 
 def release(device: torch.device, collect: bool = True) -> None:
     """Drop unreferenced tensors (a garbage collection, ~0.16 s here, unless `collect` is False) and give
