@@ -1,7 +1,8 @@
 """What the Class tab shows of the board, as data (no gradio, no words: the tab says them in the visitor's language).
 
-One `refresh` gives everything a redraw needs, read from the store in two queries: the rows in display order, the
-accuracy curves of a readable number of posts as one long table, and the best so far per setting family.
+One `refresh` gives everything a redraw needs, read from the store in three small queries (revision, rows, curves):
+the rows in display order, the accuracy curves of a readable number of posts as one long table, and the best so far
+per setting family.
 
 Which curves: the visitor's chosen posts (highlighted), then the post holding the best accuracy for each value of
 the family the tab shows (so "lr 0.1 against lr 0.001" is in the plot without choosing), then the best posts
