@@ -1,4 +1,5 @@
-"""The command line: `python -m mnist_demo train|evaluate|predict|finetune|bench|models`. A thin layer over the engine.
+"""The command line: `python -m mnist_demo train|export|evaluate|predict|finetune|bench|models`. A thin layer over
+the engine.
 
 Exit status: 0 done, 1 the work failed (data missing, training diverged, unreadable checkpoint), 2 bad arguments.
 """
@@ -7,10 +8,9 @@ import argparse
 import json
 import sys
 
+# MANY and checked also type demo.py's and the benchmarks' flags, which import them from here
+from mnist_demo.cli_options import MANY, add_run_options, checked, literal, run_config  # noqa: F401
 from mnist_demo.errors import CheckpointError, ConfigError, DemoError, DeviceError
-
-
-MANY = 10**6  # the top of a range with no practical limit
 
 
 class Parser(argparse.ArgumentParser):
@@ -18,38 +18,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def checked(check, field: str, *args, **kwargs):
-    """An argparse type made of one of config.py's checks (`whole_number`, ...): its range and its message."""
-
-    def parse(text: str):
-        try:
-            return check(field, text, *args, **kwargs)
-        except ConfigError as err:
-            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{field}: ")) from None
-
-    return parse
-
-
-def _literal(text: str) -> str:
-    """Text for argparse's help as written: argparse %-formats help, so a bare `%` (as in "99%") must be doubled."""
-    return text.replace("%", "%%")
-
-
-def _preset_values(field: str) -> str:
-    """" (default: the preset's: fast 0.005, tutorial 0.001, best 0.003)" for `--help`, read from config.PRESETS."""
-    from mnist_demo.config import PRESETS
-
-    shown = {name: getattr(config, field) for name, config in PRESETS.items()}
-    def text(value) -> str:
-        if isinstance(value, bool):
-            return "on" if value else "off"
-        return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-    if len(set(shown.values())) == 1:
-        return _literal(f" (default: {text(next(iter(shown.values())))})")
-    return _literal(f" (default: the preset's: {', '.join(f'{k} {text(v)}' for k, v in shown.items())})")
 
 
 def _add_data_dir(p) -> None:
@@ -68,43 +36,33 @@ def _add_checkpoint(p) -> None:
 
 
 def _add_train(sub) -> None:
-    from mnist_demo.config import (DEFAULT_MAX_EPOCHS, DEFAULT_PRESET, MAX_BATCH_SIZE, OPTIMIZERS, PRECISIONS,
-                                   PRESET_HELP, PRESETS, SCHEDULES, TRAIN_SIZE, whole_number)
-
     p = sub.add_parser("train", help="train a model and optionally save it",
                        description="Train on MNIST. Any option left out comes from the preset.")
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=_literal("; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
-                   + f" (default: %(default)s; one of {', '.join(PRESETS)})")
-    # Typed by config.make_config, which checks them all in one place and names the field in its message.
-    p.add_argument("--model", metavar="NAME", help="a model from `models`" + _preset_values("model"))
-    p.add_argument("--optimizer", metavar="|".join(OPTIMIZERS), help="the optimizer" + _preset_values("optimizer"))
-    p.add_argument("--lr", metavar="LR", help="peak learning rate, in (0, 10]" + _preset_values("lr"))
-    p.add_argument("--momentum", metavar="M", help="SGD momentum, 0 to 0.999" + _preset_values("momentum"))
-    p.add_argument("--weight-decay", metavar="WD", help="L2 weight decay, 0 to 1" + _preset_values("weight_decay"))
-    p.add_argument("--schedule", metavar="|".join(SCHEDULES), help="the learning-rate schedule"
-                   + _preset_values("schedule"))
-    p.add_argument("--warmup", metavar="SHARE", help="one-cycle warm-up, the share of steps (0 to 0.9)"
-                   + _preset_values("warmup"))
-    p.add_argument("--batch-size", metavar="N", help=f"samples per step, 1 to {MAX_BATCH_SIZE}"
-                   + _preset_values("batch_size"))
-    p.add_argument("--epochs", metavar="N", help="passes over the training set" + _preset_values("epochs"))
-    p.add_argument("--max-epochs", type=checked(whole_number, "max_epochs", 1, MANY),
-                   default=DEFAULT_MAX_EPOCHS, metavar="N", help="the cap on --epochs (default: %(default)s)")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random shifts, rotations, scaling and stroke width on each batch"
-                   + _preset_values("augment"))
-    p.add_argument("--device", help="cpu, cuda or mps (default: the fastest present)")
-    p.add_argument("--precision", metavar="|".join(PRECISIONS),
-                   help="auto: bf16 mixed precision where measured faster" + _preset_values("precision"))
-    p.add_argument("--seed", metavar="N", help="random seed, a whole number" + _preset_values("seed"))
-    p.add_argument("--limit", metavar="N", help=f"train on the first N samples only (default: all {TRAIN_SIZE})")
-    p.add_argument("--log-every", metavar="N", help="batches between log lines" + _preset_values("log_every"))
+    add_run_options(p)
     p.add_argument("--out", metavar="NAME", help="save the model as checkpoints/NAME.pt")
     _add_data_dir(p)
     p.add_argument("--no-download", action="store_true", help="never try torchvision's download")
     _add_checkpoint_dir(p)
     p.add_argument("--json", action="store_true", help="end with one JSON summary line")
     p.set_defaults(run=cmd_train)
+
+
+def _add_export(sub) -> None:
+    from mnist_demo.config import choice
+    from mnist_demo.export import LANGUAGES
+
+    p = sub.add_parser("export", help="write a training run as a PyTorch script or notebook to run anywhere",
+                       description="Write the training run that the options describe (as for `train`: any option "
+                       "left out comes from the preset) as a Python script that needs only torch and torchvision, "
+                       "and/or as a Jupyter notebook of the same code. With neither --out nor --notebook the "
+                       "script goes to stdout. A file that exists is left alone (exit 2) unless --force is given.")
+    add_run_options(p)
+    p.add_argument("--out", metavar="FILE", help="write the script to FILE (e.g. run.py)")
+    p.add_argument("--notebook", metavar="FILE", help="write the notebook to FILE (e.g. run.ipynb)")
+    p.add_argument("--lang", type=checked(choice, "lang", LANGUAGES), default="en", metavar="|".join(LANGUAGES),
+                   help="the language of the notebook's explanations (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace --out and --notebook files that exist")
+    p.set_defaults(run=cmd_export)
 
 
 def _add_evaluate(sub) -> None:
@@ -132,7 +90,7 @@ def _add_finetune(sub) -> None:
     from mnist_demo.finetune import DEFAULT_STEPS, MAX_DRAWINGS, MAX_STEPS
 
     p = sub.add_parser("finetune", help="fine-tune a checkpoint on your own digit images",
-                       description=_literal(f"Fine-tune a checkpoint on the images in DIR (ImageFolder layout: "
+                       description=literal(f"Fine-tune a checkpoint on the images in DIR (ImageFolder layout: "
                                             f"subfolders 0 to 9, at most {MAX_DRAWINGS} images), mixed with "
                                             "MNIST so it does not forget, and save the result. Prints accuracy "
                                             "on DIR and on MNIST test before and after (on DIR: on a fifth "
@@ -188,7 +146,7 @@ def _add_bench(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m mnist_demo", description="mnist-demo: train, test and use MNIST models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add in (_add_train, _add_evaluate, _add_predict, _add_finetune, _add_bench, _add_models):
+    for add in (_add_train, _add_export, _add_evaluate, _add_predict, _add_finetune, _add_bench, _add_models):
         add(sub)
     return parser
 
@@ -239,16 +197,11 @@ class _Reporter:
 
 def cmd_train(args) -> int:
     from mnist_demo.checkpoints import checkpoint_path, metadata, save_checkpoint
-    from mnist_demo.config import make_config
     from mnist_demo.data import load_mnist
     from mnist_demo.devices import resolve_device
     from mnist_demo.train import train
 
-    config = make_config(args.preset, max_epochs=args.max_epochs, model=args.model, optimizer=args.optimizer,
-                         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-                         schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, epochs=args.epochs,
-                         augment=args.augment, device=args.device, precision=args.precision, seed=args.seed,
-                         limit=args.limit, log_every=args.log_every)
+    config = run_config(args)
     if args.out:
         try:  # refuse a bad name before any work
             checkpoint_path(args.out, _checkpoint_dir(args))
@@ -270,6 +223,18 @@ def cmd_train(args) -> int:
         print(f"Saved {summary['checkpoint']}")
     if args.json:
         print(json.dumps(summary))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from mnist_demo.export import check, save, script
+
+    config = run_config(args)
+    if args.out is None and args.notebook is None:
+        sys.stdout.write(script(check(config)))
+        return 0
+    for path in save(config, args.out, args.notebook, lang=args.lang, force=args.force):
+        print(f"Wrote {path}")
     return 0
 
 
