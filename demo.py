@@ -2,8 +2,11 @@
 
     python demo.py                          # http://127.0.0.1:7860, for you alone
     python demo.py --share --auth me:secret  # a public link (when online), with a login and tighter caps
+    python demo.py --share --scheduler tcp://HOST:8786   # a class: trainings on a Dask cluster's workers
 
-Nothing heavy happens at start-up: MNIST loads on the first training, checkpoints are read when a page opens.
+Trainings, fine-tunes and benchmarks run as Dask tasks: on an embedded cluster of one worker process by default (it
+starts with the app and warms up in the background), or on a scheduler's workers (`--scheduler`); `--in-process`
+runs them in threads of this process instead. Checkpoints are read when a page opens.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from mnist_demo.config import DEFAULT_MAX_EPOCHS, number, whole_number
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (and no waiting for it offline)
 
 AUTH_ENV = "MNIST_DEMO_AUTH"
+SCHEDULER_ENV = "MNIST_DEMO_SCHEDULER"
 
 
 def _whole(field: str, low: int = 1, high: int = MANY):
@@ -73,10 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: checkpoints/ in this repository)")
     p.add_argument("--device", default=None, help="default training device: cpu, cuda or mps "
                    "(default: the fastest present)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help=f"run trainings, fine-tunes and benchmarks on the workers of this Dask scheduler, e.g. "
+                        f"tcp://10.0.0.5:8786 (or set {SCHEDULER_ENV}); default: an embedded cluster of one worker "
+                        "process on this machine")
+    p.add_argument("--in-process", action="store_true",
+                   help="run them in threads of the web process instead of a cluster (as before Dask; for comparison)")
     p.add_argument("--max-trainings", type=_whole("max_trainings"), default=None, metavar="N",
-                   help="trainings (and benchmarks) at once (default: 1 on CPU, 2 with a GPU)")
+                   help="trainings (and benchmarks) at once on the embedded cluster (default: 1 on CPU, 2 with a GPU); "
+                        "a scheduler's workers bring their own slots (their `train` resources)")
+    p.add_argument("--max-wait", type=_seconds("max_wait"), default="default", metavar="SECONDS",
+                   help="a run is let into the line while it is expected to start within this, from the measured "
+                        "length of recent runs; 'none' for no bound (default: 600)")
     p.add_argument("--queue-size", type=_whole("queue_size", 0), default=None, metavar="N",
-                   help="runs that may wait for a slot; more are told to try again (default: 4)")
+                   help="the most runs that may wait, whatever their expected wait (default: no count cap)")
     p.add_argument("--max-epochs", type=_whole("max_epochs", 1, DEFAULT_MAX_EPOCHS), default=None, metavar="N",
                    help="the most epochs one run may ask for (default: 20; 6 with --share)")
     p.add_argument("--max-train-seconds", type=_seconds("max_train_seconds"), default="default", metavar="SECONDS",
@@ -128,6 +142,13 @@ def make_settings(args):
     settings = Settings.for_share(**values) if args.share else Settings(**values)
     if args.max_train_seconds != "default":
         settings.max_train_seconds = args.max_train_seconds
+    if args.max_wait != "default":
+        settings.max_wait_s = args.max_wait
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if scheduler and args.in_process:
+        raise SystemExit("python demo.py: error: --in-process and --scheduler ask for two different places to train: "
+                         "choose one")
+    settings.scheduler = None if args.in_process else (scheduler.strip() if scheduler else "embedded")
     return settings
 
 
@@ -151,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(settings.threads)  # process-wide; by default one core stays free for the web server
 
     # ---------------------------------------------------------------- layout and events
-    demo = build_app(settings)
+    try:
+        demo = build_app(settings)
+    except OSError as err:  # a scheduler that cannot be reached (Dask says why), or a cluster that cannot start
+        print(f"python demo.py: error: cannot start where trainings run ({settings.scheduler}): {err}", file=sys.stderr)
+        return 1
 
     # ---------------------------------------------------------------- launch
     if args.share and not auth:
@@ -183,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        demo.mnist_context.jobs.close()
+        demo.mnist_context.close()
     return 0
 
 

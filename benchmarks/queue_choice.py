@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gradio as gr  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from mnist_demo.app.core.jobs import Busy, JobQueue  # noqa: E402
+from mnist_demo.app.core.jobs import JobQueue  # noqa: E402
+from mnist_demo.app.core.reasons import Busy  # noqa: E402
 from mnist_demo.app.core.runner import Finished, run_job  # noqa: E402
 
 RUN_S = 4

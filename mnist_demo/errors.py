@@ -18,6 +18,18 @@ class DemoError(Exception):
         self.code = code
         self.values = values
 
+    def __reduce__(self):
+        """Rebuilt attribute by attribute (its code and values too, whatever the subclass's own arguments), so that an
+        error crosses a process whole: one raised on a Dask worker reads the same in the app."""
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> DemoError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class ConfigError(DemoError, ValueError):
     """A hyperparameter or option is invalid; `field` names it."""
@@ -25,13 +37,6 @@ class ConfigError(DemoError, ValueError):
     def __init__(self, field: str, message: str, code: str | None = None, **values):
         super().__init__(f"{field}: {message}", code=code, **values)
         self.field = field
-
-    def __reduce__(self):  # Exception's default rebuilds from args, which here is the joined message
-        return _rebuild_config_error, (self.field, str(self).removeprefix(f"{self.field}: "), self.code, self.values)
-
-
-def _rebuild_config_error(field: str, message: str, code: str | None, values: dict) -> ConfigError:
-    return ConfigError(field, message, code, **values)
 
 
 class DataError(DemoError):

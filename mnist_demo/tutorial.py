@@ -38,7 +38,6 @@ from mnist_demo.models import build_model
 
 BATCH_SIZE = 64  # samples per step, as in the tutorial
 LEARNING_RATE = 1e-3  # SGD step size, no momentum, as in the tutorial
-LOG_EVERY = 100  # batches between "loss: ..." lines (hard-coded in the tutorial's train_loop)
 CACHE_ROOT = Path(tempfile.gettempdir()) / "mnist-demo-tutorial"  # used when the data dir is read-only
 
 

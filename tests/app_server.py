@@ -73,6 +73,62 @@ class Server:
         self.log.close()
 
 
+class DaskProcess:
+    """`dask scheduler` or `dask worker` in a subprocess on loopback, as a teacher would start them on other machines;
+    `address` once it says where it listens. Workers import this repository (PYTHONPATH), as the README says."""
+
+    def __init__(self, tmp: Path, name: str, *args: str, env: dict | None = None, timeout: float = START_TIMEOUT_S):
+        self.log_path = tmp / f"{name}.log"
+        self.log = open(self.log_path, "w")
+        environment = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **(env or {}))
+        dask = Path(sys.executable).with_name("dask")
+        self.proc = subprocess.Popen([str(dask), *args], cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=environment)
+        self.address = wait_for(self._address, timeout, 0.1)
+        if not self.address:
+            self.stop()
+            raise RuntimeError(f"dask {' '.join(args)} did not start within {timeout:.0f} s:\n{self.output()}")
+
+    def _address(self) -> str | None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"dask exited early:\n{self.output()}")
+        for line in self.output().splitlines():
+            for marker in ("Scheduler at:", "Start worker at:"):
+                if marker in line:
+                    return line.split(marker)[1].strip()
+        return None
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Gone at once, as a machine that loses power (SIGKILL: no goodbye to the scheduler)."""
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def loopback_cluster(tmp: Path, workers: int = 2, slots: int = 1, env: dict | None = None):
+    """A scheduler and `workers` workers (`--nthreads 1`, `slots` train slots each, no nanny: a killed worker stays
+    dead) as separate processes on loopback: (scheduler, [worker, ...])."""
+    scheduler = DaskProcess(tmp, "scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(free_port()),
+                            "--no-dashboard")
+    started = [DaskProcess(tmp, f"worker-{i}", "worker", scheduler.address, "--nthreads", str(slots + 1),
+                           "--resources", f"train={slots}", "--no-nanny", "--no-dashboard", "--name", f"w{i}",
+                           env=env) for i in range(workers)]
+    return scheduler, started
+
+
 def make_default_checkpoint(directory: Path) -> None:
     """The shipped model if present, else a small model trained now (fast preset, augmented)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from mnist_demo.app.i18n import resolve
+from mnist_demo.app.server.i18n import resolve
 from tests.app_server import queue_status, wait_idle
 
 

@@ -13,8 +13,8 @@ from mnist_demo.bench import core as bench_core, memory as bench_memory, reading
 from mnist_demo.bench import report as bench_report, sweep as bench_sweep
 from mnist_demo.cli import main as cli_main
 from mnist_demo.errors import ConfigError
-from mnist_demo.app.jobs import JobQueue
-from mnist_demo.app.runner import Finished, run_job
+from mnist_demo.app.core.jobs import JobQueue
+from mnist_demo.app.core.runner import Finished, run_job
 from mnist_demo.models import build_model, param_count
 
 SIZES = (1, 8, 32)
@@ -542,7 +542,7 @@ APP_CASES = [
 @pytest.mark.parametrize("sizes, available, refusal", APP_CASES)
 def test_app_refuses_over_cap_batch_sizes_before_queueing(monkeypatch, sizes, available, refusal):
     """The CPU vs CUDA tab checks the app's cap (the Train tab's 8192) and the memory cap before it queues."""
-    bench_tab = pytest.importorskip("mnist_demo.app.bench_tab")
+    bench_tab = pytest.importorskip("mnist_demo.app.tabs.bench")
     monkeypatch.setattr(bench_memory, "host_memory_available", lambda: available)
     if refusal is None:
         assert bench_tab.validate("cnn", sizes, 3) == ("cnn", tuple(map(int, sizes.split(","))), 3)

@@ -16,7 +16,7 @@ from mnist_demo.app.tabs import draw as draw_tab
 from mnist_demo.app.tabs.draw import collection
 from mnist_demo.app.tabs.draw.collection import Teaching
 from mnist_demo.app.tabs.draw.inside import InsideUI, view
-from mnist_demo.app.core.jobs import STOPPED_BY_USER
+from mnist_demo.app.core.reasons import STOPPED_BY_USER
 from mnist_demo.app.core.runner import Cancelled, Finished, Waiting
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import CurrentModel, YOURS
@@ -236,8 +236,10 @@ def test_the_before_and_after_report_in_korean_and_english():
 def test_progress_lines_in_korean(ctx):
     live = finetune_run.FineTuneView(ctx, 8, 100, "ko")
     assert live.text == "**시작하는 중...**" and "빈자리를 기다리는 중..." in live.html()
-    live.apply(Waiting(position=2, waiting=2, running=1, waited_s=1.0))
-    assert live.text.startswith("**대기 중: 2번째입니다** (실행 자리 ") and live.bar == "대기 중: 2번째"
+    live.apply(Waiting(position=2, waiting=2, running=1, waited_s=1.0, starts_in_s=42.0, measured=3))
+    assert live.text.startswith("**대기 중: 2번째입니다**: 미세 조정은 약 42초 뒤에 시작할 예정입니다 (이 서버의 최근 실행 3개 기준) "
+                                "(실행 자리 ")
+    assert live.bar == "대기 중: 2번째, 약 42초 뒤에 시작할 예정입니다 (이 서버의 최근 실행 3개 기준)"
     live.apply(Progress(epoch=1, epochs=1, batch=9, batches=100, current=640, size=6400, step=10, total_steps=100,
                         loss=0.4567, lr=0.01, samples_per_s=64.0, elapsed_s=10.0))
     assert live.text == "그림 8개에 MNIST를 섞어 **미세 조정 중**."

@@ -33,10 +33,13 @@ def app(tmp_path_factory, ckpt_dir):
     return build_app(Settings(checkpoint_dir=str(folder)))
 
 
-def handler(demo, module, name: str):
-    """The function behind one of the page's events, by its module and Python name."""
+def handler(demo, module, name: str, api_name: str | None = None):
+    """The function behind one of the page's events, by its module and Python name (or by its API name: a tab's Stop
+    is `server.long_job`'s), or behind what a language switch redraws."""
     found = {f.fn for f in demo.fns.values()
-             if getattr(f.fn, "__name__", None) == name and f.fn.__module__ == module.__name__}
+             if (getattr(f.fn, "__name__", None) == name and f.fn.__module__ == module.__name__)
+             or (api_name is not None and f.api_name == api_name)}
+    found |= {r.fn for r in demo.mnist_shared.redraws if r.fn.__name__ == name and r.fn.__module__ == module.__name__}
     assert len(found) == 1, (module.__name__, name, found)
     return found.pop()
 
@@ -169,7 +172,7 @@ def test_bench_reports_in_korean():
 
 
 def test_bench_refusals_and_stop_in_korean(app):
-    run, stop = handler(app, bench_tab, "run"), handler(app, bench_tab, "stop")
+    run, stop = handler(app, bench_tab, "run"), handler(app, bench_tab, "stop", api_name="bench_stop")
     refused = values(next(run("mlp", "1,9000", 2, visitor("ko"), REQUEST)))["bench-status"]
     assert refused.startswith("**하지 않았습니다.** ") and refused.endswith(
         "(batch_sizes): 9000은(는) 이 앱이 허용하는 것보다 큽니다. 각각 1부터 8192까지의 정수여야 합니다"), refused

@@ -16,8 +16,9 @@ from mnist_demo.app.server import i18n
 from mnist_demo.app.tabs import train as train_tab
 from mnist_demo.app.tabs.train.runs_panel import table
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.core.jobs import (BUSY, CONSUMER_GONE, FINISHED, PAGE_CLOSED, SHUTTING_DOWN, STOPPED, STOPPED_BY_USER,
-                                 AlreadyActive, Busy, JobQueue, reason_text, time_cap)
+from mnist_demo.app.core.jobs import JobQueue
+from mnist_demo.app.core.reasons import (BUSY, CONSUMER_GONE, FINISHED, PAGE_CLOSED, SHUTTING_DOWN, STOPPED,
+                                         STOPPED_BY_USER, AlreadyActive, Busy, reason_text, time_cap)
 from mnist_demo.app.core.live import LiveRun, Phase
 from mnist_demo.app.core.runner import Finished, Started, Waiting
 from mnist_demo.app.core.runs import COMPARISONS, KeptRun, Runs, labels, table_columns, table_rows
@@ -88,10 +89,15 @@ def test_status_and_progress_in_korean_with_the_numbers_filled_in():
     assert stopped.lines[-1] == "중지됨: 직접 중지함."
 
     waiting = LiveRun(CONFIG, lang="ko")
-    waiting.apply(Waiting(2, 2, 1, 3.0))
+    waiting.apply(Waiting(2, 2, 1, 3.0, starts_in_s=70.0, measured=12))
     text = run_text.status(ctx, waiting, CONFIG, "ko")
-    assert "**대기 중: 2번째 순서입니다** (앞에 1개 대기; 실행 자리 1개 중 0개 사용 중)" in text
-    assert waiting.phase == "대기 중: 2번째 순서"
+    assert "**대기 중: 2번째 순서입니다**" in text and "(앞에 1개 대기; 실행 자리 1개 중 0개 사용 중.)" in text
+    assert "약 1분 10초 뒤에 시작할 예정입니다 (이 서버의 최근 실행 12개 기준)" in text  # the expected start
+    assert waiting.phase == "대기 중: 2번째 순서, 약 1분 10초 뒤에 시작할 예정입니다 (이 서버의 최근 실행 12개 기준)"
+    english = LiveRun(CONFIG)
+    english.apply(Waiting(2, 2, 1, 3.0, starts_in_s=70.0, measured=0))
+    assert english.phase == ("Waiting in line: you are number 2; should start in about 1 min 10 s (a first guess: "
+                             "no run has finished here yet)")
 
     running = LiveRun(CONFIG, lang="ko")
     running.apply(Started(0.0))
@@ -201,7 +207,8 @@ def test_page_texts_with_numbers_are_translated_in_the_browser(app):
     assert i18n.resolve(epochs["label"], "ko") == "에폭 (최대 20)"
     limits = next(c["props"] for c in config["components"] if c["props"].get("elem_id") == "train-limits")
     assert i18n.resolve(limits["value"], "ko") == (
-        "이 서버의 제한: 학습 한 번에 최대 20 에폭, 30분 00초; 동시에 1개 실행, 4개 대기.")
+        "이 서버의 제한: 학습 한 번에 최대 20 에폭, 30분 00초; 동시에 1개 실행; 10분 00초 안에 시작할 것으로 예상될 때 "
+        "대기 줄에 들어갑니다.")
     assert "에폭 (최대 20)" in i18n.I18N.translations_dict["ko"].values()  # what launch(i18n=I18N) sends
 
 

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from mnist_demo.errors import DemoError
-from mnist_demo.app.core.jobs import (CANCELLED, CONSUMER_GONE, DONE, RUNNING, STOPPED_BY_USER, WAITING, AlreadyActive,
-                                  Busy, JobQueue)
+from mnist_demo.app.core.jobs import JobQueue
+from mnist_demo.app.core.reasons import (CANCELLED, CONSUMER_GONE, DONE, RUNNING, STOPPED_BY_USER, WAITING, AlreadyActive,
+                                         Busy)
 from mnist_demo.app.core.runner import JOB_NICENESS, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 
 
@@ -144,7 +145,7 @@ def test_exclusive_runs_alone_and_blocks_overtaking():
 
 def test_invalid_limits():
     with pytest.raises(ValueError):
-        JobQueue(max_running=0)
+        JobQueue(max_running=-1)
     with pytest.raises(ValueError):
         JobQueue(max_waiting=-1)
     with pytest.raises(ValueError):

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.jobs import PAGE_CLOSED
+from mnist_demo.app.core.reasons import PAGE_CLOSED
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.texts import DEFAULT, pick
 from mnist_demo.app.core.visitor import Visitor, close_visitor, new_visitor
@@ -125,9 +125,10 @@ def create_page_events(ctx: AppContext, demo: gr.Blocks, shared: Shared, languag
                    concurrency_id="files", concurrency_limit=2)
 
     def queue_status():
-        """The jobs queue: runs going, runs waiting, and this server's limits."""
+        """The line for long jobs: runs going, runs waiting with their expected starts, this server's limits, where
+        the jobs run (the cluster's workers), and recent predictions."""
         threads = [t.name for t in threading.enumerate() if t.name.startswith(JOB_THREADS)]
-        return {**ctx.jobs.snapshot(), "predict": ctx.predict_stats(), "job_threads": len(threads)}
+        return {**ctx.status(), "job_threads": len(threads)}
 
     status_json = gr.JSON(visible=False)
     status_button = gr.Button(visible=False)

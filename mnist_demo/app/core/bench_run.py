@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 
 from mnist_demo import bench
+from mnist_demo.app.core.reasons import start_text
 from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Waiting
 from mnist_demo.app.core.texts import tr
 
@@ -40,7 +41,8 @@ class BenchView:
         """True when worth showing at once."""
         if isinstance(item, Waiting):
             changed, self.position = item.position != self.position, item.position
-            self.status = tr(self.lang, "bench.waiting_line", position=item.position)
+            self.status = tr(self.lang, "bench.waiting_line", position=item.position,
+                             eta=start_text(item.starts_in_s, item.measured, self.lang))
             return changed
         if isinstance(item, Started):
             self.status = tr(self.lang, "bench.measuring_start")

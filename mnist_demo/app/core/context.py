@@ -13,20 +13,22 @@ from mnist_demo.devices import available_devices
 
 
 class AppContext:
-    """Server-wide services shared by every visitor: the settings, the jobs queue, the checkpoint library."""
+    """Server-wide services shared by every visitor: the settings, the line for long jobs and where they run, the
+    checkpoint library. `close()` ends them."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.devices = available_devices()
-        self.jobs = JobQueue(max_running=settings.max_trainings, max_waiting=settings.queue_size,
-                             max_seconds=settings.max_train_seconds,
-                             stale_after_s=settings.stale_after_s)
+        remote = settings.scheduler not in (None, "embedded")
+        self.jobs = JobQueue(max_running=0 if remote else settings.max_trainings, max_waiting=settings.queue_size,
+                             max_seconds=settings.max_train_seconds, stale_after_s=settings.stale_after_s,
+                             max_wait_s=settings.max_wait_s)
         self.library = Library(settings.checkpoint_dir, max_per_owner=settings.max_saves_per_visitor,
                                max_bytes_per_owner=int(settings.max_save_mb_per_visitor * MB),
                                max_total_bytes=int(settings.max_checkpoint_dir_mb * MB),
                                max_files=settings.max_checkpoint_files,
                                max_upload_bytes=settings.upload_limit_bytes)
-        self.runner = ThreadRunner()  # where long jobs run
+        self.runner = self._runner(settings)  # where long jobs run
+        self._devices = available_devices()
         self.predict_ms: deque[float] = deque(maxlen=200)  # server-side time of recent predictions
 
     def record_predict(self, ms: float) -> None:
@@ -38,6 +40,31 @@ class AppContext:
             return {"n": 0, "median_ms": None, "p90_ms": None}
         return {"n": len(times), "median_ms": round(times[len(times) // 2], 2),
                 "p90_ms": round(times[min(len(times) - 1, int(0.9 * len(times)))], 2)}
+
+    def _runner(self, settings: Settings):
+        if settings.scheduler is None:
+            return ThreadRunner()
+        from mnist_demo.app.core.cluster import Cluster  # here: Dask is loaded only when a cluster is asked for
+
+        return Cluster(None if settings.scheduler == "embedded" else settings.scheduler, slots=settings.max_trainings,
+                       data_dir=settings.data_dir, threads=settings.threads, on_slots=self.jobs.set_slots)
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices trainings may ask for: this machine's, and those of a cluster's workers."""
+        workers = getattr(self.runner, "devices", None)
+        return list(dict.fromkeys(self._devices + (workers() if workers else [])))
+
+    def status(self) -> dict:
+        """The line, where its jobs run, and recent predictions (the `queue_status` API)."""
+        describe = getattr(self.runner, "describe", None)
+        return {**self.jobs.snapshot(), "predict": self.predict_stats(),
+                "cluster": describe() if describe else {"scheduler": None, "slots": self.jobs.max_running}}
+
+    def close(self) -> None:
+        """Stop every job (their visitors are told) and let go of the cluster."""
+        self.jobs.close()
+        self.runner.close()
 
     @property
     def default_device(self) -> str:

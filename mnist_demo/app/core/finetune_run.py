@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from mnist_demo.app.core.jobs import reason_text
+from mnist_demo.app.core.reasons import reason_text, start_text
 from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
 from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.app.core.texts import tr
@@ -79,9 +79,10 @@ class FineTuneView:
         """True when worth showing at once."""
         lang = self.lang
         if isinstance(item, Waiting):
-            self.text = tr(lang, "finetune.status_waiting", position=item.position,
+            eta = start_text(item.starts_in_s, item.measured, lang)
+            self.text = tr(lang, "finetune.status_waiting", position=item.position, eta=eta,
                            queue=md_escape(self.ctx.jobs.describe(lang)))
-            self.bar = tr(lang, "finetune.bar_waiting", position=item.position)
+            self.bar = tr(lang, "finetune.bar_waiting", position=item.position, eta=eta)
             return True
         if isinstance(item, Started):
             self.text, self.bar = tr(lang, "finetune.status_running"), tr(lang, "finetune.bar_starting")

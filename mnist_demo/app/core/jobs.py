@@ -30,81 +30,16 @@ of trainings would refuse every prediction (benchmarks/queue_choice.py; docs/mea
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from typing import Callable
 
-from mnist_demo.errors import DemoError
-from mnist_demo.app.core.texts import has, tr
+from mnist_demo.app.core.reasons import (BUSY, CANCELLED, CONSUMER_GONE, DONE, RUNNING, SHUTTING_DOWN, STOPPED_BY_USER,
+                                         WAITING, AlreadyActive, Busy, time_cap)
+from mnist_demo.app.core.texts import tr
+from mnist_demo.app.core.waits import Durations, expected_starts
 
-WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"
-
-
-class Reason(str):
-    """Why a job stopped or left the line. As a string it is the English sentence (logs, API clients, `str()`); it
-    also carries its `code` and `values`, which `text(lang)` says in a visitor's language from the `jobs.<code>`
-    text, so no module reads the English back."""
-
-    def __new__(cls, code: str, **values):
-        reason = super().__new__(cls, tr(None, f"jobs.{code}", **values))
-        reason.code, reason.values = code, values
-        return reason
-
-    def text(self, lang: str | None = None) -> str:
-        return tr(lang, f"jobs.{self.code}", **self.values)
-
-
-STOPPED_BY_USER = Reason("stopped_by_user")
-CONSUMER_GONE = Reason("consumer_gone")
-PAGE_CLOSED = Reason("page_closed")
-SHUTTING_DOWN = Reason("shutting_down")
-FINISHED, BUSY, CANCELLED_BEFORE_START, STOPPED = (Reason(code) for code in ("finished", "busy_reason", "cancelled",
-                                                                              "stopped"))
-
-
-def time_cap(seconds: float) -> Reason:
-    """The wall-clock cap per job was reached."""
-    return Reason("time_cap", seconds=f"{seconds:g}")
-
-
-def reason_text(reason: str | None, lang: str | None = None) -> str | None:
-    """A ticket's `stop_reason` in `lang` (None stays None; a plain string someone else wrote stays as it is)."""
-    return reason.text(lang) if isinstance(reason, Reason) else reason
-
-
-def kind_text(kind: str, lang: str | None = None) -> str:
-    """"train", "finetune", "benchmark" as a visitor reads them."""
-    key = f"jobs.kind_{kind}"
-    return tr(lang, key) if has(key) else kind
-
-
-class Busy(DemoError):
-    """The waiting line is full (or the server is closing): try again later. `str()` is English; `text(lang)`."""
-
-    def __init__(self, message: str, running: int | None = None, waiting: int | None = None):
-        super().__init__(message)
-        self.running, self.waiting = running, waiting
-
-    def text(self, lang: str | None = None) -> str:
-        if self.running is None:
-            return tr(lang, "jobs.closed")
-        return tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
-                   waiting=self.waiting)
-
-
-class AlreadyActive(DemoError):
-    """This owner already has a run waiting or running. `str()` is English; `text(lang)`."""
-
-    def __init__(self, kind: str, position: int):
-        where = "running" if not position else f"waiting (number {position} in line)"
-        super().__init__(f"You already have a {kind} run {where}: stop it first, or wait for it to finish.")
-        self.kind, self.position = kind, position
-
-    def text(self, lang: str | None = None) -> str:
-        kind = kind_text(self.kind, lang)
-        if self.position:
-            return tr(lang, "jobs.already_waiting", kind=kind, position=self.position)
-        return tr(lang, "jobs.already_running", kind=kind)
 
 
 # --------------------------------------------------------------------------- tickets
@@ -129,6 +64,7 @@ class Ticket:
         self.ended: float | None = None
         self.last_touch = self.created
         self.working = False  # run_job started a thread that will release the slot itself
+        self.size = 1.0  # the job's size in its kind's units (`waits`)
 
     def __repr__(self) -> str:
         return f"Ticket({self.id}, {self.kind}, owner={self.owner!r}, {self.status})"
@@ -154,6 +90,14 @@ class Ticket:
             return 0.0
         return max(0.0, (self.ended or self._jobs.clock()) - self.started)
 
+    def expected_start(self) -> float | None:
+        """Seconds until this ticket is expected to start (None: not waiting; inf: no slot at all)."""
+        return self._jobs.expected_start(self)
+
+    def measured(self) -> int:
+        """How many finished jobs of this kind the estimates rest on."""
+        return self._jobs.durations.measured(self.kind)
+
     def line(self) -> tuple[int, int, int]:
         """(this ticket's place in line, 0 when not waiting; runs waiting; runs going), read at one instant."""
         return self._jobs._line(self)
@@ -176,18 +120,25 @@ class Ticket:
 
 
 class JobQueue:
-    """At most `max_running` runs at once and `max_waiting` in line; the rest are refused with `Busy`."""
+    """At most `max_running` runs at once (the slots: a cluster's may change, `set_slots`); a new run waits in line
+    while its expected start (`waits.expected_starts`) is within `max_wait_s`, and while the line holds fewer than
+    `max_waiting` (None: no count cap); the rest are refused with `Busy`."""
 
-    def __init__(self, max_running: int = 1, max_waiting: int = 4, max_seconds: float | None = None, stale_after_s: float | None = 20.0, one_per_owner: bool = True,
-                 watch_interval_s: float = 0.2, clock: Callable[[], float] = time.monotonic):
-        if int(max_running) < 1:
-            raise ValueError("max_running must be at least 1")
-        if int(max_waiting) < 0:
+    def __init__(self, max_running: int = 1, max_waiting: int | None = None, max_seconds: float | None = None,
+                 stale_after_s: float | None = 20.0, one_per_owner: bool = True, watch_interval_s: float = 0.2,
+                 clock: Callable[[], float] = time.monotonic, max_wait_s: float | None = 600.0):
+        if int(max_running) < 0:
+            raise ValueError("max_running must be 0 or more")
+        if max_waiting is not None and int(max_waiting) < 0:
             raise ValueError("max_waiting must be 0 or more")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError("max_seconds must be positive (or None for no cap)")
+        if max_wait_s is not None and not max_wait_s > 0:
+            raise ValueError("max_wait_s must be positive (or None for no bound)")
         self.max_running = int(max_running)
-        self.max_waiting = int(max_waiting)
+        self.max_waiting = None if max_waiting is None else int(max_waiting)
+        self.max_wait_s = max_wait_s
+        self.durations = Durations()
         self.max_seconds = max_seconds
         self.stale_after_s = stale_after_s
         self.one_per_owner = one_per_owner
@@ -203,30 +154,68 @@ class JobQueue:
     # ----------------------------------------------------------------- public
 
     def submit(self, owner: str, kind: str = "train", label: str = "", exclusive: bool = False,
-               max_seconds: float | None = None) -> Ticket:
-        """A ticket, running at once if a slot is free, else waiting in line. Raises Busy / AlreadyActive."""
+               max_seconds: float | None = None, size: float = 1.0) -> Ticket:
+        """A ticket, running at once if a slot is free, else waiting in line. Raises Busy / AlreadyActive. `size`:
+        the job's size in its kind's units (a training's epochs times its share of the images), for the estimates."""
         cap = self.max_seconds if max_seconds is None else min(max_seconds, self.max_seconds or max_seconds)
         with self._lock:
             if self._closed:
-                raise Busy("The server is shutting down; no new runs start.")  # no counts: Busy.text knows
+                raise Busy("The server is shutting down; no new runs start.", why="closed")
             if self.one_per_owner:
                 mine = next((t for t in self._waiting + self._running if t.owner == owner), None)
                 if mine is not None:
                     raise AlreadyActive(mine.kind, 0 if mine.status == RUNNING else self._position(mine))
             ticket = Ticket(self, next(self._numbers), str(owner), kind, label, exclusive, cap)
+            ticket.size = size
             self._waiting.append(ticket)
             self._admit()
-            if ticket.status == WAITING and len(self._waiting) > self.max_waiting:
-                self._waiting.remove(ticket)
-                ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, BUSY, self.clock()
-                raise Busy(self.busy_message(), len(self._running), len(self._waiting))
+            if ticket.status == WAITING:
+                refusal = self._refusal()
+                if refusal is not None:
+                    self._waiting.remove(ticket)
+                    ticket.status, ticket.stop_reason, ticket.ended = CANCELLED, BUSY, self.clock()
+                    raise refusal
             self._ensure_watchdog()
             return ticket
 
-    def busy_message(self) -> str:
-        running, waiting = len(self._running), len(self._waiting)
-        return (f"The server is busy ({running} run{'s' if running != 1 else ''} going and {waiting} waiting, "
-                "the most it takes): try again in a minute.")
+    def _refusal(self) -> Busy | None:
+        """Why the ticket just put last in line may not stay there, or None (under the lock)."""
+        running, waiting = len(self._running), len(self._waiting) - 1
+        if self.max_running == 0:
+            return Busy("No worker is ready to run anything yet: try again in a minute.", running, waiting,
+                        why="no_workers")
+        if self.max_waiting is not None and waiting >= self.max_waiting:
+            return Busy(f"The server is busy ({running} run{'s' if running != 1 else ''} going and {waiting} "
+                        "waiting, the most it takes): try again in a minute.", running, waiting)
+        start = self._starts()[-1]
+        if self.max_wait_s is not None and start > self.max_wait_s:
+            return Busy(f"The line is long: a run asked for now would start in about {start:.0f} s, more than the "
+                        f"{self.max_wait_s:g} s this server lets anyone wait; try again in a few minutes.", running,
+                        waiting, why="wait", wait_s=start, limit_s=self.max_wait_s)
+        return None
+
+    def set_slots(self, slots: int) -> None:
+        """The runs at once now (a cluster's workers joined or left); the line moves at once if it can."""
+        with self._lock:
+            self.max_running = max(0, int(slots))
+            self._admit()
+            self._lock.notify_all()
+
+    def expected(self, ticket: Ticket) -> float:
+        """The expected length in seconds of `ticket`'s job, from the recent jobs of its kind."""
+        return self.durations.expected(ticket.kind, ticket.size)
+
+    def expected_start(self, ticket: Ticket) -> float | None:
+        """Seconds from now until `ticket` is expected to start (None when it is not waiting; inf with no slots)."""
+        with self._lock:
+            if ticket not in self._waiting:
+                return None
+            return self._starts()[self._waiting.index(ticket)]
+
+    def _starts(self) -> list[float]:
+        """Every waiting ticket's expected start, in line order (under the lock)."""
+        return expected_starts([(t.elapsed_s, self.expected(t)) for t in self._running],
+                               [(self.expected(t), t.exclusive) for t in self._waiting], self.max_running)
 
     def cancel_owner(self, owner: str, reason: str = CONSUMER_GONE) -> int:
         """Cancel every waiting or running ticket of `owner` (e.g. the browser tab was closed)."""
@@ -239,13 +228,19 @@ class JobQueue:
     def snapshot(self) -> dict:
         """JSON-able state of the line: who runs, who waits, the limits."""
         with self._lock:
+            starts = self._starts()
+
             def row(t: Ticket) -> dict:
-                return {"id": t.id, "kind": t.kind, "label": t.label, "status": t.status,
-                        "position": self._position(t), "elapsed_s": round(t.elapsed_s, 1),
-                        "waited_s": round(t.waited_s, 1)}
+                out = {"id": t.id, "kind": t.kind, "label": t.label, "status": t.status,
+                       "position": self._position(t), "elapsed_s": round(t.elapsed_s, 1),
+                       "waited_s": round(t.waited_s, 1), "expected_s": round(self.expected(t), 1)}
+                if t.status == WAITING:
+                    start = starts[self._waiting.index(t)]
+                    out["expected_start_s"] = round(start, 1) if math.isfinite(start) else None
+                return out
             return {"running": [row(t) for t in self._running], "waiting": [row(t) for t in self._waiting],
                     "max_running": self.max_running, "max_waiting": self.max_waiting,
-                    "max_seconds": self.max_seconds}
+                    "max_wait_s": self.max_wait_s, "max_seconds": self.max_seconds}
 
     def describe(self, lang: str | None = None) -> str:
         """"1 of 1 run slot busy, 2 waiting", in `lang` (None: English)."""
@@ -327,6 +322,8 @@ class JobQueue:
             if ticket in self._running:
                 self._running.remove(ticket)
                 ticket.status, ticket.ended = DONE, self.clock()
+                if ticket.stop_reason is None:  # ran to its end: it says how long a whole one takes
+                    self.durations.record(ticket.kind, ticket.elapsed_s, ticket.size)
             elif ticket in self._waiting:
                 self._waiting.remove(ticket)
                 ticket.status, ticket.ended = CANCELLED, self.clock()

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from mnist_demo.config import LOG_EVERY, TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
-from mnist_demo.app.core.jobs import STOPPED, reason_text
-from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
+from mnist_demo.app.core.reasons import STOPPED, reason_text, start_text
+from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 from mnist_demo.app.core.texts import tr
 
@@ -123,6 +123,8 @@ class LiveRun:
         self.progress: Progress | None = None
         self.phase = tr(lang, "live.waiting_slot")
         self.position = 0
+        self.waiting: Waiting | None = None  # the line's last word while in line (place, expected start)
+        self.host: str | None = None  # the machine the run ran on
         self.started = False
         self.result: TrainResult | None = None
         self.error: BaseException | None = None
@@ -139,9 +141,13 @@ class LiveRun:
         """Take one item from `runner.run_job`; True when it is worth redrawing at once."""
         if isinstance(item, Waiting):
             changed = item.position != self.position
-            self.position = item.position
-            self.phase = tr(self.lang, "live.waiting", position=item.position)
+            self.position, self.waiting = item.position, item
+            self.phase = tr(self.lang, "live.waiting", position=item.position,
+                            eta=start_text(item.starts_in_s, item.measured, self.lang))
             return changed
+        if isinstance(item, Placed):
+            self.host = item.host
+            return False
         if isinstance(item, Started):
             self.started, self.position = True, 0
             self.phase = tr(self.lang, "live.starting")

@@ -9,7 +9,7 @@ import logging
 
 from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.core.jobs import STOPPED, reason_text
+from mnist_demo.app.core.reasons import STOPPED, reason_text, start_text
 from mnist_demo.app.core.live import LiveRun
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.config import PRESETS, TrainConfig
@@ -104,6 +104,8 @@ def status(ctx: AppContext, live: LiveRun, config: TrainConfig, lang: str | None
         return tr(lang, "train.status_starting", what=what)
     queue = md_escape(ctx.jobs.describe(lang))
     if not live.started:
+        line = live.waiting
+        eta = start_text(line.starts_in_s if line else None, line.measured if line else 0, lang)
         return tr(lang, "train.status_waiting", position=live.position, ahead=live.position - 1, queue=queue,
-                  what=what)
+                  what=what, eta=eta)
     return tr(lang, "train.status_training", what=what, phase=md_escape(live.phase), queue=queue)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import queue as _queue
+import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from mnist_demo.app.core.jobs import CANCELLED_BEFORE_START, CONSUMER_GONE, WAITING, Ticket
+from mnist_demo.app.core.jobs import Ticket
+from mnist_demo.app.core.reasons import CANCELLED_BEFORE_START, CONSUMER_GONE, WAITING
 
+HOST = socket.gethostname()
 JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core
 
 
@@ -28,6 +31,8 @@ class Waiting:
     waiting: int
     running: int
     waited_s: float
+    starts_in_s: float | None = None  # the expected start (`waits`); inf with no slot at all
+    measured: int = 0  # the finished runs the estimate rests on
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,17 @@ class Cancelled:
     reason: str
 
 
-class _Outcome:
+@dataclass(frozen=True)
+class Placed:
+    """Where the job runs: the machine's name and the worker (or "this process")."""
+
+    host: str
+    worker: str
+
+
+class Outcome:
+    """How a job's work ended: its result, or the error it raised. A launcher puts one last, after the work's items."""
+
     def __init__(self, result=None, error: BaseException | None = None):
         self.result, self.error = result, error
 
@@ -83,16 +98,55 @@ def lower_priority(niceness: int = JOB_NICENESS) -> bool:
         return False
 
 
-def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
-            poll_s: float = 0.5, tick_s: float | None = 1.0) -> Iterator[Any]:
-    """Wait in line, then run `work(stop, emit)` in its own thread, yielding as things happen.
+def lower_process_priority(niceness: int = JOB_NICENESS) -> int:
+    """`lower_priority` for every thread this process has now (a worker's: its own threads and torch's), so that
+    the threads they start inherit it too; how many were lowered (0 where threads have no priority of their own)."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return 0
+    lowered = 0
+    for tid in (int(name) for name in os.listdir("/proc/self/task")):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+            lowered += 1
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return lowered
 
-    Yields Waiting (every `poll_s` while in line), then Started, each item `work` emits, Tick when nothing
+
+def in_thread(ticket: Ticket, work: Callable, put: Callable[[Any], None]) -> threading.Thread:
+    """Launch `work(stop, emit)` in a thread of this process at a lower OS priority: each item it emits, then its
+    Outcome, go to `put`; the thread frees the ticket's slot when the work returns, whatever the consumer does."""
+
+    def body() -> None:
+        outcome = Outcome()
+        lower_priority()
+        put(Placed(HOST, "this process"))
+        try:
+            outcome.result = work(ticket.stop, put)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed
+            outcome.error = err
+        finally:
+            ticket.release()
+            put(outcome)
+
+    thread = threading.Thread(target=body, name=f"{ticket.kind}-{ticket.id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], None]], Any],
+            poll_s: float = 0.5, tick_s: float | None = 1.0, launch: Callable = in_thread) -> Iterator[Any]:
+    """Wait in line, then run `work(stop, emit)` where `launch` puts it (by default a thread of this process),
+    yielding as things happen.
+
+    Yields Waiting (every `poll_s` while in line), then Started, Placed, each item `work` emits, Tick when nothing
     came for `tick_s`, and finally Finished(result) or Failed(error) - or Cancelled if it left the line.
     Closing the generator (the consumer went away) cancels the ticket: a waiting one leaves the line, a
-    running one gets `stop` set and its thread releases the slot as soon as the work returns.
+    running one gets `stop` set and its launcher releases the slot as soon as the work returns.
+    `launch(ticket, work, put)` starts the work and returns a handle with `is_alive()`; it puts every item and
+    then one Outcome, and releases the ticket once the work is over.
     """
-    worker: threading.Thread | None = None
+    running = None
     try:
         while True:
             ticket.touch()
@@ -101,31 +155,19 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
             if ticket.status != WAITING:
                 yield Cancelled(ticket.stop_reason or CANCELLED_BEFORE_START)
                 return
-            position, waiting, running = ticket.line()
+            position, waiting, ahead_running = ticket.line()
             if position:
-                yield Waiting(position, waiting, running, ticket.waited_s)
+                yield Waiting(position, waiting, ahead_running, ticket.waited_s, ticket.expected_start(),
+                              ticket.measured())
         if ticket.stop.is_set():  # cancelled in the instant it was admitted
             ticket.release()
             yield Cancelled(ticket.stop_reason or CANCELLED_BEFORE_START)
             return
         events: _queue.Queue = _queue.Queue()
-
-        def body() -> None:
-            outcome = _Outcome()
-            lower_priority()
-            try:
-                outcome.result = work(ticket.stop, events.put)
-            except BaseException as err:  # noqa: BLE001 - handed to the consumer as Failed
-                outcome.error = err
-            finally:
-                ticket.release()
-                events.put(outcome)
-
-        # started before the first yield after admission: from here on, the slot is freed by this thread
+        # launched before the first yield after admission: from here on, the slot is freed by the launcher
         # however the consumer behaves (it may never pull again)
-        worker = threading.Thread(target=body, name=f"{ticket.kind}-{ticket.id}", daemon=True)
         ticket.working = True
-        worker.start()
+        running = launch(ticket, work, events.put)
         yield Started(ticket.waited_s)
         last = time.monotonic()
         while True:
@@ -137,7 +179,7 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
                     last = time.monotonic()
                     yield Tick(ticket.elapsed_s)
                 continue
-            if isinstance(item, _Outcome):
+            if isinstance(item, Outcome):
                 if item.error is not None:
                     yield Failed(item.error, ticket.stop_reason, ticket.elapsed_s)
                 else:
@@ -146,11 +188,11 @@ def run_job(ticket: Ticket, work: Callable[[threading.Event, Callable[[Any], Non
             last = time.monotonic()
             yield item
     finally:
-        if worker is None:
+        if running is None:
             ticket.cancel(CONSUMER_GONE)
             ticket.release()
-        elif worker.is_alive():
-            ticket.cancel(CONSUMER_GONE)  # the worker's own `finally` frees the slot when the work returns
+        elif running.is_alive():
+            ticket.cancel(CONSUMER_GONE)  # the launcher frees the slot when the work returns
 
 
 class ThreadRunner:

@@ -82,6 +82,7 @@ class KeptRun:
     stopped: bool
     model: object  # torch.nn.Module, on the device it trained on
     meta: dict  # checkpoints.metadata(...) for saving or for the Draw tab
+    host: str = ""  # the machine it ran on (a cluster's worker, or this server)
 
 
 class Runs:
@@ -166,13 +167,13 @@ def table_rows(runs: list[KeptRun], names: dict[int, str], lang: str | None = No
                      f"{c.lr:g}", c.batch_size, epochs + (tr(lang, "runs.stopped_mark") if r.stopped else ""),
                      tr(lang, "runs.yes" if c.augment else "runs.no"), images, str(c.device),
                      f"{100 * r.evaluation.accuracy:.2f}%", tr(lang, "runs.time", s=f"{r.elapsed_s:.1f}"),
-                     f"{r.samples_per_s:,.0f}"])
+                     f"{r.samples_per_s:,.0f}", r.host or "-"])
     return rows
 
 
 # the runs table's columns, by their keys in the locale files ("runs.col_<name>")
 COLUMN_KEYS = ("run", "curve", "model", "optimizer", "lr", "batch_size", "epochs", "augmentation", "images",
-               "device", "accuracy", "time", "rate")
+               "device", "accuracy", "time", "rate", "where")
 
 
 def table_columns(lang: str | None = None) -> list[str]:
@@ -223,4 +224,4 @@ def keep(visitor, live, preset: str, number: int, colour: int) -> None:
     current = adopt(visitor, r.model, meta, Origin(STOPPED if r.stopped else TRAINED), r.evaluation)
     visitor.runs.add(KeptRun(number, colour, config, preset, list(live.losses), list(live.accuracies),
                              r.evaluation, r.elapsed_s, r.samples_seen / max(r.train_s, 1e-9),
-                             r.epochs_completed, bool(r.stopped), current.model, meta))
+                             r.epochs_completed, bool(r.stopped), current.model, meta, live.host or ""))

@@ -26,8 +26,13 @@ class Settings:
     data_dir: str = "data"
     checkpoint_dir: str = str(DEFAULT_DIR)
     device: str | None = None  # the Train tab's default device (None: the fastest present)
-    max_trainings: int = 1  # runs at once (trainings and benchmarks share the slots)
-    queue_size: int = 4  # runs waiting for a slot; more are told "busy, try again in a minute"
+    max_trainings: int = 1  # runs at once (trainings and benchmarks share the slots): the embedded cluster's or this
+    # process's; a scheduler's workers bring their own (their `train` resources)
+    queue_size: int | None = None  # the most runs that may wait, whatever their expected wait (None: no count cap)
+    max_wait_s: float | None = 600.0  # a run is admitted to the line while it is expected to start within this
+    # Where long jobs run: None, threads of this process; "embedded", an embedded Dask LocalCluster (what demo.py
+    # starts by default); or a Dask scheduler's address ("tcp://HOST:8786").
+    scheduler: str | None = None
     max_epochs: int = 20
     max_train_seconds: float | None = 1800.0  # wall-clock cap per run (training or benchmark)
     max_saves_per_visitor: int = 5
@@ -42,7 +47,7 @@ class Settings:
 
     @classmethod
     def for_share(cls, **overrides) -> "Settings":
-        values = dict(max_epochs=6, max_train_seconds=600.0, queue_size=4,
+        values = dict(max_epochs=6, max_train_seconds=600.0,
                       max_saves_per_visitor=3, max_save_mb_per_visitor=20.0, max_upload_mb=10.0,
                       max_checkpoint_dir_mb=200.0, max_checkpoint_files=100)
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -11,7 +11,8 @@ import uuid
 
 from mnist_demo.app.core.current import CurrentModel
 from mnist_demo.app.core.curves import DEFAULT_X
-from mnist_demo.app.core.jobs import PAGE_CLOSED, STOPPED_BY_USER, Ticket
+from mnist_demo.app.core.jobs import Ticket
+from mnist_demo.app.core.reasons import PAGE_CLOSED, STOPPED_BY_USER
 from mnist_demo.app.core.runs import Runs
 from mnist_demo.checkpoints import DEFAULT_NAME
 

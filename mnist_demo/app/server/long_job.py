@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.jobs import AlreadyActive, Busy
+from mnist_demo.app.core.reasons import AlreadyActive, Busy
 from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
@@ -46,6 +46,7 @@ class Job:
     label: str
     work: Callable
     exclusive: bool = False  # runs alone: nothing else starts while it runs (the benchmark's timings stay clean)
+    size: float = 1.0  # its size in its kind's units, for the line's estimates (`core.waits`)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def run(ctx: AppContext, visitor: Visitor, request: gr.Request | None, job: Job,
     also turns the buttons to running; the tab's own last message (after this returns) should turn them back
     (`buttons.running(False)`), since it knows what else it shows then."""
     try:
-        ticket = ctx.jobs.submit(owner(visitor, request), kind=job.kind, label=job.label, exclusive=job.exclusive)
+        ticket = ctx.jobs.submit(owner(visitor, request), kind=job.kind, label=job.label, exclusive=job.exclusive,
+                                 size=job.size)
     except (Busy, AlreadyActive) as err:
         yield {**refused(err), **buttons.running(False)}
         return

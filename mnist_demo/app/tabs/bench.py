@@ -15,20 +15,21 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo import bench
-from mnist_demo.app import teach
-from mnist_demo.app.common import error_text, md_escape, refused, seconds
-from mnist_demo.app.i18n import DEFAULT, TEXTS, filled, t, tr
-from mnist_demo.app.state import AppContext, Visitor
+from mnist_demo.app.core.messages import error_text, md_escape, refused, seconds
+from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
+from mnist_demo.app.server.i18n import filled, t
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.settings import APP_MAX_BATCH
+from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.errors import ConfigError, DemoError
-from mnist_demo.app.jobs import AlreadyActive, Busy, reason_text
-from mnist_demo.app.runner import Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.core.bench_run import BenchView, benchmark_work
+from mnist_demo.app.core.reasons import reason_text
+from mnist_demo.app.core.runner import Failed, Finished
+from mnist_demo.app.server import long_job
+from mnist_demo.app.server.shared import Shared
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"
-# The app's cap on batch sizes, the Train tab's (8192): a shared demo should not build huge batches. It also
-# bounds how long Stop can take: Stop lands between layers, and the longest layer of a 'cnn' training step
-# at batch 8192 took 1.6 s here (2 cores, busy with other work); at 32768 it would be about four times that.
-APP_MAX_BATCH = 8192  # also written in the info line, `bench.sizes_info` (tests/test_i18n_tabs.py checks it)
 DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}
 # the table's columns (their keys in the locale files): a table's headers are data, written in the visitor's language
 COLUMN_KEYS = ["device", "operation", "batch_size", "ms", "samples", "speedup", "runs", "note"]
@@ -80,12 +81,7 @@ def in_language(ctx: AppContext, ui: BenchUI, visitor: Visitor) -> dict:
     return {ui.note: gpu_note(ctx, visitor.language)}
 
 
-def language_outputs(ui: BenchUI) -> list:
-    """The components `in_language` updates."""
-    return [ui.note]
-
-
-def build(ctx: AppContext) -> BenchUI:
+def create_ui(ctx: AppContext) -> BenchUI:
     note = gr.Markdown(gpu_note(ctx, page=True), elem_id="bench-gpu-note")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
@@ -99,7 +95,7 @@ def build(ctx: AppContext) -> BenchUI:
                 button = gr.Button(t("bench.run"), variant="primary", elem_id="bench-button")
                 stop = gr.Button(t("bench.stop"), variant="stop", interactive=False, elem_id="bench-stop")
             with gr.Accordion(t("bench.teach_title"), open=False, elem_id="teach-bench"):
-                gr.Markdown(teach.CPU_VS_CUDA)
+                gr.Markdown(t("teach.cpu_vs_cuda"))
         with gr.Column(scale=3, min_width=360):
             status = gr.Markdown(t("bench.status_ready"), elem_id="bench-status")
             reading = gr.Markdown("", elem_id="bench-reading")
@@ -110,7 +106,8 @@ def build(ctx: AppContext) -> BenchUI:
                                color_map=DEVICE_COLOURS, elem_id="bench-plot")
     table = gr.Dataframe(headers=TABLE_COLUMNS, value=[], interactive=False, wrap=True, label=t("bench.table_label"),
                          elem_id="bench-table")
-    return BenchUI(note, model, sizes, repeats, button, stop, status, table, plot, reading)
+    return BenchUI(note=note, model=model, batch_sizes=sizes, repeats=repeats, button=button, stop=stop,
+                   status=status, table=table, plot=plot, reading=reading)
 
 
 def validate(model, batch_sizes, repeats, devices=("cpu",),
@@ -161,7 +158,7 @@ def table_value(rows: list[dict], lang: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(table_rows(rows, lang), columns=columns(lang))
 
 
-def plot_frame(rows: list[dict], sizes=(), lang: str | None = None) -> pd.DataFrame:
+def plot_frame(rows: list[dict], lang: str | None = None) -> pd.DataFrame:
     """samples/s per training step against batch size (as ordered categories), one line per device. The columns
     are named in `lang`: the axes and the legend's title show them."""
     batch, speed, device = (tr(lang, f"bench.col_{key}") for key in ("batch_size", "samples", "device"))
@@ -175,7 +172,7 @@ def plot(rows: list[dict], sizes, lang: str | None = None) -> gr.LinePlot | None
     """The plot update, sent once with every device's line (None while there is nothing to draw): Gradio
     6.31's LinePlot keeps the colour series of the first data it gets and would not draw a device that appears
     in a later update."""
-    frame = plot_frame(rows, sizes, lang)
+    frame = plot_frame(rows, lang)
     if frame.empty:
         return None
     batch, speed, device = frame.columns
@@ -212,17 +209,34 @@ def reading_value(report: dict, lang: str | None = None) -> str:
     first, second = bench.reading_text(report["reading_parts"], say)
     return tr(lang, "bench.reading", first=md_escape(first), second=md_escape(second))
 
-def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
+def create_event_handlers(ctx: AppContext, ui: BenchUI, shared: Shared, tab: gr.Tab) -> None:
+    """Run through the server's line (alone: nothing else runs meanwhile), Stop, and the tab's texts when it opens."""
+    visitor = shared.visitor
     # Run and Stop go with the other outputs, as on the Train tab: Run greyed and Stop active only while this
     # visitor's benchmark waits or runs. Buttons are not part of the API's outputs (gradio_client skips them).
     # Each update names the components it changes; the others keep their values.
     outputs = [ui.status, ui.table, ui.plot, ui.reading, ui.button, ui.stop]
-    running = {ui.button: gr.update(interactive=False), ui.stop: gr.update(interactive=True)}
-    idle = {ui.button: gr.update(interactive=True), ui.stop: gr.update(interactive=False)}
+    buttons = long_job.Buttons((ui.button,), ui.stop)
 
     def drawn(rows: list[dict], sizes, lang: str | None) -> dict:
         chart = plot(rows, sizes, lang)
         return {} if chart is None else {ui.plot: chart}
+
+    def ended(view: BenchView, sizes, lang: str | None) -> dict:
+        """The tab's last message: what was measured and its reading, or why it stopped, failed or never ran."""
+        item = view.outcome
+        if isinstance(item, Finished):
+            report = item.result
+            if report["stopped"]:
+                return {ui.status: stopped_text(report, reason_text(item.stop_reason, lang), lang),
+                        ui.table: table_value(report["rows"], lang), **drawn(report["rows"], sizes, lang),
+                        ui.reading: ""}
+            return {ui.status: what_ran(report, lang), ui.table: table_value(report["rows"], lang),
+                    **drawn(report["rows"], sizes, lang), ui.reading: reading_value(report, lang)}
+        if isinstance(item, Failed):
+            return {ui.status: refused(error_text(item.error, lang), lang), ui.table: table_value(view.rows, lang),
+                    ui.reading: ""}
+        return {ui.status: tr(lang, "bench.not_run", reason=md_escape(reason_text(item.reason, lang)))}
 
     def run(model, batch_sizes, repeats, visitor: Visitor, request: gr.Request):
         """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
@@ -232,77 +246,41 @@ def wire(ctx: AppContext, ui: BenchUI, visitor: gr.State) -> None:
         except DemoError as err:
             yield {ui.status: refused(error_text(err, lang), lang)}
             return
-        owner = visitor.job_owner(getattr(request, "session_hash", None))
-        try:
-            ticket = ctx.jobs.submit(owner, kind="benchmark", label=f"benchmark {model}", exclusive=True)
-        except (Busy, AlreadyActive) as err:
-            yield {ui.status: tr(lang, "bench.busy", why=md_escape(err.text(lang)))}
-            return
-        visitor.ticket = ticket
-        rows: list[dict] = []
+        view = BenchView(lang)
+        shown = [-1]  # cells in the table as last sent
 
-        def work(stop, emit):
-            # `stop` is the ticket's: set by Stop and by the queue's wall-clock cap; the engine checks it
-            # between runs and between the layers of long runs, and returns the cells done so far
-            return bench.run_benchmark(devices=None, batch_sizes=sizes, model=model, repeats=repeats,
-                                       on_row=emit, stop=stop)
+        def updates():
+            update = {ui.status: view.status}
+            if shown[0] < 0:  # the first message: an empty table, no plot, no reading
+                update.update({ui.table: table_value([], lang), ui.plot: None, ui.reading: ""})
+            elif len(view.rows) != shown[0]:
+                update[ui.table] = table_value(view.rows, lang)
+            shown[0] = len(view.rows)
+            yield update
 
-        status = tr(lang, "bench.waiting_slot")
-        yield {ui.status: status, ui.table: table_value([], lang), ui.plot: None, ui.reading: "", **running}
-        last = 0.0
-        for item in run_job(ticket, work):
-            if isinstance(item, Waiting):
-                if time.monotonic() - last >= 1.0:
-                    last = time.monotonic()
-                    status = tr(lang, "bench.waiting_line", position=item.position)
-                    yield {ui.status: status}
-            elif isinstance(item, Started):
-                status = tr(lang, "bench.measuring_start")
-                yield {ui.status: status, ui.table: table_value([], lang), ui.reading: ""}
-            elif isinstance(item, dict):
-                rows.append(item)
-                status = tr(lang, "bench.measuring_cells", cells=len(rows))
-                yield {ui.status: status, ui.table: table_value(rows, lang)}
-            elif isinstance(item, Finished):
-                report = item.result
-                if report["stopped"]:
-                    yield {ui.status: stopped_text(report, reason_text(item.stop_reason, lang), lang),
-                           ui.table: table_value(report["rows"], lang), **drawn(report["rows"], sizes, lang),
-                           ui.reading: "", **idle}
-                    return
-                yield {ui.status: what_ran(report, lang), ui.table: table_value(report["rows"], lang),
-                       **drawn(report["rows"], sizes, lang), **idle,
-                       ui.reading: reading_value(report, lang)}
-                return
-            elif isinstance(item, Failed):
-                yield {ui.status: refused(error_text(item.error, lang), lang), ui.table: table_value(rows, lang),
-                       ui.reading: "", **idle}
-                return
-            elif isinstance(item, Tick):
-                yield {ui.status: status}  # unchanged: the yield lets Gradio notice a visitor who left
-            elif isinstance(item, Cancelled):
-                yield {ui.status: tr(lang, "bench.not_run", reason=md_escape(reason_text(item.reason, lang))), **idle}
-                return
+        def busy(err) -> dict:
+            return {ui.status: tr(lang, "bench.busy", why=md_escape(err.text(lang)))}
+
+        job = long_job.Job("benchmark", f"benchmark {model}", benchmark_work(model, sizes, repeats), exclusive=True)
+        yield from long_job.run(ctx, visitor, request, job, view, buttons, updates, busy)
+        if view.finished:
+            yield {**ended(view, sizes, lang), **buttons.running(False)}
 
     ui.button.click(run, [ui.model, ui.batch_sizes, ui.repeats, visitor], outputs, api_name="bench",
                     concurrency_limit=None, concurrency_id="bench", show_progress="hidden")
 
-    def stop(visitor: Visitor):
-        """Stop this visitor's benchmark (or leave the line); the cells measured so far are kept."""
-        keys = {None: "bench.stop_nothing", "left": "bench.stop_left", "stopping": "bench.stop_stopping"}
-        return tr(visitor.language, keys[visitor.stop("benchmark")])
-
+    stop = long_job.stop_handler("benchmark", "bench")
+    stop.__doc__ = "Stop this visitor's benchmark (or leave the line); the cells measured so far are kept."
     ui.stop.click(stop, [visitor], [ui.status], api_name="bench_stop", queue=False, concurrency_limit=None)
 
-    tab = ui.note.parent  # the tab `build` was called in
-    if isinstance(tab, gr.Tab):
-        def on_open(visitor: Visitor, shown):
-            """The tab opened: the note in the visitor's language, and an empty table's headers too (a table's
-            headers are data, which the browser does not translate; a table with results keeps its own)."""
-            out = in_language(ctx, ui, visitor)
-            if shown is None or len(shown) == 0:
-                out[ui.table] = table_value([], visitor.language)
-            return out
+    def on_open(visitor: Visitor, shown):
+        """The tab opened: the note in the visitor's language, and an empty table's headers too (a table's headers
+        are data, which the browser does not translate; a table with results keeps its own)."""
+        out = in_language(ctx, ui, visitor)
+        if shown is None or len(shown) == 0:
+            out[ui.table] = table_value([], visitor.language)
+        return out
 
-        tab.select(on_open, [visitor, ui.table], [ui.note, ui.table], api_visibility="private", queue=False,
-                   show_progress="hidden")
+    tab.select(on_open, [visitor, ui.table], [ui.note, ui.table], api_visibility="private", queue=False,
+               show_progress="hidden")
+    shared.on_language(lambda v: in_language(ctx, ui, v), [ui.note])

@@ -21,7 +21,7 @@ from mnist_demo.app.server import long_job
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import whole_number
 from mnist_demo.errors import DemoError
-from mnist_demo.finetune import MAX_STEPS, check_drawings, finetune_meta
+from mnist_demo.finetune import DEFAULT_STEPS, MAX_STEPS, check_drawings, finetune_meta
 
 
 # --------------------------------------------------------------------------- events
@@ -51,7 +51,7 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared) -> None:
         model = predictor.model  # finetune() trains a copy of it (this one keeps serving other predictions)
         view = FineTuneView(ctx, len(images), steps, lang)
         job = long_job.Job("finetune", f"fine-tune on {len(images)} drawings",
-                           finetune_work(ctx, model, images, labels, steps))
+                           finetune_work(ctx, model, images, labels, steps), size=steps / DEFAULT_STEPS)
 
         def updates():
             yield {ui.status: view.text, ui.progress: view.html()}

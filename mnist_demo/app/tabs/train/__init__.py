@@ -117,11 +117,13 @@ def create_ui(ctx: AppContext) -> TrainUI:
                 train_button = gr.Button(t("train.train_button"), variant="primary", elem_id="train-button")
                 stop_button = gr.Button(t("train.stop_button"), variant="stop", interactive=False,
                                         elem_id="stop-button")
-            cap = ctx.settings.max_train_seconds
+            cap, wait = ctx.settings.max_train_seconds, ctx.settings.max_wait_s
+            remote = ctx.settings.scheduler not in (None, "embedded")
             caps = filled(
-                "train.caps", epochs=ctx.settings.max_epochs, trainings=ctx.settings.max_trainings,
-                waiting=ctx.settings.queue_size,
-                seconds=lambda lang: seconds(cap, lang) if cap else tr(lang, "train.caps_no_cap"))
+                "train.caps_cluster" if remote else "train.caps", epochs=ctx.settings.max_epochs,
+                trainings=ctx.settings.max_trainings,
+                seconds=lambda lang: seconds(cap, lang) if cap else tr(lang, "train.caps_no_cap"),
+                wait=lambda lang: seconds(wait, lang) if wait else tr(lang, "train.caps_no_wait"))
             gr.Markdown(caps, elem_id="train-limits", elem_classes=["mnist-small"])
             with gr.Accordion(t("train.teach_lr"), open=False, elem_id="teach-lr"):
                 gr.Markdown(t("teach.learning_rate"))

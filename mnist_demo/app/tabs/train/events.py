@@ -114,7 +114,8 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared, tab: gr.Tab) -> N
         def busy(err) -> dict:
             return {ui.status: head(lang) + tr(lang, "train.busy", message=md_escape(err.text(lang)))}
 
-        job = long_job.Job("train", run_text.describe_config(config), training_work(config, ctx.settings.data_dir))
+        job = long_job.Job("train", run_text.describe_config(config), training_work(config, ctx.settings.data_dir),
+                           size=config.epochs * (config.limit or TRAIN_SIZE) / TRAIN_SIZE)
         try:
             yield from long_job.run(ctx, visitor, request, job, live, buttons, updates, busy, admitted)
         finally:  # also when the page goes away mid-run (the generator is closed)
