@@ -25,6 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home (a
 
 AUTH_ENV = "MNIST_DEMO_AUTH"
 SCHEDULER_ENV = "MNIST_DEMO_SCHEDULER"
+TEACHER_ENV = "MNIST_DEMO_TEACHER"
 
 
 def _whole(field: str, low: int = 1, high: int = MANY):
@@ -72,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "tightens the per-run caps and quotas unless given explicitly")
     p.add_argument("--auth", default=None, metavar="USER:PASS",
                    help=f"require a login (or set {AUTH_ENV}); several as u1:p1,u2:p2")
+    p.add_argument("--teacher", default=None, metavar="USER:PASS",
+                   help=f"the teacher's login for the Class tab, who may remove posts, clear the board and export it "
+                        f"as CSV (or set {TEACHER_ENV}); with --auth, logging in to the app as USER counts too")
+    p.add_argument("--class-name", default="class", metavar="NAME",
+                   help="the class board's name, shown as its heading (default: %(default)s)")
+    p.add_argument("--board-file", default=None, metavar="PATH",
+                   help="the class board's SQLite file; a restart keeps the board (default: class-board.sqlite in "
+                        "the checkpoint folder)")
     p.add_argument("--data-dir", default="data", help="where MNIST/raw/ lives (default: %(default)s)")
     p.add_argument("--checkpoint-dir", default=None, help="where checkpoints are saved and listed "
                    "(default: checkpoints/ in this repository)")
@@ -117,7 +126,8 @@ def make_settings(args):
     """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
     from mnist_demo.app.core.settings import Settings
     from mnist_demo.devices import available_devices, resolve_device
-    from mnist_demo.errors import DeviceError
+    from mnist_demo.app.core.board_rules import MAX_CLASS_NAME, check_name
+    from mnist_demo.errors import DemoError, DeviceError
 
     if args.device:
         try:
@@ -149,6 +159,11 @@ def make_settings(args):
         raise SystemExit("python demo.py: error: --in-process and --scheduler ask for two different places to train: "
                          "choose one")
     settings.scheduler = None if args.in_process else (scheduler.strip() if scheduler else "embedded")
+    try:
+        settings.class_name = check_name(args.class_name, field="class_name", limit=MAX_CLASS_NAME)
+    except DemoError as err:
+        raise SystemExit(f"python demo.py: error: --class-name: {str(err).removeprefix('class_name: ')}")
+    settings.board_file = args.board_file
     return settings
 
 
@@ -160,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(f"--auth: {err}")
     settings = make_settings(args)
+    try:
+        teacher = parse_auth(args.teacher if args.teacher is not None else os.environ.get(TEACHER_ENV))
+    except ValueError as err:
+        parser.error(f"--teacher: {err}")
+    if teacher is not None and len(teacher) != 1:
+        parser.error("--teacher: one account, USER:PASS")
+    settings.teacher = teacher[0] if teacher else None
 
     from mnist_demo.app.page import build_app, launch_kwargs
     from mnist_demo.app.server import serving

@@ -29,7 +29,7 @@ from mnist_demo.app.server import editor_guard, i18n
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.rest import PredictRoute
 from mnist_demo.app.server.shared import Refresher, Shared
-from mnist_demo.app.tabs import bench, checkpoints, draw, mistakes, train
+from mnist_demo.app.tabs import bench, board, checkpoints, draw, mistakes, train
 from mnist_demo.app.tabs.draw import inside
 
 __all__ = ["build_app", "launch_kwargs"]
@@ -66,6 +66,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 mistakes_ui = mistakes.create_ui(ctx)
             with gr.Tab(t("app.tab_bench"), id="bench", elem_id="tab-bench") as bench_tab:
                 bench_ui = bench.create_ui(ctx)
+            with gr.Tab(t("app.tab_board"), id="board", elem_id="tab-board") as board_tab:
+                board_ui = board.create_ui(ctx)
             with gr.Tab(t("app.tab_checkpoints"), id="checkpoints", elem_id="tab-checkpoints") as checkpoints_tab:
                 checkpoints_ui = checkpoints.create_ui(ctx)
         with gr.Accordion(t("app.about_sharing"), open=False, elem_id="teach-sharing"):
@@ -80,10 +82,12 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         inside.create_event_handlers(ctx, inside_ui, draw_ui.pad, draw_ui.model_info, draw_ui.clear, shared)
         mistakes.create_event_handlers(ctx, mistakes_ui, shared, mistakes_tab)
         bench.create_event_handlers(ctx, bench_ui, shared, bench_tab)
+        board.create_event_handlers(ctx, board_ui, shared, board_tab)
         checkpoints.create_event_handlers(ctx, checkpoints_ui, shared, checkpoints_tab)
         create_page_events(ctx, demo, shared, language, browser_language,
                            {train_tab: "app.tab_train", draw_tab: "app.tab_draw", mistakes_tab: "app.tab_mistakes",
-                            bench_tab: "app.tab_bench", checkpoints_tab: "app.tab_checkpoints"})
+                            bench_tab: "app.tab_bench", board_tab: "app.tab_board",
+                            checkpoints_tab: "app.tab_checkpoints"})
     demo.mnist_context = ctx  # the server's services (demo.py closes the line at exit)
     demo.mnist_shared = shared  # what the tabs share on the page (tests call its language redraws)
     demo.queue(default_concurrency_limit=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from mnist_demo.app.core.board import Board
+from mnist_demo.app.core.board_rules import BoardError
 from mnist_demo.app.core.jobs import JobQueue
 from mnist_demo.app.core.library import Library
 from mnist_demo.app.core.runner import ThreadRunner
@@ -27,6 +29,7 @@ class AppContext:
                                max_total_bytes=int(settings.max_checkpoint_dir_mb * MB),
                                max_files=settings.max_checkpoint_files,
                                max_upload_bytes=settings.upload_limit_bytes)
+        self.board, self.board_problem = self._board(settings)  # the class's posted runs (SQLite), or why not
         self.runner = self._runner(settings)  # where long jobs run
         self._devices = available_devices()
         self.predict_ms: deque[float] = deque(maxlen=200)  # server-side time of recent predictions
@@ -40,6 +43,14 @@ class AppContext:
             return {"n": 0, "median_ms": None, "p90_ms": None}
         return {"n": len(times), "median_ms": round(times[len(times) // 2], 2),
                 "p90_ms": round(times[min(len(times) - 1, int(0.9 * len(times)))], 2)}
+
+    @staticmethod
+    def _board(settings: Settings) -> tuple[Board | None, BoardError | None]:
+        """The class board, or None and why not (a read-only folder, a foreign file): the app serves without it."""
+        try:
+            return Board(settings.board_path, settings.class_name), None
+        except BoardError as err:
+            return None, err
 
     def _runner(self, settings: Settings):
         if settings.scheduler is None:
@@ -65,6 +76,8 @@ class AppContext:
         """Stop every job (their visitors are told) and let go of the cluster."""
         self.jobs.close()
         self.runner.close()
+        if self.board is not None:
+            self.board.close()
 
     @property
     def default_device(self) -> str:

@@ -25,7 +25,8 @@ YOURS = "@current"  # the pickers' value for "this visitor's current model" (not
 
 # Where a current model came from (`Origin.code`); each has a `draw.origin_<code>` text in the locale files.
 TRAINED, STOPPED, FINETUNED, FINETUNED_STOPPED = "trained", "stopped", "finetuned", "finetuned_stopped"
-RUN, CHECKPOINT, UPLOAD = "run", "checkpoint", "upload"  # with a value: the run's number, the file's name
+RUN, CHECKPOINT, UPLOAD, BOARD = "run", "checkpoint", "upload", "board"  # with a value: the run's number, the
+# file's name, the class board's post ("Minji #12")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ class Settings:
     # Where long jobs run: None, threads of this process; "embedded", an embedded Dask LocalCluster (what demo.py
     # starts by default); or a Dask scheduler's address ("tcp://HOST:8786").
     scheduler: str | None = None
+    class_name: str = "class"  # the class board's heading (`--class-name`)
+    board_file: str | None = None  # the class board's SQLite file (None: class-board.sqlite in the checkpoint folder)
+    teacher: tuple[str, str] | None = None  # (user, password) of the teacher, who may remove, clear and export
     max_epochs: int = 20
     max_train_seconds: float | None = 1800.0  # wall-clock cap per run (training or benchmark)
     max_saves_per_visitor: int = 5
@@ -56,6 +59,10 @@ class Settings:
     @property
     def checkpoint_path(self) -> Path:
         return Path(self.checkpoint_dir)
+
+    @property
+    def board_path(self) -> Path:
+        return Path(self.board_file) if self.board_file else self.checkpoint_path / "class-board.sqlite"
 
     @property
     def upload_limit_bytes(self) -> int:

@@ -35,6 +35,8 @@ class Visitor:
         self.plot_styles = 0  # how many times the Train tab's plots were restyled (see compare.style)
         self.plan_stopped: threading.Event | None = None  # set by Stop while a comparison's runs go one by one
         self.username: str | None = None
+        self.teacher = False  # logged in as the class's teacher on this page (the Class tab)
+        self.board_seen: tuple | None = None  # (the board's revision, the language) the Class tab last drew
         self.language: str = "en"  # the messages' language (mnist_demo.app.i18n): the browser's, or the switch's
         self.lock = threading.RLock()
 
