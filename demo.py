@@ -124,9 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_settings(args):
     """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
+    from mnist_demo.app.core.board_rules import MAX_CLASS_NAME, check_name
     from mnist_demo.app.core.settings import Settings
     from mnist_demo.devices import available_devices, resolve_device
-    from mnist_demo.app.core.board_rules import MAX_CLASS_NAME, check_name
     from mnist_demo.errors import DemoError, DeviceError
 
     if args.device:

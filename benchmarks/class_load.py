@@ -36,8 +36,8 @@ import httpx  # noqa: E402  (installed with gradio)
 from gradio_client import Client  # noqa: E402
 
 from mnist_demo.config import DEFAULT_PRESET, PRESETS  # noqa: E402
-from tests.app_server import Server, loopback_cluster  # noqa: E402
-from tests.digits import draw  # noqa: E402
+from tests.support.app_server import Server, loopback_cluster  # noqa: E402
+from tests.support.digits import draw  # noqa: E402
 
 TABLE = 8  # /train's outputs: status, progress, log, loss, accuracy, Draw's picker and info, save status, runs table
 TIME_COLUMN = 11  # the runs table's "time" column: the run's own seconds

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402  (installed with gradio)
 
-from tests.app_server import Server, make_default_checkpoint  # noqa: E402
-from tests.digits import draw, encode  # noqa: E402
-from tests.hostile_inputs import costly_png, png  # noqa: E402
+from tests.support.app_server import Server, make_default_checkpoint  # noqa: E402
+from tests.support.digits import draw, encode  # noqa: E402
+from tests.support.hostile_inputs import costly_png, png  # noqa: E402
 
 BURST = 12
 ABANDON_S = 1.0

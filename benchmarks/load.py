@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402  (installed with gradio)
 from gradio_client import Client  # noqa: E402
 
-from tests.app_server import Server  # noqa: E402
-from tests.digits import draw  # noqa: E402
+from tests.support.app_server import Server  # noqa: E402
+from tests.support.digits import draw  # noqa: E402
 
 
 def digit_files(folder: Path) -> list[tuple[int, str]]:

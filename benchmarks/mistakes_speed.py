@@ -4,7 +4,7 @@
    evaluate that kept only hit counts (what keeping each image's prediction, its probability and the confusion
    matrix adds to the end-of-epoch pass).
 2. `inside.look_inside` for one drawing, for every registered model and the shipped one.
-3. With --app: the Mistakes tab through a running `demo.py` (tests/app_server.py), the answer's round trip
+3. With --app: the Mistakes tab through a running `demo.py` (tests/support/app_server.py), the answer's round trip
    (images not downloaded): a finished run's matrix and galleries (its last evaluation reused), the shipped
    model's first time (one pass) and again (cached).
 
@@ -80,7 +80,7 @@ def evaluation_cost(data, repeats: int) -> None:
 
 
 def inside_cost(repeats: int) -> None:
-    from tests.digits import draw
+    from tests.support.digits import draw
 
     x = to_mnist(draw(7)).tensor
     print("look_inside for one drawing (median ms):")
@@ -93,7 +93,7 @@ def inside_cost(repeats: int) -> None:
 def app_cost(repeats: int) -> None:
     from gradio_client import Client
 
-    from tests.app_server import TINY, Server, make_default_checkpoint
+    from tests.support.app_server import TINY, Server, make_default_checkpoint
 
     tmp = Path(tempfile.mkdtemp())
     make_default_checkpoint(tmp / "checkpoints")

@@ -22,7 +22,7 @@ from mnist_demo.checkpoints import DEFAULT_DIR  # noqa: E402
 from mnist_demo.errors import CheckpointError  # noqa: E402
 from mnist_demo.predict import Predictor, cached_predictor  # noqa: E402
 from mnist_demo.preprocess import to_mnist  # noqa: E402
-from tests.digits import draw  # noqa: E402
+from tests.support.digits import draw  # noqa: E402
 
 TARGET_MS = 20.0
 

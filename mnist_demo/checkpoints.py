@@ -256,7 +256,7 @@ def load_file(path: str | Path, map_location="cpu") -> Checkpoint:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {label} does not exist", code="not_found", name=label) from None
-    except Exception:  # torch raises many types for corrupt or foreign files
+    except Exception:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
         raise CheckpointError(f"{label} is not a readable checkpoint (corrupt, truncated, or not a "
                               "PyTorch file saved with plain tensors)", code="file_unreadable", file=label) from None
     return checked(payload, label, path.stem)
@@ -282,7 +282,7 @@ def checked(content, label: str, name: str | None = None) -> Checkpoint:
     model = build_model(model_name)
     try:
         model.load_state_dict(state, strict=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - missing, unexpected or misshapen tensors all mean "not this architecture"
         raise CheckpointError(f"{label}: its weights do not match the {model_name!r} architecture",
                               code="file_wrong_shape", file=label, model=repr(model_name)) from None
     # Checked on the model's own copies: what will actually run.

@@ -115,8 +115,13 @@ def _add_models(sub) -> None:
 
 
 def _add_bench(sub) -> None:
-    from mnist_demo.bench import (DEFAULT_BATCH_SIZES, DEFAULT_MODEL, DEFAULT_REPEATS, DEFAULT_TIME_BUDGET_S,
-                                  DEFAULT_WARMUP)
+    from mnist_demo.bench import (
+        DEFAULT_BATCH_SIZES,
+        DEFAULT_MODEL,
+        DEFAULT_REPEATS,
+        DEFAULT_TIME_BUDGET_S,
+        DEFAULT_WARMUP,
+    )
     from mnist_demo.models import MODELS
 
     p = sub.add_parser("bench", help="CPU vs CUDA timing comparison",

@@ -44,8 +44,18 @@ def _preset_values(field: str) -> str:
 
 def add_run_options(p) -> None:
     """The options that describe a training run: `train` runs it, `export` writes it as code (one definition)."""
-    from mnist_demo.config import (DEFAULT_MAX_EPOCHS, DEFAULT_PRESET, MAX_BATCH_SIZE, OPTIMIZERS, PRECISIONS,
-                                   PRESET_HELP, PRESETS, SCHEDULES, TRAIN_SIZE, whole_number)
+    from mnist_demo.config import (
+        DEFAULT_MAX_EPOCHS,
+        DEFAULT_PRESET,
+        MAX_BATCH_SIZE,
+        OPTIMIZERS,
+        PRECISIONS,
+        PRESET_HELP,
+        PRESETS,
+        SCHEDULES,
+        TRAIN_SIZE,
+        whole_number,
+    )
 
     presets = literal("; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     p.add_argument("--preset", default=DEFAULT_PRESET,

@@ -115,7 +115,7 @@ class Collection:
 
     def add_many(self, images: np.ndarray, labels: np.ndarray) -> int:
         """Add all of them or none (CollectionError when they would pass the cap); returns how many."""
-        checked = [(check_image(i), check_label(int(l))) for i, l in zip(images, labels, strict=True)]
+        checked = [(check_image(image), check_label(int(label))) for image, label in zip(images, labels, strict=True)]
         with self._lock:
             room = self.limit - len(self._drawings)
             if len(checked) > room:

@@ -109,7 +109,7 @@ def _download(directory: Path) -> MNIST | None:
 
         datasets.MNIST(str(directory), train=True, download=True)
         datasets.MNIST(str(directory), train=False, download=True)
-    except Exception:  # offline, blocked, or no torchvision: the caller explains what to do
+    except Exception:  # noqa: BLE001 - offline, blocked, or no torchvision: the caller explains what to do
         return None
     return _read_dir(directory)
 

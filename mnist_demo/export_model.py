@@ -86,7 +86,7 @@ def model_code(name: str) -> tuple[str, str]:
     """(code, class name): the registered model `name` as a stand-alone nn.Module class, written from the module
     `build_model(name)` builds: its attributes, layers and their arguments, so its state_dict has the same keys and
     shapes and a checkpoint's weights load into it. The forward pass applies the attributes in order (every model
-    in the registry is built that way; tests/test_export.py checks the outputs are the same)."""
+    in the registry is built that way; tests/engine/test_export.py checks the outputs are the same)."""
     model = build_model(name)
     shapes = _output_shapes(model)
     cls = type(model).__name__

@@ -92,7 +92,7 @@ def _as_tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
         labels = labels.detach().cpu().numpy()
     try:
         array = np.asarray(labels)
-    except Exception:  # ragged or odd objects
+    except Exception:  # noqa: BLE001 - ragged or odd objects
         raise FineTuneError("labels must be a list of digits 0-9") from None
     if array.ndim != 1 or (array.size and not (np.issubdtype(array.dtype, np.integer)
                                                and not np.issubdtype(array.dtype, np.bool_))):

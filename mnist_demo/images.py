@@ -119,7 +119,7 @@ def _opened(source):
     except UnidentifiedImageError:
         raise ImageError(f"{label}: not an image file, or not one of {', '.join(FORMATS)}", code="image_not_image",
                          file=shown, formats=", ".join(FORMATS)) from None
-    except Exception as err:  # truncated or corrupt files raise OSError, ValueError, RuntimeError...
+    except Exception as err:  # noqa: BLE001 - truncated or corrupt files raise OSError, ValueError, RuntimeError...
         raise ImageError(f"{label}: the image cannot be read ({type(err).__name__})", code="image_unreadable",
                          file=shown, reason=type(err).__name__) from None
 

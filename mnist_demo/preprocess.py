@@ -28,8 +28,8 @@ import torch
 from PIL import Image, ImageFilter
 
 from mnist_demo.data import normalize
-from mnist_demo.errors import ImageError
 from mnist_demo.images import MAX_LAYERS, MAX_PIXELS, WORK_PIXELS, as_array, image_size, read  # noqa: F401 (the
+
 # limits and readers are part of this module's interface too: callers import them from here)
 
 SIZE = 28  # the MNIST canvas

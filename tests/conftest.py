@@ -1,18 +1,34 @@
-"""Shared fixtures: the real bundled MNIST, read once per test session; one running app for the test_app_* modules;
-Chromium for the journeys."""
+"""Shared fixtures: the real bundled MNIST, read once per test session; one running app for tests/server; Chromium
+for the journeys. And the map: each test carries the marker of its folder (engine, app, server, browser, hostile;
+the files at the top, `lint`), registered in pyproject.toml."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 from gradio_client import Client
 
 from mnist_demo.data import cached_mnist
-from tests.app_server import Server, make_default_checkpoint, new_client
+from tests.support.app_server import SHIPPED, Server, make_default_checkpoint, new_client
 
 
 @pytest.fixture(scope="session")
 def mnist():
     return cached_mnist()
+
+
+@pytest.fixture
+def route(tmp_path):
+    """The plain `POST /api/predict` route in this process, over the shipped model in a tmp folder (one worker, one
+    waiting), for tests that call it over ASGI."""
+    from mnist_demo.app.core.context import AppContext
+    from mnist_demo.app.core.settings import Settings
+    from mnist_demo.app.server.rest import PredictRoute
+
+    if not SHIPPED.is_file():
+        pytest.skip(reason="needs the shipped checkpoints/default.pt")
+    shutil.copy2(SHIPPED, tmp_path / "default.pt")
+    return PredictRoute(AppContext(Settings(checkpoint_dir=str(tmp_path))), workers=1, max_waiting=1)
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +67,20 @@ def chromium():
     make every later `asyncio.run` in the session fail."""
     from playwright.sync_api import sync_playwright  # a dev requirement, needed by the journeys only
 
-    from tests.browser import CHROMIUM, FLAGS
+    from tests.support.browser import CHROMIUM, FLAGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         browser.close()
+
+
+ROOMS = ("engine", "app", "server", "browser", "hostile")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its folder's room, so that `-m` picks rooms (`pytest -m "engine or app"`)."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(tests).parts
+        item.add_marker(parts[0] if len(parts) > 1 and parts[0] in ROOMS else "lint")

@@ -24,15 +24,34 @@ A submodule imports its siblings by their own names, never this file. Outside th
 """
 
 from mnist_demo.bench.core import COPY, INFER, MIN_RUNS, OP_LABELS, TRAIN, BenchStopped
-from mnist_demo.bench.options import (DEFAULT_BATCH_SIZES, DEFAULT_MODEL, DEFAULT_REPEATS, DEFAULT_TIME_BUDGET_S,
-                                      DEFAULT_WARMUP, MAX_REPEATS, MAX_WARMUP, parse_batch_sizes, parse_devices,
-                                      validate_batch_sizes, validate_devices, validate_model, validate_repeats,
-                                      validate_time_budget, validate_warmup)
+from mnist_demo.bench.options import (
+                                      DEFAULT_BATCH_SIZES,
+                                      DEFAULT_MODEL,
+                                      DEFAULT_REPEATS,
+                                      DEFAULT_TIME_BUDGET_S,
+                                      DEFAULT_WARMUP,
+                                      MAX_REPEATS,
+                                      MAX_WARMUP,
+                                      parse_batch_sizes,
+                                      parse_devices,
+                                      validate_batch_sizes,
+                                      validate_devices,
+                                      validate_model,
+                                      validate_repeats,
+                                      validate_time_budget,
+                                      validate_warmup,
+)
 from mnist_demo.bench.reading import READING, reading_parts, reading_text  # not `reading`: the module's name
 from mnist_demo.bench.report import format_plot, format_table, plot_series
 from mnist_demo.bench.rows import add_speedups, make_row
-from mnist_demo.bench.sweep import (UNAVAILABLE, check_memory, device_entry, run_benchmark, unavailable,
-                                    unavailable_reason)
+from mnist_demo.bench.sweep import (
+                                      UNAVAILABLE,
+                                      check_memory,
+                                      device_entry,
+                                      run_benchmark,
+                                      unavailable,
+                                      unavailable_reason,
+)
 
 __all__ = [
     "COPY", "INFER", "MIN_RUNS", "OP_LABELS", "TRAIN", "BenchStopped",

@@ -41,7 +41,7 @@ def ms_text(value: float | None) -> str:
 
 # The reading's English, one template per piece; a line is its pieces joined. The app says the same pieces in
 # the visitor's language from its locale files ([bench_reading], the same codes), so the engine stays free of
-# the app; tests/test_i18n_bench_reading.py checks that the app's English equals these, branch by branch.
+# the app; tests/app/test_i18n_bench_reading.py checks that the app's English equals these, branch by branch.
 READING = {
     "stopped": "Stopped before a training step was timed.",
     "stopped_hint": "Run it again and let it finish, or choose fewer or smaller batch sizes for a quicker run.",

@@ -26,15 +26,24 @@ import mnist_demo.bench.core as core
 import mnist_demo.bench.memory as memory
 from mnist_demo.bench.core import COPY, INFER, LONG_RUN_S, MIN_RUNS, TRAIN, BenchStopped
 from mnist_demo.bench.epoch import epoch_rows
-from mnist_demo.bench.options import (DEFAULT_BATCH_SIZES, DEFAULT_MODEL, DEFAULT_REPEATS, DEFAULT_TIME_BUDGET_S,
-                                      DEFAULT_WARMUP, validate_batch_sizes, validate_devices, validate_model,
-                                      validate_repeats, validate_time_budget, validate_warmup)
+from mnist_demo.bench.options import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_MODEL,
+    DEFAULT_REPEATS,
+    DEFAULT_TIME_BUDGET_S,
+    DEFAULT_WARMUP,
+    validate_batch_sizes,
+    validate_devices,
+    validate_model,
+    validate_repeats,
+    validate_time_budget,
+    validate_warmup,
+)
 from mnist_demo.bench.reading import notes, reading_parts, reading_text
 from mnist_demo.bench.rows import add_speedups, make_row, oom_row, refused_row
 from mnist_demo.devices import available_devices, cpu_model, describe, sync
 from mnist_demo.errors import ConfigError
 from mnist_demo.models import build_model, param_count
-
 
 # ---------------------------------------------------------------- devices and the host
 
@@ -151,7 +160,7 @@ def one_time_costs(name: str, model_name: str, batch_size: int, stop: threading.
         record("cudnn", lambda: nn.functional.conv2d(torch.ones(1, 1, 8, 8, device=device),
                                                      torch.ones(1, 1, 3, 3, device=device)))
     if name != "cpu":  # on cpu the model is built in place: nothing to copy
-        model = record("to", lambda: model.to(device))
+        model = record("to", lambda: model.to(device))  # noqa: F821 - called here, before `del model`
     refused = memory.over_limit(name, TRAIN, batch_size, memory.activation_bytes_per_sample(model),
                                 param_count(model), model_name)
     if refused:
@@ -211,8 +220,9 @@ def sweep_device(name: str, model_name: str, batch_sizes, repeats: int, warmup: 
     model = build_model(model_name).to(device)
     optimizer = core.make_optimizer(model_name, model)
     per_sample, params = memory.activation_bytes_per_sample(model), param_count(model)
-    cells = [(TRAIN, model, lambda b: core.make_train_step(model, optimizer, b, device)),
-             (INFER, model, lambda b: core.make_inference(model, b, device))]
+    # the lambdas run inside the loop below, before `del model, optimizer`
+    cells = [(TRAIN, model, lambda b: core.make_train_step(model, optimizer, b, device)),  # noqa: F821
+             (INFER, model, lambda b: core.make_inference(model, b, device))]  # noqa: F821
     if name != "cpu":
         cells.append((COPY, None, lambda b: core.make_host_copy(b, device)))
     rows = []

@@ -26,9 +26,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_demo.app.core.board_rules import (MAX_CLASS_NAME, MAX_OWNER, MAX_POSTS, MAX_POSTS_PER_MINUTE,
-                                             MAX_WEIGHTS_KEPT, RATE_WINDOW_S, BoardError, RunRecord, check_name,
-                                             checked_record, unpack)
+from mnist_demo.app.core.board_rules import (
+    MAX_CLASS_NAME,
+    MAX_OWNER,
+    MAX_POSTS,
+    MAX_POSTS_PER_MINUTE,
+    MAX_WEIGHTS_KEPT,
+    RATE_WINDOW_S,
+    BoardError,
+    RunRecord,
+    check_name,
+    checked_record,
+    unpack,
+)
 from mnist_demo.checkpoints import Checkpoint
 
 APPLICATION_ID = 0x4D4E4244  # "MNBD" in the file's header: this file is an mnist-demo board

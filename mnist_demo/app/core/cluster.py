@@ -30,7 +30,7 @@ import dask
 from distributed import Client, Event, KilledWorker, LocalCluster
 
 from mnist_demo.app.core import remote
-from mnist_demo.app.core.runner import Outcome, Placed, run_job
+from mnist_demo.app.core.runner import Outcome, run_job
 from mnist_demo.errors import CheckpointError, DemoError
 
 log = logging.getLogger(__name__)

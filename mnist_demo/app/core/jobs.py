@@ -35,12 +35,21 @@ import threading
 import time
 from typing import Callable
 
-from mnist_demo.app.core.reasons import (BUSY, CANCELLED, CONSUMER_GONE, DONE, RUNNING, SHUTTING_DOWN, STOPPED_BY_USER,
-                                         WAITING, AlreadyActive, Busy, time_cap)
+from mnist_demo.app.core.reasons import (
+    BUSY,
+    CANCELLED,
+    CONSUMER_GONE,
+    DONE,
+    RUNNING,
+    SHUTTING_DOWN,
+    STOPPED_BY_USER,
+    WAITING,
+    AlreadyActive,
+    Busy,
+    time_cap,
+)
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.waits import Durations, expected_starts
-
-
 
 # --------------------------------------------------------------------------- tickets
 

@@ -23,11 +23,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_demo.checkpoints import (DEFAULT_NAME, Checkpoint, CheckpointInfo, checkpoint_path, clean_name,
-                                    list_checkpoints, load_checkpoint, load_file, save_checkpoint, temporary_files)
+from mnist_demo.app.core.texts import tr
+from mnist_demo.checkpoints import (
+    DEFAULT_NAME,
+    Checkpoint,
+    CheckpointInfo,
+    checkpoint_path,
+    clean_name,
+    list_checkpoints,
+    load_checkpoint,
+    load_file,
+    save_checkpoint,
+    temporary_files,
+)
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor, cached_predictor
-from mnist_demo.app.core.texts import tr
 
 UPLOAD_SUFFIXES = (".pt", ".pth")
 DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save

@@ -16,14 +16,13 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-
+from mnist_demo.app.core.reasons import STOPPED, reason_text, start_text
+from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
+from mnist_demo.app.core.texts import tr
 from mnist_demo.config import LOG_EVERY, TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
-from mnist_demo.app.core.reasons import STOPPED, reason_text, start_text
-from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
-from mnist_demo.app.core.texts import tr
 
 UPDATE_STEPS = tuple(d for d in range(1, LOG_EVERY + 1) if LOG_EVERY % d == 0)  # so every log line is emitted
 UPDATES_PER_EPOCH = 15

@@ -15,14 +15,12 @@ every language.
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mnist_demo.app.core.current import STOPPED, TRAINED, Origin, adopt
 from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import metadata
 from mnist_demo.config import TRAIN_SIZE, TrainConfig, make_config
-
 
 MAX_RUNS = 8
 # Colour pairs per run (Tableau's 20 colours: a strong one for the loss and the full test set, its light twin

@@ -8,25 +8,24 @@ Batch sizes are refused before queueing when over the app's cap or the host's me
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
 
 from mnist_demo import bench
-from mnist_demo.app.core.messages import error_text, md_escape, refused, seconds
-from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
-from mnist_demo.app.server.i18n import filled, t
-from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.settings import APP_MAX_BATCH
-from mnist_demo.app.core.visitor import Visitor
-from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.app.core.bench_run import BenchView, benchmark_work
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.messages import error_text, md_escape, refused, seconds
 from mnist_demo.app.core.reasons import reason_text
 from mnist_demo.app.core.runner import Failed, Finished
+from mnist_demo.app.core.settings import APP_MAX_BATCH
+from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
+from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
+from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
+from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.models import MODELS
 
 DEFAULT_SIZES = "1,64,256,1024"

@@ -7,20 +7,19 @@ does not translate); `refresh` is called again when the visitor switches languag
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.texts import tr
-from mnist_demo.app.server.i18n import filled, t
-from mnist_demo.app.core.library import COLUMNS, Row, human_bytes, hyperparameters
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import CHECKPOINT, UPLOAD, Origin, adopt
+from mnist_demo.app.core.library import COLUMNS, Row, human_bytes, hyperparameters
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import CheckpointError
 

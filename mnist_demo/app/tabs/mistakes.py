@@ -11,29 +11,26 @@ the predictions' queue.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 
+from mnist_demo.app.core.analyses import mistakes_for, why_not
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import YOURS, choices
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.server.i18n import t
-from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.analyses import mistakes_for, why_not
-from mnist_demo.app.core.current import YOURS, choices
 from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
-from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
+from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.config import whole_number
 from mnist_demo.data import cached_mnist
-from mnist_demo.errors import CheckpointError, ConfigError, DemoError
-from mnist_demo.mistakes import DIGITS, Mistakes, NoPredictions, analyse, from_evaluation
+from mnist_demo.errors import ConfigError, DemoError
+from mnist_demo.mistakes import DIGITS, Mistakes
 
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
 WORST = 24  # the most confidently wrong digits shown (the number is in the gallery's label, `mistakes.worst_label`)

@@ -13,26 +13,24 @@ which the API's visitors keep at English.
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from mnist_demo.app.tabs.draw import collection, finetune
-from mnist_demo.app.tabs.draw.collection import CollectionUI
+from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.current import choices, predictor_for, reason
+from mnist_demo.app.core.library import hyperparameters
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.server.i18n import t
-from mnist_demo.app.core.library import hyperparameters
-from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import YOURS, choices, predictor_for, reason
 from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
+from mnist_demo.app.tabs.draw import collection, finetune
+from mnist_demo.app.tabs.draw.collection import CollectionUI
 from mnist_demo.checkpoints import DEFAULT_NAME
-from mnist_demo.errors import CheckpointError, DemoError, ImageError
+from mnist_demo.errors import DemoError, ImageError
 from mnist_demo.predict import Predictor
 from mnist_demo.preprocess import BLANK_MESSAGE
 

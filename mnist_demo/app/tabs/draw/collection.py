@@ -19,20 +19,27 @@ from typing import Callable
 
 import gradio as gr
 
+from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, progress_html, refused
 from mnist_demo.app.core.texts import TEXTS, tr
-from mnist_demo.app.server.i18n import resolve, t
-from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.i18n import resolve, t
 from mnist_demo.app.server.shared import Shared
-from mnist_demo.collection import (IMAGES_SUFFIX, LABELS_SUFFIX, Collection, CollectionError, check_label,
-                                   read_upload, write_idx)
+from mnist_demo.collection import (
+    IMAGES_SUFFIX,
+    LABELS_SUFFIX,
+    Collection,
+    CollectionError,
+    check_label,
+    read_upload,
+    write_idx,
+)
 from mnist_demo.config import whole_number
 from mnist_demo.errors import DemoError, ImageError
 from mnist_demo.finetune import DEFAULT_STEPS, MAX_STEPS
 from mnist_demo.preprocess import to_mnist
 
-# Clicks the pad's bin (draw_tab.CLEAR_JS) after a drawing was kept: `kept` is 1 then, 0 when it was refused (a
+# Clicks the pad's bin (the Draw tab's CLEAR_JS) after a drawing was kept: `kept` is 1 then, 0 when it was refused (a
 # blank pad, a full collection), so a refused drawing stays on the pad.
 CLEAR_IF_KEPT_JS = "(kept) => {{ if (kept) {{ ({clear})(); }} }}"
 
@@ -111,7 +118,8 @@ def create_section(ctx: AppContext, right: tuple) -> CollectionUI:
             with gr.Column(scale=3, min_width=300):
                 gr.Markdown(t("collection.gallery_intro"), elem_classes=["mnist-small"])
                 gallery = gr.Gallery([], label=t("collection.gallery_label"), show_label=False, columns=10,
-                                     fit_columns=False, height=200, object_fit="contain", allow_preview=False, format="png",
+                                     fit_columns=False, height=200, object_fit="contain", allow_preview=False,
+                                     format="png",
                                      buttons=[], elem_id="collection-gallery")
                 selected = gr.Number(-1, visible="hidden", elem_id="collection-selected", label="selected")
                 with gr.Row(equal_height=True):

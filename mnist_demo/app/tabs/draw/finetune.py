@@ -23,7 +23,6 @@ from mnist_demo.config import whole_number
 from mnist_demo.errors import DemoError
 from mnist_demo.finetune import DEFAULT_STEPS, MAX_STEPS, check_drawings, finetune_meta
 
-
 # --------------------------------------------------------------------------- events
 
 def create_event_handlers(ctx: AppContext, ui, shared: Shared) -> None:

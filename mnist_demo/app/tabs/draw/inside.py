@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.app.core.messages import md_escape, refused
-from mnist_demo.app.core.texts import tr
-from mnist_demo.app.server.i18n import t
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import predictor_for, reason
+from mnist_demo.app.core.messages import md_escape, refused
+from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
+from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import DemoError
 from mnist_demo.inside import diverging, feature_picture, look_inside

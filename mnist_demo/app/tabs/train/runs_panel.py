@@ -9,25 +9,23 @@ visitor's language (`Visitor.language`).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
-from mnist_demo.app.core.texts import tr
-from mnist_demo.app.server.i18n import filled, t
-from mnist_demo.app.core.runs import MAX_RUNS, table_columns, table_rows
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import RUN, Origin, adopt
+from mnist_demo.app.core.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
+from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.runs import MAX_RUNS, table_columns, table_rows
+from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
+from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import choice
 from mnist_demo.errors import ConfigError
-
 
 
 def empty_table(lang: str | None = None) -> pd.DataFrame:
