@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.support.app_server import FIELDS, Server, loopback_cluster, new_client, queue_status, wait_for
+from tests.support.app_server import (FIELDS, Server, loopback_cluster, loopback_cluster_workers, new_client,
+                                      queue_status, wait_for)
 
 TABLE = 8  # /train's outputs: status, progress, log, loss, accuracy, Draw's picker and info, save status, runs table
 TINY = dict(preset="fast", model="cnn", optimizer="adam", lr=0.003, batch_size=128, epochs=1, augment=False,
@@ -115,6 +116,33 @@ def test_two_visitors_runs_on_two_workers_never_mix(tmp_path_factory, ckpt_dir):
         assert b.predict(api_name="/model_info")["current"]["steps"] == 24  # 3000 / 128
         table_a, table_b = result_a[TABLE]["data"], result_b[TABLE]["data"]
         assert len(table_a) == len(table_b) == 1 and table_a[0][4] == "0.003" and table_b[0][4] == "0.001"
+    finally:
+        server.stop()
+        for process in (*workers, scheduler):
+            process.stop()
+
+
+def test_a_worker_without_mnist_says_so_once_and_gets_no_runs(tmp_path_factory, ckpt_dir):
+    tmp = tmp_path_factory.mktemp("nodata")
+    scheduler, workers = loopback_cluster(tmp, workers=1, env={"MNIST_DEMO_DATA_DIR": str(tmp / "no-such-folder")})
+    server = Server(tmp, "--scheduler", scheduler.address, "--checkpoint-dir", str(ckpt_dir))
+    try:
+        client = new_client(server)
+        checked = wait_for(lambda: [w for w in queue_status(client)["cluster"]["workers"] if w["problem"]], 120, 0.5)
+        assert checked and "MNIST not found" in checked[0]["problem"] and not checked[0]["ready"], checked
+        assert queue_status(client)["max_running"] == 0
+        started = time.monotonic()
+        _, refused = final(client.submit(*args(), api_name="/train"))
+        assert time.monotonic() - started < 30  # refused at once: nobody waits for a worker that cannot train
+        assert "No worker can run it" in refused[0] and "MNIST not found" in refused[0], refused[0]
+        good, = loopback_cluster_workers(tmp, scheduler, 1)
+        try:
+            assert wait_for(lambda: queue_status(client)["max_running"] == 1, 120, 0.5)
+            _, result = final(client.submit(*args(), api_name="/train"))
+            assert result[0].startswith("**Done.**"), result[0]
+        finally:
+            good.stop()
+        assert server.output().count("gets no jobs") == 1  # said once, in the log
     finally:
         server.stop()
         for process in (*workers, scheduler):

@@ -119,14 +119,20 @@ class DaskProcess:
 
 
 def loopback_cluster(tmp: Path, workers: int = 2, slots: int = 1, env: dict | None = None):
-    """A scheduler and `workers` workers (`--nthreads 1`, `slots` train slots each, no nanny: a killed worker stays
-    dead) as separate processes on loopback: (scheduler, [worker, ...])."""
+    """A scheduler and `workers` workers (`slots` train slots each, no nanny: a killed worker stays dead) as separate
+    processes on loopback: (scheduler, [worker, ...])."""
     scheduler = DaskProcess(tmp, "scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(free_port()),
                             "--no-dashboard")
-    started = [DaskProcess(tmp, f"worker-{i}", "worker", scheduler.address, "--nthreads", str(slots + 1),
-                           "--resources", f"train={slots}", "--no-nanny", "--no-dashboard", "--name", f"w{i}",
-                           env=env) for i in range(workers)]
-    return scheduler, started
+    return scheduler, loopback_cluster_workers(tmp, scheduler, workers, slots, env)
+
+
+def loopback_cluster_workers(tmp: Path, scheduler: DaskProcess, count: int, slots: int = 1,
+                             env: dict | None = None) -> list[DaskProcess]:
+    """`count` more workers for `scheduler`: one thread per train slot and one for the app's check of a new worker."""
+    first = len(list(tmp.glob("worker-*.log")))
+    return [DaskProcess(tmp, f"worker-{i}", "worker", scheduler.address, "--nthreads", str(slots + 1),
+                        "--resources", f"train={slots}", "--no-nanny", "--no-dashboard", "--name", f"w{i}", env=env)
+            for i in range(first, first + count)]
 
 
 def make_default_checkpoint(directory: Path) -> None:

@@ -10,8 +10,9 @@ through the scheduler's event log (`remote.TOPIC`) and goes to that visitor's co
 
 The cluster's slots are the usable workers' `train` resources, read from the scheduler every MONITOR_S, so
 workers may join and leave while the app serves (`on_slots` tells the line). Each new worker is checked once (it
-loads MNIST from its own data folder, which also warms it up): a worker that cannot is named once in the log and
-gets no jobs. A worker that dies mid-run: that run ends with `WorkerLost` (its visitor is told and can press Train
+loads MNIST from its own data folder, which also warms it up): a scheduler's worker that cannot is named once in the
+log and gets no jobs, and while no worker can run anything, runs are refused at once with the workers' problems (the
+embedded worker is this machine's only one: each run says the problem itself). A worker that dies mid-run: that run ends with `WorkerLost` (its visitor is told and can press Train
 again; a task the scheduler would run again elsewhere is cancelled and stopped), and nobody else notices.
 Measured on this machine: docs/measurements.md ("A class on one link").
 """
@@ -81,7 +82,7 @@ class Cluster:
     """The app's Dask client and, by default, its embedded LocalCluster; `run(ticket, work)` is a runner."""
 
     def __init__(self, address: str | None = None, slots: int = 1, data_dir: str = "data",
-                 threads: int | None = None, on_slots: Callable[[int], None] | None = None):
+                 threads: int | None = None, on_slots: Callable[[int, str | None], None] | None = None):
         self.data_dir, self.threads, self.on_slots = str(data_dir), threads, on_slots
         self.local = None
         if address is None:
@@ -97,6 +98,7 @@ class Cluster:
         self.address = self.client.scheduler.address
         self.where = "embedded" if address is None else self.address
         self._slots = slots if address is None else 0  # the embedded worker's, until the scheduler says
+        self._why: str | None = None  # what keeps the workers from running anything, while none can
         self._workers: dict[str, WorkerInfo] = {}
         self._checks: dict[str, Any] = {}  # worker address -> its check's future
         self._runs: dict[str, Run] = {}
@@ -198,7 +200,7 @@ class Cluster:
         """The addresses a job may go to (None: any): workers whose check failed get none, and a job for a device
         other than the CPU goes to a worker that has it."""
         workers = self.workers()
-        good = [w for w in workers if w.problem is None]
+        good = [w for w in workers if w.problem is None or self.local is not None]
         if device not in (None, "cpu"):
             good = [w for w in good if not w.checked or device in w.devices]
         if len(good) == len(workers):
@@ -247,12 +249,16 @@ class Cluster:
             for run in self._runs.values():
                 if run.worker is not None and run.worker not in info:
                     run.lost = True
-            usable = sum(w.slots for w in self._workers.values() if w.problem is None)
-            changed = self._workers and usable != self._slots
+            # A scheduler's worker whose check failed gets no jobs (others may well have MNIST); the embedded worker is
+            # this machine's only one, so each run says the problem itself, as it would in this process.
+            usable = sum(w.slots for w in self._workers.values() if w.problem is None or self.local is not None)
+            problems = [f"{w.host} ({w.address}): {w.problem}" for w in self._workers.values() if w.problem]
+            why = None if usable else "; ".join(problems) or None
+            changed = bool(self._workers) and (usable, why) != (self._slots, self._why)
             if changed:
-                self._slots = usable
+                self._slots, self._why = usable, why
         if changed and self.on_slots is not None:
-            self.on_slots(usable)
+            self.on_slots(usable, why)
 
     def _checked(self, worker: WorkerInfo, check) -> None:
         try:

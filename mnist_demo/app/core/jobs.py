@@ -148,6 +148,7 @@ class JobQueue:
         self.max_waiting = None if max_waiting is None else int(max_waiting)
         self.max_wait_s = max_wait_s
         self.durations = Durations()
+        self.no_slot_reason: str | None = None  # what keeps a cluster's workers from running anything (none ready)
         self.max_seconds = max_seconds
         self.stale_after_s = stale_after_s
         self.one_per_owner = one_per_owner
@@ -191,8 +192,9 @@ class JobQueue:
         """Why the ticket just put last in line may not stay there, or None (under the lock)."""
         running, waiting = len(self._running), len(self._waiting) - 1
         if self.max_running == 0:
-            return Busy("No worker is ready to run anything yet: try again in a minute.", running, waiting,
-                        why="no_workers")
+            why = self.no_slot_reason
+            return Busy(f"No worker can run it: {why}" if why else "No worker is ready to run anything yet: try again "
+                        "in a minute.", running, waiting, why="no_workers", detail=why)
         if self.max_waiting is not None and waiting >= self.max_waiting:
             return Busy(f"The server is busy ({running} run{'s' if running != 1 else ''} going and {waiting} "
                         "waiting, the most it takes): try again in a minute.", running, waiting)
@@ -203,10 +205,12 @@ class JobQueue:
                         waiting, why="wait", wait_s=start, limit_s=self.max_wait_s)
         return None
 
-    def set_slots(self, slots: int) -> None:
-        """The runs at once now (a cluster's workers joined or left); the line moves at once if it can."""
+    def set_slots(self, slots: int, why: str | None = None) -> None:
+        """The runs at once now (a cluster's workers joined or left); the line moves at once if it can. `why`: what
+        keeps the workers there are from running anything, said to those refused while there is no slot."""
         with self._lock:
             self.max_running = max(0, int(slots))
+            self.no_slot_reason = why
             self._admit()
             self._lock.notify_all()
 

@@ -57,15 +57,16 @@ class Busy(DemoError):
     `text(lang)` says it in a visitor's language."""
 
     def __init__(self, message: str, running: int | None = None, waiting: int | None = None, why: str = "full",
-                 wait_s: float | None = None, limit_s: float | None = None):
+                 wait_s: float | None = None, limit_s: float | None = None, detail: str | None = None):
         super().__init__(message)
         self.running, self.waiting, self.why, self.wait_s, self.limit_s = running, waiting, why, wait_s, limit_s
+        self.detail = detail  # for "no_workers": what keeps the workers from running anything (English)
 
     def text(self, lang: str | None = None) -> str:
         if self.why == "closed":
             return tr(lang, "jobs.closed")
         if self.why == "no_workers":
-            return tr(lang, "jobs.no_workers")
+            return tr(lang, "jobs.no_workers_why", why=self.detail) if self.detail else tr(lang, "jobs.no_workers")
         if self.why == "wait":
             return tr(lang, "jobs.busy_wait", wait=duration(self.wait_s, lang), limit=duration(self.limit_s, lang))
         return tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
