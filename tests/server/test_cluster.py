@@ -7,8 +7,15 @@ import time
 
 import pytest
 
-from tests.support.app_server import (FIELDS, Server, loopback_cluster, loopback_cluster_workers, new_client,
-                                      queue_status, wait_for)
+from tests.support.app_server import (
+    FIELDS,
+    Server,
+    loopback_cluster,
+    loopback_cluster_workers,
+    new_client,
+    queue_status,
+    wait_for,
+)
 
 TABLE = 8  # /train's outputs: status, progress, log, loss, accuracy, Draw's picker and info, save status, runs table
 TINY = dict(preset="fast", model="cnn", optimizer="adam", lr=0.003, batch_size=128, epochs=1, augment=False,

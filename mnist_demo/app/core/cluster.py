@@ -1,6 +1,6 @@
-"""Long jobs as Dask distributed tasks (`Cluster`): an embedded LocalCluster (one worker process, `slots` jobs at
-once) by default, or the workers of a running scheduler (`dask scheduler`, `dask worker ADDR --resources train=N`,
-or `python -m mnist_demo worker ADDR`).
+"""Long jobs as Dask distributed tasks (`Cluster`): an embedded LocalCluster (one worker process, `slots` jobs at once)
+by default, or the workers of a running scheduler (`dask scheduler`, `dask worker ADDR --resources train=N`, or
+`python -m mnist_demo worker ADDR`).
 
 The web process keeps the line (`jobs.JobQueue`): a ticket it admits is sent to a worker as a task asking for one
 `train` resource, so each worker runs as many jobs at once as it has slots. What the worker's job emits arrives
@@ -8,13 +8,14 @@ through the scheduler's event log (`remote.TOPIC`) and goes to that visitor's co
 `distributed.Event`, which the job polls between batches; the result is checked before anyone uses it
 (`remote.unpack`).
 
-The cluster's slots are the usable workers' `train` resources, read from the scheduler every MONITOR_S, so
-workers may join and leave while the app serves (`on_slots` tells the line). Each new worker is checked once (it
-loads MNIST from its own data folder, which also warms it up): a scheduler's worker that cannot is named once in the
-log and gets no jobs, and while no worker can run anything, runs are refused at once with the workers' problems (the
-embedded worker is this machine's only one: each run says the problem itself). A worker that dies mid-run: that run ends with `WorkerLost` (its visitor is told and can press Train
-again; a task the scheduler would run again elsewhere is cancelled and stopped), and nobody else notices.
-Measured on this machine: docs/measurements.md ("A class on one link").
+The cluster's slots are the usable workers' `train` resources, read from the scheduler every MONITOR_S, so workers
+may join and leave while the app serves (`on_slots` tells the line). Each new worker is checked once (it loads MNIST
+from its own data folder, which also warms it up): a scheduler's worker that cannot is named once in the log and gets
+no jobs, and while no worker can run anything, runs are refused at once with the workers' problems (the embedded
+worker is this machine's only one: each run says the problem itself). A worker that dies mid-run: that run ends with
+`WorkerLost` (its visitor is told and can press Train again; a task the scheduler would run again elsewhere is
+cancelled and stopped), and nobody else notices. Measured on this machine: docs/measurements.md ("A class on one
+link").
 """
 
 from __future__ import annotations
