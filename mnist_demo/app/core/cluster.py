@@ -1,6 +1,6 @@
 """Long jobs as Dask distributed tasks (`Cluster`): an embedded LocalCluster (one worker process, `slots` jobs at once)
-by default, or the workers of a running scheduler (`dask scheduler`, `dask worker ADDR --resources train=N`, or
-`python -m mnist_demo worker ADDR`).
+by default, or the workers of a running scheduler (`dask scheduler`, and `dask worker ADDR --resources train=N` where
+this repository can be imported: README.md, "Serve a class").
 
 The web process keeps the line (`jobs.JobQueue`): a ticket it admits is sent to a worker as a task asking for one
 `train` resource, so each worker runs as many jobs at once as it has slots. What the worker's job emits arrives
