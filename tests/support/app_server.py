@@ -128,9 +128,9 @@ def loopback_cluster(tmp: Path, workers: int = 2, slots: int = 1, env: dict | No
 
 def loopback_cluster_workers(tmp: Path, scheduler: DaskProcess, count: int, slots: int = 1,
                              env: dict | None = None) -> list[DaskProcess]:
-    """`count` more workers for `scheduler`: one thread per train slot and one for the app's check of a new worker."""
+    """`count` more workers for `scheduler`, as README.md starts them: one thread per train slot."""
     first = len(list(tmp.glob("worker-*.log")))
-    return [DaskProcess(tmp, f"worker-{i}", "worker", scheduler.address, "--nthreads", str(slots + 1),
+    return [DaskProcess(tmp, f"worker-{i}", "worker", scheduler.address, "--nthreads", str(slots),
                         "--resources", f"train={slots}", "--no-nanny", "--no-dashboard", "--name", f"w{i}", env=env)
             for i in range(first, first + count)]
 
