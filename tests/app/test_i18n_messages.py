@@ -259,13 +259,6 @@ def test_a_diverged_training_with_its_code_is_said_in_korean():
     assert korean(TrainingDiverged(message)) == f"학습이 발산했습니다: {message}"  # as train.py raises it today
 
 
-def test_a_message_already_in_the_visitors_language_is_shown_as_it_is():
-    err = ConfigError("batch_sizes", "4096은(는) 이 앱에서 허용하는 값보다 큽니다", code="translated")
-    assert korean(err) == "배치 크기 목록 (batch_sizes): 4096은(는) 이 앱에서 허용하는 값보다 큽니다"
-    assert error_text(ConfigError("batch_sizes", "4096 is too big", code="translated")) == \
-        "Batch sizes (batch_sizes): 4096 is too big"
-
-
 def test_korean_collection_uploads(tmp_path):
     from mnist_demo.collection import read_upload
 

@@ -15,6 +15,7 @@ from mnist_demo import bench
 from mnist_demo.app.core import analyses
 from mnist_demo.app.core.current import YOURS
 from mnist_demo.app.core.library import COLUMNS
+from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.visitor import new_visitor
 from mnist_demo.app.page import build_app
@@ -22,6 +23,7 @@ from mnist_demo.app.server.i18n import resolve
 from mnist_demo.app.tabs import bench as bench_tab
 from mnist_demo.app.tabs import checkpoints as checkpoints_tab
 from mnist_demo.app.tabs import mistakes as mistakes_tab
+from mnist_demo.errors import CheckpointError
 from tests.support.app_server import SHIPPED
 
 
@@ -108,15 +110,14 @@ def test_mistakes_refusals_in_korean(app):
     assert out["mistakes-status"] == "**하지 않았습니다.** 모델: 'nope'은(는) 쓸 수 없습니다. 목록에서 고르세요"
     assert values(handler(app, mistakes_tab, "on_pick")("nope", visitor(), None))["mistakes-status"] == \
         "**Not done.** Model: 'nope' is not available; choose one from the list"
-    with pytest.raises(analyses.Unavailable) as mine:
+    with pytest.raises(CheckpointError) as mine:
         analyses.mistakes_for(app.mnist_context, visitor("ko"), YOURS)
     assert str(mine.value) == ("You have no model of your own yet: train one in the Train tab, or pick another "
                                "model above.")  # English for API clients and logs
-    assert analyses.why_not(mine.value, "ko") == ("아직 내 모델이 없습니다. 학습 탭에서 모델을 학습시키거나 위에서 "
-                                                      "다른 모델을 고르세요.")
-    with pytest.raises(analyses.Unavailable) as gone:
+    assert error_text(mine.value, "ko") == "아직 내 모델이 없습니다. 학습 탭에서 학습시키거나 위에서 다른 모델을 고르세요."
+    with pytest.raises(CheckpointError) as gone:
         analyses.mistakes_for(app.mnist_context, visitor("ko"), "gone")
-    assert analyses.why_not(gone.value, "ko") == "체크포인트 'gone'이(가) 없습니다"
+    assert error_text(gone.value, "ko") == "체크포인트 'gone'이(가) 없습니다"
     click = types.SimpleNamespace(index=[3, 0])
     assert values(handler(app, mistakes_tab, "on_cell")("default", visitor("ko"), click)) == {
         "mistakes-cell-title": "개수가 있는 칸(첫 열 제외)을 클릭하면 그 이미지를 볼 수 있습니다."}

@@ -11,6 +11,7 @@ import pytest
 from mnist_demo.app.core import run_text
 from mnist_demo.app.core.jobs import JobQueue
 from mnist_demo.app.core.live import LiveRun, Phase
+from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.reasons import (
     BUSY,
     CONSUMER_GONE,
@@ -174,13 +175,13 @@ def test_the_queue_messages_in_korean_and_english():
     with pytest.raises(Busy) as busy:
         jobs.submit("b")
     assert str(busy.value).startswith("The server is busy (1 run going and 0 waiting")
-    assert busy.value.text("en") == str(busy.value)
-    assert busy.value.text("ko") == "서버가 바쁩니다 (1개 실행 중, 0개 대기 중으로 가득 찼습니다): 1분 뒤에 다시 해 보세요."
+    assert error_text(busy.value, "en") == str(busy.value)
+    assert error_text(busy.value, "ko") == "서버가 바쁩니다 (1개 실행 중, 0개 대기 중으로 가득 찼습니다): 1분 뒤에 다시 해 보세요."
     with pytest.raises(AlreadyActive) as again:
         jobs.submit("a", kind="finetune")
-    assert again.value.text("en") == str(again.value) == (
+    assert error_text(again.value, "en") == str(again.value) == (
         "You already have a train run running: stop it first, or wait for it to finish.")
-    assert again.value.text("ko") == "이미 학습 작업이 실행 중입니다: 먼저 중지하거나 끝날 때까지 기다리세요."
+    assert error_text(again.value, "ko") == "이미 학습 작업이 실행 중입니다: 먼저 중지하거나 끝날 때까지 기다리세요."
     assert jobs.describe("ko") == "실행 자리 1개 중 1개 사용 중"
     first.cancel()
     first.release()

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from mnist_demo.app.core.jobs import JobQueue
+from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.reasons import RUNNING, WAITING, Busy, start_text
 from mnist_demo.app.core.waits import DEFAULT_SECONDS, Durations, expected_starts
 
@@ -42,7 +43,7 @@ def test_the_line_admits_by_the_expected_wait_and_says_it():
         with pytest.raises(Busy) as refused:
             queue.submit("late")  # would start at 105 s, over the 100 s bound
         assert refused.value.why == "wait" and round(refused.value.wait_s) == 105
-        assert "1 min 45 s" in refused.value.text() and "1분 45초" in refused.value.text("ko")
+        assert "1 min 45 s" in error_text(refused.value) and "1분 45초" in error_text(refused.value, "ko")
         snapshot = queue.snapshot()
         assert [row["expected_start_s"] for row in snapshot["waiting"]] == [15, 30, 45, 60, 75, 90]
         assert snapshot["max_wait_s"] == 100 and snapshot["max_waiting"] is None
@@ -66,7 +67,8 @@ def test_slots_that_change_move_the_line_and_no_slot_refuses_plainly():
     try:
         with pytest.raises(Busy) as refused:
             queue.submit("a")
-        assert refused.value.why == "no_workers" and refused.value.text("ko").startswith("아직 실행할 준비가 된 워커가")
+        assert refused.value.why == "no_workers"
+        assert error_text(refused.value, "ko").startswith("아직 실행할 준비가 된 워커가")
         queue.set_slots(1)
         a, b = queue.submit("a"), queue.submit("b")
         assert a.status == RUNNING and b.status == WAITING

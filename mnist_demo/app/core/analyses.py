@@ -12,31 +12,13 @@ import threading
 from collections import OrderedDict
 
 from mnist_demo.app.core.current import YOURS
-from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
 from mnist_demo.data import cached_mnist
-from mnist_demo.errors import CheckpointError, DemoError
+from mnist_demo.errors import CheckpointError
 from mnist_demo.mistakes import Mistakes, NoPredictions, analyse, from_evaluation
 
 CACHE_SIZE = 8  # analyses kept: ~130 KB each (10,000 labels, predictions and probabilities)
-
-
-class Unavailable(CheckpointError):
-    """A model this tab cannot show (none of your own yet, a checkpoint gone): `str()` is English (API
-    clients), `text(lang)` says it in the visitor's language."""
-
-    def __init__(self, key: str, **values):
-        super().__init__(tr(None, key, **values))
-        self.key, self.values = key, values
-
-    def text(self, lang: str | None = None) -> str:
-        return tr(lang, self.key, **self.values)
-
-
-def why_not(err: DemoError, lang: str | None = None) -> str:
-    """A refusal's reason in `lang`: this tab's own, or the engine's through `common.error_text`."""
-    return err.text(lang) if isinstance(err, Unavailable) else error_text(err, lang)
 
 
 _cache: OrderedDict[tuple, Mistakes] = OrderedDict()
@@ -70,7 +52,7 @@ def mistakes_for(ctx, visitor, choice: str) -> tuple[Mistakes, str, str]:
         current = visitor.current
         yours = tr(lang, "mistakes.your_model")
         if current is None:
-            raise Unavailable("mistakes.no_model")
+            raise CheckpointError(tr(None, "error.no_own_model"), code="no_own_model")
         evaluation = getattr(current, "evaluation", None)
         if evaluation is not None:
             try:
@@ -88,7 +70,8 @@ def mistakes_for(ctx, visitor, choice: str) -> tuple[Mistakes, str, str]:
     try:
         stat = os.stat(path)
     except OSError:
-        raise Unavailable("mistakes.no_checkpoint", name=path.stem) from None
+        raise CheckpointError(tr(None, "error.mistakes_no_checkpoint", name=path.stem), code="mistakes_no_checkpoint",
+                              name=path.stem) from None
     shown = tr(lang, "mistakes.shipped_name", name=path.stem) if path.stem == DEFAULT_NAME else path.stem
     key = ("checkpoint", str(path), stat.st_mtime_ns, stat.st_size, data.source)
     found = _cached(key)

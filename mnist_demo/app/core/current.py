@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from mnist_demo.app.core.messages import error_text
 from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError
@@ -67,10 +66,6 @@ def adopt(visitor, model: nn.Module, meta: dict, origin: Origin, evaluation: Eva
     return current
 
 
-class NoOwnModel(CheckpointError):
-    """The visitor picked "your current model" and has none; the message is already in the visitor's language."""
-
-
 def percent(meta: dict) -> str:
     """A checkpoint's test accuracy as the pickers show it: "98.91%", or "?"."""
     value = meta.get("accuracy")
@@ -102,20 +97,14 @@ def choices(ctx, visitor, lang: str | None = None) -> list[tuple[str, str]]:
 
 
 def predictor_for(ctx, visitor, lang: str | None = None) -> tuple[Predictor, str]:
-    """The visitor's chosen model and its name in `lang`; NoOwnModel or CheckpointError saying what to do when
-    there is none."""
+    """The visitor's chosen model and its name in `lang`; CheckpointError saying what to do when there is none
+    (`no_own_model`: "your current model" was picked and there is none yet)."""
     choice = visitor.draw_choice
     if choice == YOURS:
         current = visitor.current
         if current is None:
-            raise NoOwnModel(tr(lang, "draw.no_own_model"))
+            raise CheckpointError(tr(None, "error.no_own_model"), code="no_own_model")
         return current.predictor, tr(lang, "draw.name_current")
     if choice == DEFAULT_NAME or not choice:
         return ctx.library.predictor(DEFAULT_NAME), tr(lang, "draw.name_shipped", name=DEFAULT_NAME)
     return ctx.library.predictor(choice), choice
-
-
-def reason(err, lang: str | None = None) -> str:
-    """Why something was refused, in `lang`: "no model of your own" (already in the visitor's language) as it is,
-    anything else through `messages.error_text`."""
-    return str(err) if isinstance(err, NoOwnModel) else error_text(err, lang)

@@ -170,7 +170,7 @@ class JobQueue:
         cap = self.max_seconds if max_seconds is None else min(max_seconds, self.max_seconds or max_seconds)
         with self._lock:
             if self._closed:
-                raise Busy("The server is shutting down; no new runs start.", why="closed")
+                raise Busy("closed")
             if self.one_per_owner:
                 mine = next((t for t in self._waiting + self._running if t.owner == owner), None)
                 if mine is not None:
@@ -192,17 +192,12 @@ class JobQueue:
         """Why the ticket just put last in line may not stay there, or None (under the lock)."""
         running, waiting = len(self._running), len(self._waiting) - 1
         if self.max_running == 0:
-            why = self.no_slot_reason
-            return Busy(f"No worker can run it: {why}" if why else "No worker is ready to run anything yet: try again "
-                        "in a minute.", running, waiting, why="no_workers", detail=why)
+            return Busy("no_workers", running, waiting, detail=self.no_slot_reason)
         if self.max_waiting is not None and waiting >= self.max_waiting:
-            return Busy(f"The server is busy ({running} run{'s' if running != 1 else ''} going and {waiting} "
-                        "waiting, the most it takes): try again in a minute.", running, waiting)
+            return Busy("full", running, waiting)
         start = self._starts()[-1]
         if self.max_wait_s is not None and start > self.max_wait_s:
-            return Busy(f"The line is long: a run asked for now would start in about {start:.0f} s, more than the "
-                        f"{self.max_wait_s:g} s this server lets anyone wait; try again in a few minutes.", running,
-                        waiting, why="wait", wait_s=start, limit_s=self.max_wait_s)
+            return Busy("wait", running, waiting, wait_s=start, limit_s=self.max_wait_s)
         return None
 
     def set_slots(self, slots: int, why: str | None = None) -> None:

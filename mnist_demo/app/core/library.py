@@ -58,17 +58,27 @@ class Row:
     hyperparameters: str
     date: str
     size: str
-    status: str  # "usable" or "unusable: why"
-    owner: str  # "shipped", "you", "another visitor", "-" (made outside the app)
-    problem: CheckpointError | None = None  # why it is unusable, as an error: `common.error_text(problem, lang)`
+    owner: str  # whose it is, a code: "shipped", "yours", "other" (another visitor's), "none" (made outside the app)
+    problem: CheckpointError | None = None  # why it cannot be used (None: usable): `messages.error_text(problem, lang)`
     meta: dict | None = field(default=None, compare=False, repr=False)  # for `hyperparameters(meta, lang)`
 
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def status(self) -> str:
+        """The status cell in English (API clients): "usable", or "unusable: " and why."""
+        return "usable" if self.usable else f"unusable: {self.problem}"
+
     def as_list(self) -> list[str]:
+        """The row's cells in English, as API clients read them."""
         return [self.name, self.model, self.accuracy, self.epochs, self.hyperparameters, self.date, self.size,
-                self.owner, self.status]
+                OWNERS[self.owner], self.status]
 
 
 COLUMNS = ["name", "model", "test accuracy", "epochs", "hyperparameters", "date (UTC)", "size", "owner", "status"]
+OWNERS = {"shipped": "shipped", "yours": "you", "other": "another visitor", "none": "-"}  # owner code -> English cell
 
 
 def human_bytes(n: int) -> str:
@@ -163,15 +173,16 @@ class Library:
             if info.name == DEFAULT_NAME:
                 who = "shipped"
             elif file_owner is None:
-                who = "-"
+                who = "none"
             else:
-                who = "you" if file_owner == owner else "another visitor"
+                who = "yours" if file_owner == owner else "other"
             usable = info.error is None
             result.append(Row(info.name, (meta or {}).get("model", "?") if usable else "?",
                               _accuracy(meta) if usable else "-", _epochs(meta) if usable else "-",
                               hyperparameters(meta) if usable else "-", _date(meta) if usable else "-",
-                              human_bytes(info.size), "usable" if usable else f"unusable: {info.error}",
-                              who, info.problem, meta if usable else None))
+                              human_bytes(info.size), who,
+                              None if usable else info.problem or CheckpointError(str(info.error)),
+                              meta if usable else None))
         return result
 
     def usable(self) -> list[CheckpointInfo]:

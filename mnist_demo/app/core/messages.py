@@ -52,6 +52,8 @@ def _value(name: str, value, lang: str | None):
         return tr(lang, "error.uploaded_data")
     if isinstance(value, DemoError):
         return _coded(value, lang) or str(value)
+    if hasattr(value, "text"):  # a value that says itself in a language (a duration, a job's kind, a stop reason)
+        return value.text(lang)
     return value
 
 
@@ -61,7 +63,6 @@ def _coded(err: DemoError, lang: str | None) -> str | None:
     if not code or f"error.{code}" not in TEXTS[DEFAULT]:
         return None
     values = {name: _value(name, value, lang) for name, value in getattr(err, "values", {}).items()}
-    values.setdefault("detail", _detail(err))  # for code "translated": a message already in the visitor's language
     if isinstance(err, ConfigError):
         values.setdefault("field", field_label(err.field, lang) or err.field)
     if "kind" in values and f"error.wanted_{values['kind']}" in TEXTS[DEFAULT]:

@@ -1,6 +1,6 @@
 """Why a long job stopped or was refused, as codes with values that read as English and can be said in any language:
-`Reason` (a ticket's stop reason), `Busy` (the line takes no more now) and `AlreadyActive` (one job per visitor).
-The words are the `jobs.*` texts of the app's locale files."""
+`Reason` (a ticket's stop reason: the `jobs.*` texts), `Busy` (the line takes no more now) and `AlreadyActive` (one
+job per visitor), coded errors like the engine's (the `error.*` texts); and when a waiting job should start."""
 
 from __future__ import annotations
 
@@ -51,41 +51,53 @@ def kind_text(kind: str, lang: str | None = None) -> str:
     return tr(lang, key) if has(key) else kind
 
 
-class Busy(DemoError):
-    """The line takes no more now: it is as long as this server lets anyone wait ("wait"), it holds the most it takes
-    ("full"), no worker can run anything ("no_workers"), or the server is closing ("closed"). `str()` is English;
-    `text(lang)` says it in a visitor's language."""
-
-    def __init__(self, message: str, running: int | None = None, waiting: int | None = None, why: str = "full",
-                 wait_s: float | None = None, limit_s: float | None = None, detail: str | None = None):
-        super().__init__(message)
-        self.running, self.waiting, self.why, self.wait_s, self.limit_s = running, waiting, why, wait_s, limit_s
-        self.detail = detail  # for "no_workers": what keeps the workers from running anything (English)
+class Duration(float):
+    """Seconds that say themselves in a language ("1 min 45 s", "1분 45초"): an error's value, said with the rest."""
 
     def text(self, lang: str | None = None) -> str:
-        if self.why == "closed":
-            return tr(lang, "jobs.closed")
-        if self.why == "no_workers":
-            return tr(lang, "jobs.no_workers_why", why=self.detail) if self.detail else tr(lang, "jobs.no_workers")
-        if self.why == "wait":
-            return tr(lang, "jobs.busy_wait", wait=duration(self.wait_s, lang), limit=duration(self.limit_s, lang))
-        return tr(lang, "jobs.busy_one" if self.running == 1 else "jobs.busy_many", running=self.running,
-                   waiting=self.waiting)
+        return duration(float(self), lang)
+
+
+class Kind(str):
+    """A job's kind ("train", "finetune", "benchmark") that says itself in a language: an error's value."""
+
+    def text(self, lang: str | None = None) -> str:
+        return kind_text(str(self), lang)
+
+
+def _english(code: str, values: dict) -> str:
+    """An error's English message: its `error.<code>` text with its values said in English."""
+    return tr(None, f"error.{code}", **{k: v.text() if hasattr(v, "text") else v for k, v in values.items()})
+
+
+class Busy(DemoError):
+    """The line takes no more now: it is as long as this server lets anyone wait ("wait"), it holds the most it takes
+    ("full"), no worker can run anything ("no_workers"), or the server is closing ("closed"). A coded error like the
+    engine's: `str()` is English, `messages.error_text(err, lang)` says it in a visitor's language."""
+
+    def __init__(self, why: str = "full", running: int = 0, waiting: int = 0, wait_s: float | None = None,
+                 limit_s: float | None = None, detail: str | None = None):
+        if why == "wait":
+            code, values = "line_busy_wait", {"wait": Duration(wait_s), "limit": Duration(limit_s)}
+        elif why == "no_workers":
+            code, values = ("line_no_workers_why", {"why": detail}) if detail else ("line_no_workers", {})
+        elif why == "closed":
+            code, values = "line_closed", {}
+        else:
+            code, values = "line_busy_one" if running == 1 else "line_busy_many", {"running": running,
+                                                                                    "waiting": waiting}
+        super().__init__(_english(code, values), code=code, **values)
+        self.why, self.running, self.waiting, self.wait_s = why, running, waiting, wait_s
 
 
 class AlreadyActive(DemoError):
-    """This owner already has a run waiting or running. `str()` is English; `text(lang)`."""
+    """This owner already has a run waiting or running (a coded error, as `Busy`)."""
 
     def __init__(self, kind: str, position: int):
-        where = "running" if not position else f"waiting (number {position} in line)"
-        super().__init__(f"You already have a {kind} run {where}: stop it first, or wait for it to finish.")
+        code = "already_waiting" if position else "already_running"
+        values = {"kind": Kind(kind), **({"position": position} if position else {})}
+        super().__init__(_english(code, values), code=code, **values)
         self.kind, self.position = kind, position
-
-    def text(self, lang: str | None = None) -> str:
-        kind = kind_text(self.kind, lang)
-        if self.position:
-            return tr(lang, "jobs.already_waiting", kind=kind, position=self.position)
-        return tr(lang, "jobs.already_running", kind=kind)
 
 
 def start_text(starts_in_s: float | None, measured: int, lang: str | None = None) -> str:

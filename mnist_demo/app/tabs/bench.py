@@ -109,11 +109,10 @@ def create_ui(ctx: AppContext) -> BenchUI:
                    status=status, table=table, plot=plot, reading=reading)
 
 
-def validate(model, batch_sizes, repeats, devices=("cpu",),
-             lang: str | None = None) -> tuple[str, tuple[int, ...], int]:
+def validate(model, batch_sizes, repeats, devices=("cpu",)) -> tuple[str, tuple[int, ...], int]:
     """The checked inputs, or ConfigError naming the field: before queueing, so nothing waits or runs for a
-    request that would be refused (batch sizes over APP_MAX_BATCH or the host's memory cap included). The app's
-    own cap is explained in `lang`; the engine's checks say theirs (`common.error_text` words them)."""
+    request that would be refused (batch sizes over APP_MAX_BATCH or the host's memory cap included). Each error
+    carries its code: `messages.error_text` says it in the visitor's language."""
     for field, value in (("model", model), ("batch_sizes", batch_sizes), ("repeats", repeats)):
         if value is None or (isinstance(value, str) and not value.strip()):
             raise ConfigError(field, "is empty", code="empty")
@@ -126,8 +125,9 @@ def validate(model, batch_sizes, repeats, devices=("cpu",),
         sizes = bench.validate_batch_sizes([batch_sizes])
     too_big = [b for b in sizes if b > APP_MAX_BATCH]
     if too_big:
-        raise ConfigError("batch_sizes", tr(lang, "bench.too_big", sizes=", ".join(map(str, too_big)),
-                                            most=APP_MAX_BATCH), code="translated")  # already in `lang`
+        sizes_text = ", ".join(map(str, too_big))
+        raise ConfigError("batch_sizes", tr(None, "error.bench_too_big", sizes=sizes_text, most=APP_MAX_BATCH),
+                          code="bench_too_big", sizes=sizes_text, most=APP_MAX_BATCH)
     repeats = bench.validate_repeats(repeats)
     bench.check_memory(model, sizes, devices)
     return model, sizes, repeats
@@ -241,7 +241,7 @@ def create_event_handlers(ctx: AppContext, ui: BenchUI, shared: Shared, tab: gr.
         """Time a training step and an inference pass per device and batch size (CPU, and CUDA when present)."""
         lang = visitor.language
         try:
-            model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices, lang)
+            model, sizes, repeats = validate(model, batch_sizes, repeats, ctx.devices)
         except DemoError as err:
             yield {ui.status: refused(error_text(err, lang), lang)}
             return
@@ -258,7 +258,7 @@ def create_event_handlers(ctx: AppContext, ui: BenchUI, shared: Shared, tab: gr.
             yield update
 
         def busy(err) -> dict:
-            return {ui.status: tr(lang, "bench.busy", why=md_escape(err.text(lang)))}
+            return {ui.status: tr(lang, "bench.busy", why=md_escape(error_text(err, lang)))}
 
         job = long_job.Job("benchmark", f"benchmark {model}", benchmark_work(model, sizes, repeats), exclusive=True)
         yield from long_job.run(ctx, visitor, request, job, view, buttons, updates, busy)

@@ -70,8 +70,6 @@ def create_ui(ctx: AppContext) -> CheckpointsUI:
 
 
 COLUMN_KEYS = ["name", "model", "accuracy", "epochs", "hyperparameters", "date", "size", "owner", "status"]
-USABLE, UNUSABLE = "usable", "unusable: "  # `library.Row.status`
-OWNER_KEYS = {"shipped": "owner_shipped", "you": "owner_you", "another visitor": "owner_other"}
 
 
 def columns(lang: str | None = None) -> list[str]:
@@ -85,16 +83,10 @@ def row_cells(row: Row, lang: str | None = None) -> list[str]:
     cells = row.as_list()
     if row.meta is not None:
         cells[COLUMN_KEYS.index("hyperparameters")] = hyperparameters(row.meta, lang)
-    owner = OWNER_KEYS.get(row.owner)
-    cells[COLUMN_KEYS.index("owner")] = tr(lang, f"checkpoints.{owner}") if owner else row.owner
-    if row.status == USABLE:
-        status = tr(lang, "checkpoints.status_usable")
-    elif row.status.startswith(UNUSABLE):
-        why = error_text(row.problem, lang) if row.problem is not None else row.status[len(UNUSABLE):]
-        status = tr(lang, "checkpoints.status_unusable", why=why)
-    else:
-        status = row.status
-    cells[COLUMN_KEYS.index("status")] = status
+    if row.owner != "none":  # a file made outside the app has no owner to name
+        cells[COLUMN_KEYS.index("owner")] = tr(lang, f"checkpoints.owner_{row.owner}")
+    cells[COLUMN_KEYS.index("status")] = (tr(lang, "checkpoints.status_usable") if row.usable else
+                                          tr(lang, "checkpoints.status_unusable", why=error_text(row.problem, lang)))
     return cells
 
 

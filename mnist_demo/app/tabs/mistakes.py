@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from mnist_demo.app.core.analyses import mistakes_for, why_not
+from mnist_demo.app.core.analyses import mistakes_for
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import YOURS, choices
 from mnist_demo.app.core.messages import error_text, md_escape, refused
@@ -198,7 +198,7 @@ def create_event_handlers(ctx: AppContext, ui: MistakesUI, shared: Shared, tab: 
         try:
             mistakes, name, source = mistakes_for(ctx, visitor, choice)
         except DemoError as err:
-            return {**out, ui.status: refused(why_not(err, lang), lang), ui.matrix: None, ui.cell_title: "",
+            return {**out, ui.status: refused(error_text(err, lang), lang), ui.matrix: None, ui.cell_title: "",
                     ui.cell_gallery: None, ui.worst: None, ui.per_digit: None}
         true, read = default_cell(mistakes)
         title, cell = cell_view(ctx, mistakes, true, read, lang)
@@ -242,7 +242,7 @@ def create_event_handlers(ctx: AppContext, ui: MistakesUI, shared: Shared, tab: 
         try:
             mistakes, _, _ = mistakes_for(ctx, visitor, choice)
         except DemoError as err:
-            return {ui.status: refused(why_not(err, lang), lang)}
+            return {ui.status: refused(error_text(err, lang), lang)}
         title, images = cell_view(ctx, mistakes, true_d, read_d, lang)
         return {ui.true_digit: str(true_d), ui.read_as: str(read_d), ui.cell_title: title,
                 ui.cell_gallery: images}

@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import choices, predictor_for, reason
+from mnist_demo.app.core.current import choices, predictor_for
 from mnist_demo.app.core.library import hyperparameters
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.texts import tr
@@ -108,7 +108,7 @@ def model_info(ctx: AppContext, visitor: Visitor) -> str:
     try:
         predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return refused(reason(err, lang), lang)
+        return refused(error_text(err, lang), lang)
     meta = predictor.meta or {}
     accuracy = meta.get("accuracy")
     acc = (tr(lang, "draw.test_accuracy", accuracy=f"{100 * accuracy:.2f}") if isinstance(accuracy, float)
@@ -149,7 +149,7 @@ def predict(ctx: AppContext, visitor: Visitor, image):
     try:
         predictor, name = predictor_for(ctx, visitor, lang)
     except DemoError as err:
-        return tr(lang, "draw.no_model"), None, refused(reason(err, lang), lang)
+        return tr(lang, "draw.no_model"), None, refused(error_text(err, lang), lang)
     try:
         prediction = timed_predict(ctx, predictor, image)
     except ImageError as err:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import FINETUNED, FINETUNED_STOPPED, YOURS, Origin, adopt, predictor_for, reason
+from mnist_demo.app.core.current import FINETUNED, FINETUNED_STOPPED, YOURS, Origin, adopt, predictor_for
 from mnist_demo.app.core.finetune_run import FineTuneView, finetune_work, result_text
-from mnist_demo.app.core.messages import md_escape, refused
+from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
@@ -41,7 +41,7 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared) -> None:
             check_drawings(images, labels)
             predictor, source = predictor_for(ctx, visitor, lang)
         except DemoError as err:
-            text = reason(err, lang)
+            text = error_text(err, lang)
             yield {ui.status: refused(text[:1].upper() + text[1:], lang)}  # the engine's messages start lower-case
             return
         if visitor.draw_choice == YOURS and visitor.current is not None:
@@ -56,7 +56,7 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared) -> None:
             yield {ui.status: view.text, ui.progress: view.html()}
 
         def busy(err) -> dict:
-            return {ui.status: tr(lang, "finetune.status_busy", error=md_escape(err.text(lang)))}
+            return {ui.status: tr(lang, "finetune.status_busy", error=md_escape(error_text(err, lang)))}
 
         yield from long_job.run(ctx, visitor, request, job, view, buttons, updates, busy)
         if not view.finished:  # the line refused it: said already

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import predictor_for, reason
-from mnist_demo.app.core.messages import md_escape, refused
+from mnist_demo.app.core.current import predictor_for
+from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t
@@ -70,7 +70,7 @@ def view(ctx: AppContext, ui: InsideUI, visitor: Visitor, image) -> dict:
         predictor, name = predictor_for(ctx, visitor, lang)
         prepared = to_mnist(image)
     except DemoError as err:  # no model to use, or an image that cannot be read: said, and nothing shown
-        return empty(ui, refused(reason(err, lang), lang))
+        return empty(ui, refused(error_text(err, lang), lang))
     if prepared is None:
         return empty(ui, lang=lang)
     start = time.perf_counter()

@@ -112,7 +112,7 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared, tab: gr.Tab) -> N
                 yield restyle
 
         def busy(err) -> dict:
-            return {ui.status: head(lang) + tr(lang, "train.busy", message=md_escape(err.text(lang)))}
+            return {ui.status: head(lang) + tr(lang, "train.busy", message=md_escape(error_text(err, lang)))}
 
         job = long_job.Job("train", run_text.describe_config(config), training_work(config, ctx.settings.data_dir),
                            size=config.epochs * (config.limit or TRAIN_SIZE) / TRAIN_SIZE)
