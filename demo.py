@@ -1,4 +1,4 @@
-"""mnist-demo's web app: `python demo.py` opens the Gradio app (Train, Draw, CPU vs CUDA, Checkpoints).
+"""mnist-demo's web app: `python demo.py` opens the Gradio app (Train, Draw, Mistakes, CPU vs CUDA, Class, Checkpoints).
 
     python demo.py                          # http://127.0.0.1:7860, for you alone
     python demo.py --share --auth me:secret  # a public link (when online), with a login and tighter caps
