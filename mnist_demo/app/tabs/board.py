@@ -132,78 +132,108 @@ def your_runs(visitor: Visitor, lang: str | None = None) -> list[tuple[str, str]
                 accuracy=f"{100 * r.evaluation.accuracy:.2f}"), str(r.number)) for r in reversed(visitor.runs.all())]
 
 
+def identify(visitor: Visitor, request: gr.Request | None) -> None:
+    """The `--auth` login behind a call, as the page's open event records it: API clients never open the page, and
+    a login posts (and is rate-limited) as itself in every session."""
+    username = getattr(request, "username", None)
+    if username:
+        visitor.username = username
+
+
 def create_event_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, tab: gr.Tab) -> None:
     visitor = shared.visitor
     gate = TeacherGate(ctx.settings.teacher)
     view_inputs = [ui.sort, ui.descending, ui.highlight, ui.family, visitor]
     board_outputs = [ui.summary, ui.table, ui.highlight, ui.curves, ui.best, ui.use, ui.remove]
+    group = dict(concurrency_id="board", concurrency_limit=4)
 
-    def drawn(sort, descending, chosen, family, visitor: Visitor) -> dict:
-        """The board as it is now, in the visitor's language (an unavailable board says why)."""
+    def drawn(sort, descending, highlight, family, visitor: Visitor, keep_highlight: bool = False) -> dict:
+        """The board as it is now, in the visitor's language (an unavailable board says why).
+
+        The highlight picker gets the posts as its choices; its value is sent back only when a chosen post has left
+        the board, and never when the picker itself asked (`keep_highlight`): a value sent back would undo a choice
+        made while this redraw was on its way."""
         lang = visitor.language
         if ctx.board is None:
             return {ui.summary: refused(tr(lang, "board.unavailable", why=error_text(ctx.board_problem, lang)), lang)}
+        family = family if family in FAMILIES else DEFAULT_FAMILY
         try:
             view = refresh(ctx.board, sort if sort in board_text.SORT_KEYS else "accuracy", bool(descending),
-                           chosen or (), family if family in FAMILIES else DEFAULT_FAMILY, owner=visitor.owner)
+                           highlight or (), family, owner=visitor.owner)
         except DemoError as err:
             return {ui.summary: refused(error_text(err, lang), lang)}
         with visitor.lock:
             visitor.board_seen = (view.revision, lang)
         every = board_text.choices(view.rows)
-        kept = [c for c in every if c[1] in {str(p.id) for p in view.rows if p.has_weights}]
-        shown = [str(i) for i in (chosen or ()) if str(i) in {c[1] for c in every}]
-        frame = curve_frame(view)
+        kept = board_text.choices(view.rows, with_model=True)
+        present = {value for _, value in every}
+        chosen = [str(i) for i in highlight or ()]
+        shown = [i for i in chosen if i in present]
+        picker = gr.skip() if keep_highlight else \
+            gr.Dropdown(choices=every) if shown == chosen else gr.Dropdown(choices=every, value=shown)
         return {ui.summary: board_text.summary(view, ctx.board.class_name, lang),
-                ui.table: board_text.table(view.rows, lang), ui.highlight: gr.Dropdown(choices=every, value=shown),
-                ui.curves: frame, ui.best: board_text.best_text(view.best[family if family in FAMILIES else
-                                                                          DEFAULT_FAMILY], family, lang),
+                ui.table: board_text.table(view.rows, lang), ui.highlight: picker, ui.curves: curve_frame(view),
+                ui.best: board_text.best_text(view.best[family], family, lang),
                 ui.use: gr.Dropdown(choices=kept), ui.remove: gr.Dropdown(choices=every)}
 
-    def tick(sort, descending, chosen, family, visitor: Visitor):
+    def tick(sort, descending, highlight, family, visitor: Visitor):
         """The timer: redraw only when the board changed (any process's post) or the language did."""
         if ctx.board is None or visitor.board_seen == (ctx.board.revision(), visitor.language):
             return {c: gr.skip() for c in board_outputs}
-        return drawn(sort, descending, chosen, family, visitor)
+        return drawn(sort, descending, highlight, family, visitor)
 
-    ui.timer.tick(tick, view_inputs, board_outputs, api_visibility="private", show_progress="hidden",
-                  concurrency_id="board", concurrency_limit=4)
-    for control in (ui.sort, ui.descending, ui.highlight, ui.family):
+    ui.timer.tick(tick, view_inputs, board_outputs, api_visibility="private", show_progress="hidden", **group)
+    for control in (ui.sort, ui.descending, ui.family):
         control.input(drawn, view_inputs, board_outputs, api_visibility="private", show_progress="hidden",
-                      concurrency_id="board", concurrency_limit=4)
+                      trigger_mode="always_last", **group)
+    ui.highlight.input(lambda *values: drawn(*values, keep_highlight=True), view_inputs, board_outputs,
+                       api_visibility="private", show_progress="hidden", trigger_mode="always_last", **group)
 
-    def on_open(sort, descending, chosen, family, visitor: Visitor):
-        """The tab opened: the visitor's runs to post, and the board."""
-        return {ui.run: gr.Dropdown(choices=your_runs(visitor, visitor.language),
-                                    value=next((v for _, v in your_runs(visitor)), None)),
-                **drawn(sort, descending, chosen, family, visitor)}
+    def on_open(sort, descending, highlight, family, visitor: Visitor, request: gr.Request):
+        """The tab opened: the visitor's runs to post, whether they are the teacher, and the board."""
+        lang = visitor.language
+        runs = your_runs(visitor, lang)
+        out = {ui.run: gr.Dropdown(choices=runs, value=runs[0][1] if runs else None),
+               **drawn(sort, descending, highlight, family, visitor)}
+        if gate.is_teacher_login(getattr(request, "username", None)) and not visitor.teacher:
+            visitor.teacher = True
+            out[ui.teacher_status] = tr(lang, "board.teacher_ok")
+        return out
 
-    tab.select(on_open, view_inputs, [ui.run, *board_outputs], api_visibility="private", show_progress="hidden",
-               concurrency_id="board", concurrency_limit=4)
+    tab.select(on_open, view_inputs, [ui.run, ui.teacher_status, *board_outputs], api_visibility="private",
+               show_progress="hidden", **group)
 
-    def post(name, number, sort, descending, chosen, family, visitor: Visitor):
-        """Post one of your finished runs (its number in your runs table) to the class board under `name`."""
+    def post(name, run=None, sort="accuracy", descending=True, highlight=(), family=DEFAULT_FAMILY,
+             visitor: Visitor = None, request: gr.Request = None):
+        """Post one of your finished runs to the class board under the display `name` (1-24 letters, digits,
+        spaces and - _ . '): `run` is its number in your runs table (None: your latest). Nothing is posted without
+        this call. The other inputs say how the board comes back (as the Class tab shows it)."""
         lang = visitor.language
         if ctx.board is None:
             return {ui.post_status: refused(tr(lang, "board.unavailable", why=error_text(ctx.board_problem, lang)),
                                             lang)}
-        run = visitor.runs.get(number) or (visitor.runs.all()[-1] if visitor.runs.all() and not number else None)
-        if run is None:
+        identify(visitor, request)
+        finished = visitor.runs.all()
+        if not finished:
             return {ui.post_status: refused(tr(lang, "board.no_run"), lang)}
+        kept = finished[-1] if run in (None, "") else visitor.runs.get(run)
+        if kept is None:
+            return {ui.post_status: refused(tr(lang, "board.no_such_run", run=str(run)[:20]), lang)}
         try:
-            record = board_text.record(run)
-            post_id = ctx.board.post(visitor.owner, name, record, pack(run.model, run.meta))
+            record = board_text.record(kept)
+            post_id = ctx.board.post(visitor.owner, name, record, pack(kept.model, kept.meta))
         except DemoError as err:
             return {ui.post_status: refused(error_text(err, lang), lang)}
-        what = f"{run.config.model}, lr {run.config.lr:g}, {record.accuracy_pct:.2f}%"
+        what = f"{kept.config.model}, lr {kept.config.lr:g}, {record.accuracy_pct:.2f}%"
         return {ui.post_status: tr(lang, "board.posted", post=post_id, what=md_escape(what)),
-                **drawn(sort, descending, chosen, family, visitor)}
+                **drawn(sort, descending, highlight, family, visitor)}
 
     ui.post.click(post, [ui.name, ui.run, *view_inputs], [ui.post_status, *board_outputs], api_name="post_run",
-                  concurrency_id="board", concurrency_limit=4)
+                  **group)
 
     def use(post_id, visitor: Visitor):
-        """Make a posted run's model your current model (for the Draw and Mistakes tabs)."""
+        """Make a posted run's model your current model (for the Draw and Mistakes tabs): `post_id` is its number
+        on the board (the `id` of a `/class_board` row)."""
         lang = visitor.language
         if ctx.board is None or not post_id:
             return {ui.use_status: refused(tr(lang, "board.pick_a_post"), lang)}
@@ -217,12 +247,14 @@ def create_event_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, tab: gr.
         return {ui.use_status: tr(lang, "board.used", label=md_escape(label)), **shared.refresh_draw(visitor)}
 
     ui.use_button.click(use, [ui.use, visitor], [ui.use_status, *shared.refresh_draw.outputs],
-                        api_name="use_posted_model", concurrency_id="board", concurrency_limit=4)
+                        api_name="use_posted_model", **group)
 
-    def rows(visitor: Visitor):
-        """The class board's rows, best first: every posted run's name, settings and figures."""
+    def rows(visitor: Visitor, request: gr.Request):
+        """The class board's rows, best first: every posted run's id, name, settings and figures, and whether you
+        posted it (`mine`)."""
         if ctx.board is None:
             return []
+        identify(visitor, request)
         return [{**vars(p), "mine": p.mine} for p in ctx.board.rows(owner=visitor.owner)]
 
     ui.api_button.click(rows, [visitor], [ui.api_rows], api_name="class_board", queue=False)
