@@ -113,6 +113,15 @@ def stop_handler(kind: str, texts: str, before: Callable[[Visitor], None] | None
     return stop
 
 
+def save_current(ctx: AppContext, visitor: Visitor, request: gr.Request | None, name,
+                 nothing: str) -> tuple[Path | None, str | None]:
+    """`save` for the visitor's current model; with none yet, (None, the tab's `nothing` text in their language)."""
+    current = visitor.current
+    if current is None:
+        return None, tr(visitor.language, nothing)
+    return save(ctx, visitor, request, current.model, current.meta, name)
+
+
 def save(ctx: AppContext, visitor: Visitor, request: gr.Request | None, model, meta: dict,
          name) -> tuple[Path | None, str | None]:
     """Save `model` as the checkpoint `name` for this visitor (only their own names can be overwritten; the quotas

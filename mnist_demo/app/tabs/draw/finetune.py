@@ -80,10 +80,7 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared) -> None:
     def save(name, visitor: Visitor, request: gr.Request):
         """Save your current model (fine-tuned or not) as a named checkpoint, as the Train tab's Save does."""
         lang = visitor.language
-        current = visitor.current
-        if current is None:
-            return {ui.save_status: refused(tr(lang, "finetune.no_model_to_save"), lang)}
-        path, why_not = long_job.save(ctx, visitor, request, current.model, current.meta, name)
+        path, why_not = long_job.save_current(ctx, visitor, request, name, "finetune.no_model_to_save")
         if path is None:
             return {ui.save_status: refused(why_not, lang)}
         return {ui.save_status: tr(lang, "finetune.saved", name=md_escape(path.stem)), **refresh_draw(visitor)}

@@ -200,11 +200,8 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared, tab: gr.Tab) -> N
 
     def save(name, visitor: Visitor, request: gr.Request):
         """Save your current model as a named checkpoint (only your own names can be overwritten)."""
-        current = visitor.current
         lang = visitor.language
-        if current is None:
-            return {ui.save_status: refused(tr(lang, "train.save_nothing"), lang)}
-        path, why_not = long_job.save(ctx, visitor, request, current.model, current.meta, name)
+        path, why_not = long_job.save_current(ctx, visitor, request, name, "train.save_nothing")
         if path is None:
             return {ui.save_status: refused(why_not, lang)}
         return {ui.save_status: tr(lang, "train.saved", name=md_escape(path.stem),
