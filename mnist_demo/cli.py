@@ -81,7 +81,8 @@ def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="read digits from image files (PNG, JPEG, ...)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     _add_checkpoint(p)
-    p.add_argument("--json", action="store_true", help="one JSON line per image")
+    p.add_argument("--json", action="store_true", help="one JSON line per image: \"image\" (the path as given), "
+                   "\"digit\", \"probability\" and \"probabilities\", or \"image\" and \"error\"")
     p.set_defaults(run=cmd_predict)
 
 
@@ -278,9 +279,9 @@ def cmd_predict(args) -> int:
         if args.json:
             print(json.dumps(row))
         elif "error" in row:
-            print(f"{row['file']}: {row['error']}")
+            print(f"{row['image']}: {row['error']}")
         else:
-            print(f"{row['file']}: {row['digit']} ({100 * row['probability']:.1f}%)")
+            print(f"{row['image']}: {row['digit']} ({100 * row['probability']:.1f}%)")
     return 1 if all("error" in row for row in rows) else 0
 
 

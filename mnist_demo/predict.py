@@ -117,7 +117,8 @@ def cached_predictor(name: str = DEFAULT_NAME, directory: str | Path = DEFAULT_D
 
 
 def predict_files(paths, predictor: Predictor) -> list[dict]:
-    """One row per file: {"file", "digit", "probability", "probabilities"}, or {"file", "error"}.
+    """One row per image file: {"image", "digit", "probability", "probabilities"}, or {"image", "error"}; "image"
+    is the path as given (the key `predict --json` prints, as its help says).
 
     A file that cannot be read or holds no digit gets an error row; the others still get predictions.
     """
@@ -128,11 +129,11 @@ def predict_files(paths, predictor: Predictor) -> list[dict]:
             result = predictor.predict(Path(path))
         except DemoError as err:
             # The row names the file already; the reader's message may start with it too ("FILE: no such file").
-            rows.append({"file": label, "error": str(err).removeprefix(f"{label}: ")})
+            rows.append({"image": label, "error": str(err).removeprefix(f"{label}: ")})
             continue
         if result.blank:
-            rows.append({"file": label, "error": "no digit found (the image is blank)"})
+            rows.append({"image": label, "error": "no digit found (the image is blank)"})
         else:
-            rows.append({"file": label, "digit": result.digit, "probability": result.confidence,
+            rows.append({"image": label, "digit": result.digit, "probability": result.confidence,
                          "probabilities": result.probabilities})
     return rows

@@ -219,7 +219,22 @@ def test_an_image_error_line_names_the_file_once(tmp_path, capsys, make, fragmen
     assert line.startswith(f"{image}: {fragment}") and line.count(str(image)) == 1, line
     assert main(["predict", str(image), "--json"]) == 1
     row = json.loads(capsys.readouterr().out)
-    assert row["file"] == str(image) and row["error"].startswith(fragment)
+    assert row["image"] == str(image) and row["error"].startswith(fragment)
+
+
+def test_predict_json_names_the_image_as_its_help_says(tmp_path, capsys):
+    from mnist_demo.cli import main
+    from tests.support.digits import draw
+
+    seven = tmp_path / "seven.png"
+    draw(7).save(seven)
+    assert main(["predict", str(seven), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert set(row) == {"image", "digit", "probability", "probabilities"} and row["image"] == str(seven)
+    assert row["digit"] == 7
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert '"image" (the path as given)' in " ".join(capsys.readouterr().out.split())
 
 
 # --------------------------------------------------------------------------- README, as written

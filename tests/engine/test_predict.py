@@ -158,14 +158,14 @@ def test_predict_files_reports_each_file(predictor, tmp_path):
     paths = [tmp_path / "seven.png", str(tmp_path / "one.png"), tmp_path / "blank.png",
              tmp_path / "notes.txt", tmp_path / "missing.png", tmp_path]
     rows = predict_files(paths, predictor)
-    assert [row["file"] for row in rows] == [str(p) for p in paths]
+    assert [row["image"] for row in rows] == [str(p) for p in paths]
     assert rows[0]["digit"] == 7 and rows[1]["digit"] == 1
     for row in rows[:2]:
-        assert set(row) == {"file", "digit", "probability", "probabilities"}
+        assert set(row) == {"image", "digit", "probability", "probabilities"}
         assert row["probability"] == row["probabilities"][str(row["digit"])]
         assert sum(row["probabilities"].values()) == pytest.approx(1.0)
     for row in rows[2:]:
-        assert set(row) == {"file", "error"} and row["error"]
+        assert set(row) == {"image", "error"} and row["error"]
     assert "blank" in rows[2]["error"] and "no such file" in rows[4]["error"]
     for row, path in zip(rows[2:], paths[2:]):  # the row names the file; its message does not again
         assert str(path) not in row["error"], row
