@@ -11,7 +11,7 @@ import time
 
 import pandas as pd
 
-from mnist_demo.app.core.board import Post
+from mnist_demo.app.core.board import DEFAULT_CLASS, Post
 from mnist_demo.app.core.board_rules import RunRecord, make_record
 from mnist_demo.app.core.board_view import Best, BoardView
 from mnist_demo.app.core.live import FULL
@@ -78,8 +78,15 @@ def choices(rows: list[Post], with_model: bool = False) -> list[tuple[str, str]]
             for p in rows if p.has_weights or not with_model]
 
 
+def class_title(class_name: str, lang: str | None = None) -> str:
+    """The class as the page names it: the teacher's name for it (`--class-name`), a name kept as given, or, for an
+    unnamed class, "the class board" in the visitor's language."""
+    return tr(lang, "board.default_class") if class_name == DEFAULT_CLASS else class_name
+
+
 def summary(view: BoardView | None, class_name: str, lang: str | None = None) -> str:
+    name = md_escape(class_title(class_name, lang))
     if view is None or view.count == 0:
-        return tr(lang, "board.summary_empty", name=md_escape(class_name))
+        return tr(lang, "board.summary_empty", name=name)
     key = "board.summary_full" if view.full else "board.summary"
-    return tr(lang, key, count=view.count, name=md_escape(class_name))
+    return tr(lang, key, count=view.count, name=name)

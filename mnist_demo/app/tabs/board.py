@@ -16,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 from mnist_demo.app.core import board_text
+from mnist_demo.app.core.board import DEFAULT_CLASS
 from mnist_demo.app.core.board_rules import pack
 from mnist_demo.app.core.board_view import DEFAULT_FAMILY, FAMILIES, curve_frame, refresh
 from mnist_demo.app.core.context import AppContext
@@ -67,7 +68,9 @@ class BoardUI:
 
 def create_ui(ctx: AppContext) -> BoardUI:
     """The post form and the posted models on the left; the board, its best so far and its curves on the right."""
-    heading = gr.Markdown(f"## {md_escape(ctx.settings.class_name)}", elem_id="board-heading")
+    named = ctx.settings.class_name != DEFAULT_CLASS
+    heading = gr.Markdown(f"## {md_escape(ctx.settings.class_name)}" if named else t("board.heading"),
+                          elem_id="board-heading")
     gr.Markdown(t("board.intro"), elem_classes=["mnist-small"], elem_id="board-intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=300):
