@@ -2,8 +2,9 @@
    language its own module `core` holds; `changeLocale` there is what Gradio's settings panel calls. The module's
    file name changes with each Gradio build, so the server fills in __CORE__ (see i18n.language_js); importing
    it again from the same address gives the page's own instance. The choice is kept in localStorage, so a reload
-   keeps it. ROLE is "load" (the page opens) or "switch" (the visitor picked a language). */
-async (visitor, wanted) => {
+   keeps it. ROLE is "load" (the page opens) or "switch" (the visitor picked a language). The event's other inputs
+   (what the tabs' redraws read) pass through untouched. */
+async (visitor, wanted, ...others) => {
   const KEY = 'mnist-demo-language';
   let lang = wanted;
   if ('__ROLE__' === 'load') {
@@ -26,5 +27,5 @@ async (visitor, wanted) => {
     const heading = document.querySelector('#app-title h1');
     if (heading && heading.textContent.trim()) { document.title = heading.textContent.trim(); }
   }, 500);
-  return [visitor, lang];
+  return [visitor, lang, ...others];
 }
