@@ -47,6 +47,23 @@ def test_tiny_training_streams_updates_and_ends_with_an_accuracy(server):
     assert info["current"]["accuracy"] > 0.5
 
 
+def test_the_plots_first_points_come_in_a_clean_frame_spanning_the_run(server):
+    """A run's first points all sit at x = 0; the plot's x axis then spans the run's 2,000 images (a range of zero
+    width drew one tick, "0.000000"), and follows the data once there are points at two x values."""
+    c = new_client(server)
+    wait_idle(c)
+    job = c.submit(*TINY, api_name="/train")
+    seen = []  # (distinct x values, the x range sent with them) for every plot update that carried points
+    for out in job:
+        for plot in out[3:5]:
+            if isinstance(plot, dict) and plot.get("__type__") == "update" and (plot.get("value") or {}).get("data"):
+                assert "x_lim" in plot, plot  # the range always travels with its data
+                seen.append((len({row[1] for row in plot["value"]["data"]}), plot["x_lim"]))  # x: samples seen
+    job.result()
+    assert [lim for n, lim in seen if n == 1] and all(lim == [0, 2000] for n, lim in seen if n == 1), seen
+    assert [n for n, _ in seen if n > 1] and all(lim is None for n, lim in seen if n > 1), seen
+
+
 INVALID = [
     ("preset", ""), ("preset", None), ("preset", "turbo"), ("preset", 5),
     ("model", ""), ("model", "resnet"), ("model", None),

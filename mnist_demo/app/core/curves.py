@@ -11,6 +11,10 @@ light twin of that colour, left out of the legend so that the legend stays short
 Gradio's LinePlot (6.31) builds its colour scale from the data it holds when its spec is built, and afterwards
 only swaps the data: a series added later is not drawn. So the callers send the style again (axis, colours,
 legend: `compare.style`) whenever the series drawn change (`Curves.key`), in a message after the data.
+
+A run's first points all sit at x = 0 (the untrained model's accuracy, the first batch's loss), and a chart over a
+range of zero width drew one tick, "0.000000", and no line. Until a plot has points at two x values, its x axis
+spans the running run's whole plan instead (`Curves.x_lim`): a clean empty frame that the curve then grows into.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Series:
     colour: int
     losses: list  # (step, samples, seconds, loss)
     accuracies: list  # (step, samples, seconds, accuracy %, "sample" | "full")
+    ends: dict | None = None  # the running run's planned end per x column (samples, steps; seconds are unknown)
 
 
 def series_of(runs: list[KeptRun], names: dict[int, str], live=None) -> list[Series]:
@@ -46,7 +51,8 @@ def series_of(runs: list[KeptRun], names: dict[int, str], live=None) -> list[Ser
     out = [Series(r.number, names[r.number], r.colour, r.losses, r.accuracies) for r in runs]
     if live is not None:
         number, colour, run = live
-        out.append(Series(number, names[number], colour, list(run.losses), list(run.accuracies)))
+        ends = {"samples seen": run.config.epochs * run.size, "steps": run.config.epochs * run.batches}
+        out.append(Series(number, names[number], colour, list(run.losses), list(run.accuracies), ends))
     return out
 
 
@@ -57,6 +63,7 @@ class Curves:
     loss_colours: dict[str, str]
     accuracy_colours: dict[str, str]
     legend: list[str]  # the accuracy plot's legend: the full-test series only
+    ends: dict  # the farthest planned end of a running run per x column (see `x_lim`)
 
     @property
     def key(self) -> tuple:
@@ -64,11 +71,21 @@ class Curves:
         drawn = [tuple(f["run"].unique()) if f is not None else () for f in (self.loss, self.accuracy)]
         return tuple(drawn), tuple(self.loss_colours.items()), tuple(self.accuracy_colours.items())
 
+    def x_lim(self, frame: pd.DataFrame | None, choice) -> list[float] | None:
+        """The x range for a plot of `frame` against `choice`: [0, the running run's planned end] (1 when unknown)
+        while all its points sit at one x, else None (the chart's own range, from the data)."""
+        column = x_column(choice)
+        if frame is None or frame[column].nunique() > 1:
+            return None
+        return [0, self.ends.get(column) or 1]
+
 
 def curves(series: list[Series]) -> Curves:
     loss_rows, acc_rows = [], []
-    loss_colours, acc_colours, legend = {}, {}, []
+    loss_colours, acc_colours, legend, ends = {}, {}, [], {}
     for s in series:
+        for column, end in (s.ends or {}).items():
+            ends[column] = max(ends.get(column, 0), end)
         strong, light = PALETTE[s.colour % len(PALETTE)]
         loss_colours[s.label] = strong
         acc_colours[s.label + SAMPLE_SUFFIX] = light
@@ -80,7 +97,7 @@ def curves(series: list[Series]) -> Curves:
                      for step, samples, secs, acc, kind in s.accuracies if kind == "sample"]
         acc_rows += [(step, samples, secs, acc, s.label)
                      for step, samples, secs, acc, kind in s.accuracies if kind == "full"]
-    return Curves(_frame(loss_rows, "loss"), _frame(acc_rows, "accuracy"), loss_colours, acc_colours, legend)
+    return Curves(_frame(loss_rows, "loss"), _frame(acc_rows, "accuracy"), loss_colours, acc_colours, legend, ends)
 
 
 def _frame(rows: list, y: str) -> pd.DataFrame | None:

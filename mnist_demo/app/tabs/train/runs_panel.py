@@ -103,25 +103,31 @@ def plots(loss_plot, accuracy_plot, visitor: Visitor, sent: dict | None = None) 
     if sent is None:
         return {loss_plot: c.loss, accuracy_plot: c.accuracy}, None
     props = sent.setdefault("props", ({}, {}))
-    values = {loss_plot: gr.LinePlot(c.loss, **props[0]), accuracy_plot: gr.LinePlot(c.accuracy, **props[1])}
-    if sent.get("key") == (c.key, visitor.x_axis):
+    # the x range goes with the data it is for (a range sent a message later left "0.000000" drawn for a second)
+    lims = c.x_lim(c.loss, visitor.x_axis), c.x_lim(c.accuracy, visitor.x_axis)
+    values = {loss_plot: gr.LinePlot(c.loss, **{**props[0], "x_lim": lims[0]}),
+              accuracy_plot: gr.LinePlot(c.accuracy, **{**props[1], "x_lim": lims[1]})}
+    key = (c.key, visitor.x_axis, *lims)
+    if sent.get("key") == key:
         return values, None
-    sent["key"], sent["props"] = (c.key, visitor.x_axis), _style(visitor, c)
+    sent["key"], sent["props"] = key, _style(visitor, c)
     return values, {loss_plot: gr.LinePlot(c.loss, **sent["props"][0]),
                     accuracy_plot: gr.LinePlot(c.accuracy, **sent["props"][1])}
 
 
 def _style(visitor: Visitor, c) -> tuple[dict, dict]:
     """The plots' props for these curves. A diff changes the colour map in place, which alone does not rebuild
-    the chart; the legend's title, a plain text, changes with every style so that it does."""
+    the chart; the legend's title, a plain text, changes with every style so that it does. The x range is the
+    chart's own, except while a plot's points all sit at one x (see `Curves.x_lim`)."""
     x = visitor.x_axis
     visitor.plot_styles += 1
     count = len(c.legend)
     title = tr(visitor.language, "curves.runs_one" if count == 1 else "curves.runs_many", count=count)
     title += "\u2009" * (visitor.plot_styles % 2)
     common = dict(x=x_column(x), x_title=x_title(x, visitor.language), color_title=title)
-    return (dict(color_map=c.loss_colours or None, **common),
-            dict(color_map=c.accuracy_colours or None, colors_in_legend=c.legend or None, **common))
+    return (dict(color_map=c.loss_colours or None, x_lim=c.x_lim(c.loss, x), **common),
+            dict(color_map=c.accuracy_colours or None, colors_in_legend=c.legend or None,
+                 x_lim=c.x_lim(c.accuracy, x), **common))
 
 
 def style(loss_plot, accuracy_plot, visitor: Visitor) -> dict:
