@@ -38,7 +38,7 @@ from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
 from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 EN, KO = TEXTS["en"], TEXTS["ko"]
-TABS = ["app.tab_train", "app.tab_draw", "app.tab_mistakes", "app.tab_bench", "app.tab_checkpoints"]
+TABS = ["app.tab_train", "app.tab_draw", "app.tab_mistakes", "app.tab_bench", "app.tab_board", "app.tab_checkpoints"]
 TRAIN_S = 240
 HANGUL = re.compile("[\uac00-\ud7a3]")
 # What a person reads as a field's name or a button: labels, info lines, buttons, tab names, accordion titles.

@@ -46,7 +46,7 @@ from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
 from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TABS = ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Checkpoints"]
+TABS = ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Class", "Checkpoints"]
 TRAIN_S = 240  # generous: a 6,000-image run takes ~10 s alone, longer while another page trains
 # Off-centre, small and large digits; strokes at different speeds (mouse events per segment: 1 a flick, 3 slow).
 TEN = [(0, (0.3, 0.15, 0.4, 0.7), (2,)), (1, (0.45, 0.1, 0.3, 0.8), (1,)), (2, (0.08, 0.08, 0.3, 0.4), (3,)),
