@@ -26,6 +26,7 @@ from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.texts import DEFAULT, pick
 from mnist_demo.app.core.visitor import Visitor, close_visitor, new_visitor
 from mnist_demo.app.server import editor_guard, i18n
+from mnist_demo.app.server.api_names import NamedApi
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.rest import PredictRoute
 from mnist_demo.app.server.shared import Refresher, Shared
@@ -43,11 +44,11 @@ HEAD = f"<script>{(STATIC / 'language_head.js').read_text(encoding='utf-8')}</sc
 JOB_THREADS = ("train-", "finetune-", "benchmark-")  # the names of the runner's threads (`queue_status` counts them)
 
 
-def build_app(settings: Settings | None = None) -> gr.Blocks:
+def build_app(settings: Settings | None = None) -> NamedApi:
     """The whole app for these settings (not launched). `demo.mnist_context` holds its services."""
     settings = settings or Settings()
     ctx = AppContext(settings)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with NamedApi(title=TITLE, analytics_enabled=False) as demo:  # the API page names things in plain English
         visitor = gr.State(new_visitor(), delete_callback=close_visitor)  # deep-copied per session: fresh
         with gr.Row(elem_id="app-header"):
             gr.Markdown(t("app.heading"), elem_id="app-title")
@@ -134,7 +135,7 @@ def create_page_events(ctx: AppContext, demo: gr.Blocks, shared: Shared, languag
         threads = [t.name for t in threading.enumerate() if t.name.startswith(JOB_THREADS)]
         return {**ctx.status(), "job_threads": len(threads)}
 
-    status_json = gr.JSON(visible=False)
+    status_json = gr.JSON(visible=False, label="status")  # its name on the API page
     status_button = gr.Button(visible=False)
     status_button.click(queue_status, None, status_json, api_name="queue_status", queue=False)
 

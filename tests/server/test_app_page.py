@@ -1,5 +1,7 @@
 """The app's page, its API listing and its login, through a running `demo.py` (tests/support/app_server.py)."""
 
+import re
+
 import httpx
 import pytest
 from gradio_client import Client
@@ -37,6 +39,27 @@ def test_api_lists_the_public_endpoints(client):
             "/plot_against", "/make_run_current", "/remove_run", "/save_run", "/try_lr", "/try_batch", "/collect",
             "/remove_drawing", "/download_drawings", "/upload_drawings", "/finetune", "/stop_finetune",
             "/save_finetuned"} <= names
+
+
+def test_every_api_input_and_output_has_a_plain_english_name_and_the_page_keeps_its_languages(server, client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    names = {endpoint: [p["label"] for p in info["parameters"]] + [r["label"] for r in info["returns"]]
+             for endpoint, info in endpoints.items()}
+    for endpoint, labels in names.items():  # never value_47, param_3 or a translation marker
+        for label in labels:
+            assert isinstance(label, str) and re.fullmatch(r"[a-z][a-z0-9_ ]*", label), (endpoint, label)
+            assert not re.fullmatch(r"(value|param|parameter)_\d+", label), (endpoint, label)
+    assert names["/train"][:3] == ["train_preset", "train_model", "train_optimizer"]
+    assert names["/train"][9:12] == ["train_status", "train_progress", "train_log"]
+    assert names["/predict"] == ["image", "probabilities"]
+    raw = httpx.get(server.url + "gradio_api/info", timeout=10).text
+    assert "translation_metadata" not in raw and "__i18n__" not in raw
+    # the page a visitor sees is as it was: its labels are still translated by the browser
+    config = httpx.get(server.url + "config", timeout=10).json()
+    lr = next(c for c in config["components"] if c["props"].get("elem_id") == "train-lr")
+    translations = config["i18n_translations"]
+    assert resolve(lr["props"]["label"], "ko", translations) == "학습률"
+    assert resolve(lr["props"]["label"], "en", translations) == "Learning rate"
 
 
 def test_auth_protects_the_page_the_gradio_api_and_the_rest_route(tmp_path_factory, ckpt_dir):
