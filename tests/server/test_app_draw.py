@@ -203,20 +203,26 @@ def counts(counter: str) -> list[int]:
 
 
 def collect(client, tmp_path, digit, variant=0, label=None):
-    """Press the "Right?" button `label` (default: the digit drawn): (message, kept, counter, gallery, selected,
-    download)."""
+    """Keep a drawing of `digit` as `label` (default: the digit drawn), as the "Right?" buttons do: (message, kept,
+    counter, drawing)."""
     return client.predict(str(digit if label is None else label), pad_value(drawing(tmp_path, digit, variant)),
                           api_name="/collect")
 
 
-def test_right_buttons_keep_drawings_with_labels_count_them_and_show_them_newest_first(client, tmp_path):
+def test_collect_keeps_drawings_with_labels_counts_them_and_sends_only_what_changed(client, tmp_path):
     for digit in (7, 1, 7):
-        message, kept, counter, gallery, selected, download = collect(client, tmp_path, digit)
-        assert f"Kept as a **{digit}**" in message and kept == 1 and selected == -1
+        answer = collect(client, tmp_path, digit)
+        assert len(answer) == 4  # never the whole gallery again: the message, kept, the counts, the new drawing
+        message, kept, counter, image = answer
+        assert f"Kept as a **{digit}**" in message and kept == 1
+        thumb = Image.open(image)
+        assert thumb.size == (28, 28) and np.asarray(thumb.convert("L")).max() == 255  # the model's 28x28, ink 255
     assert counts(counter) == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0] and "**3**" in counter
-    assert [item["caption"] for item in gallery] == ["7", "1", "7"]
-    thumb = Image.open(gallery[0]["image"])
-    assert thumb.size == (28, 28) and np.asarray(thumb.convert("L")).max() == 255  # the model's 28x28, ink 255
+    files = client.predict(api_name="/download_drawings")[1]["value"]
+    labels = next(Path(p) for p in files if "labels" in Path(p).name)
+    assert read_idx(labels, 1).tolist() == [7, 1, 7]
+    message, kept, counter, image = client.predict("x", pad_value(drawing(tmp_path, 7)), api_name="/collect")
+    assert "not a digit" in message and kept == 0 and image is None and sum(counts(counter)) == 3  # refused
 
 
 @pytest.mark.parametrize("label,image,expected", [
@@ -260,7 +266,8 @@ def test_download_as_mnist_files_then_upload_them_in_another_visitors_session(se
     again = Path(other.predict(api_name="/download_drawings")[1]["value"][0])
     assert np.array_equal(read_idx(again, 3).numpy(), read_idx(paths[0], 3).numpy())
     assert "Your 4 drawings" in client.predict(api_name="/download_drawings")[0]  # the first visitor's are unchanged
-    *_, download = collect(client, tmp_path, 2)
+    collect(client, tmp_path, 2)
+    *_, download = client.predict(0, api_name="/remove_drawing")
     assert download["visible"] is False and download["value"] is None  # no link to the earlier files stays shown
 
 
