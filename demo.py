@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.teacher = teacher[0] if teacher else None
 
     from mnist_demo.app.page import build_app, launch_kwargs
-    from mnist_demo.app.server import serving
+    from mnist_demo.app.server import launch_text, serving
     from mnist_demo.devices import set_threads
 
     # uvicorn, as Gradio starts it, never times out a slow client and logs each disconnect as a traceback
@@ -207,23 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     kwargs, rest = launch_kwargs(demo, settings, server_name=args.host, server_port=args.port, share=args.share,
                                  auth=auth, prevent_thread_lock=True,
                                  auth_message="mnist-demo: please log in" if auth else None)
-    captured = io.StringIO()
+    captured = io.StringIO()  # Gradio's start-up lines, said in this app's terms (--share, not share=True)
     try:
-        with contextlib.redirect_stdout(captured) if args.share else contextlib.nullcontext():
+        with contextlib.redirect_stdout(captured):
             demo.launch(**kwargs)
     except OSError as err:
         sys.stdout.write(captured.getvalue())
         print(f"python demo.py: error: cannot serve on {args.host}:{args.port} ({err})", file=sys.stderr)
         return 1
-    if args.share:
-        text = captured.getvalue()
-        if "Could not create share link" in text:
-            sys.stdout.write(text[:text.index("Could not create share link")].rstrip("\n") + "\n")
-            print(f"Could not create a share link (no internet connection?): the app keeps serving locally at "
-                  f"{demo.local_url}", flush=True)
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+    sys.stdout.write(launch_text.said(captured.getvalue(), args.share, demo.local_url))
+    sys.stdout.flush()
     threading.Thread(target=rest.warm_up, name="warm-up", daemon=True).start()
     try:
         demo.block_thread()
