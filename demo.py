@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--teacher: one account, USER:PASS")
     settings.teacher = teacher[0] if teacher else None
 
+    from mnist_demo.app.core import analyses
     from mnist_demo.app.page import build_app, launch_kwargs
     from mnist_demo.app.server import launch_text, serving
     from mnist_demo.devices import set_threads
@@ -218,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(launch_text.said(captured.getvalue(), args.share, demo.local_url))
     sys.stdout.flush()
     threading.Thread(target=rest.warm_up, name="warm-up", daemon=True).start()
+    # the Mistakes tab opens on the shipped model: its one pass over the test set is made now, not by its first visitor
+    threading.Thread(target=analyses.prepare, args=(demo.mnist_context,), name="mistakes-warm-up", daemon=True).start()
     try:
         demo.block_thread()
     except KeyboardInterrupt:
