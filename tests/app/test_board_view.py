@@ -6,10 +6,13 @@ import pytest
 from mnist_demo.app.core.board import Board
 from mnist_demo.app.core.board_rules import MAX_POSTS, BoardError
 from mnist_demo.app.core.board_view import (
+    BEHIND,
+    COLOURS,
     CURVE_COLUMNS,
     FAMILIES,
     MAX_CURVES,
     best_per_family,
+    curve_colours,
     curve_frame,
     label,
     refresh,
@@ -115,3 +118,24 @@ def test_the_view_says_when_the_board_is_full_and_its_revision(board):
         board.post(f"v{i}", f"V{i}", record(curve_points=2))
     view = refresh(board)
     assert view.full and view.count == MAX_POSTS and view.revision == board.revision() == MAX_POSTS
+
+
+def test_each_curve_has_its_own_colour_by_post_and_the_highlighted_ones_stand_out(board):
+    assert curve_colours(refresh(board)) == {}
+    ids = lesson(board)
+    view = refresh(board)
+    colours = curve_colours(view)
+    names = {post_id: name for post_id, name, *_ in view.curve_rows}
+    assert set(colours) == set(names.values()) and len(set(colours.values())) == len(colours) == 8
+    assert [colours[names[i]] for i in sorted(names)] == list(COLOURS[:8])  # by post id: a new post recolours none
+    newer = board.post("late", "Late", record(accuracy=99.9))
+    again = curve_colours(refresh(board))
+    assert all(again[names[i]] == colours[names[i]] for i in names) and again[f"Late #{newer}"] == COLOURS[8]
+    chosen = [ids[(0.001, 8)][0], ids[(0.1, 512)][1]]
+    lit = curve_colours(refresh(board, chosen=chosen))
+    assert sorted(c for c in lit.values() if c != BEHIND) == sorted(COLOURS[:2])
+    assert [name for name, c in lit.items() if c != BEHIND] == [names[i] for i in chosen]  # last: drawn on top
+    for i in range(MAX_CURVES):
+        board.post(f"c{i}", f"C{i}", record(accuracy=99.95))
+    full = curve_colours(refresh(board))  # as many curves as are drawn, each its own colour
+    assert len(full) == MAX_CURVES and len(set(full.values())) == MAX_CURVES and BEHIND not in full.values()

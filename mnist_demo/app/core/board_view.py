@@ -21,6 +21,7 @@ import pandas as pd
 
 from mnist_demo.app.core.board import Board, Post
 from mnist_demo.app.core.board_rules import MAX_POSTS
+from mnist_demo.app.core.runs import PALETTE
 
 # 12 curves: the Train tab's palette has 10 colours and a legend of about a dozen names still reads; more overlaid
 # lines become a tangle where no one finds their own.
@@ -29,6 +30,9 @@ FAMILIES = ("lr", "batch_size", "model", "optimizer", "epochs", "augment", "imag
             "momentum")
 DEFAULT_FAMILY = "lr"
 CURVE_COLUMNS = ("post", "run", "samples seen", "accuracy", "highlighted")
+# The curves' colours: the Train tab's ten, then the light twins of the first two (12 curves at most).
+COLOURS = tuple(strong for strong, _ in PALETTE) + tuple(light for _, light in PALETTE[:MAX_CURVES - len(PALETTE)])
+BEHIND = "#d0d0d0"  # the curves not highlighted, while some are: still there to compare with, but behind
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,16 @@ def refresh(board: Board, sort: str = "accuracy", descending: bool = True, chose
                   for post_id in ids if post_id in curves for samples, accuracy in curves[post_id]]
     return BoardView(rows=rows, curve_ids=[i for i in ids if i in curves], curve_rows=curve_rows, best=best,
                      count=len(rows), full=len(rows) >= MAX_POSTS, revision=revision)
+
+
+def curve_colours(view: BoardView) -> dict[str, str]:
+    """{curve name: colour} for the drawn curves: each its own colour, given in the order of the posts' ids (so a
+    newer post's curve does not recolour the older ones); while some are highlighted, the others are light grey."""
+    names = {post_id: name for post_id, name, *_ in view.curve_rows}
+    highlighted = {row[0] for row in view.curve_rows if row[4]}
+    coloured = sorted(i for i in names if not highlighted or i in highlighted)
+    colours = {names[i]: COLOURS[n % len(COLOURS)] for n, i in enumerate(coloured)}
+    return {names[i]: colours.get(names[i], BEHIND) for i in view.curve_ids if i in names}
 
 
 def curve_frame(view: BoardView) -> pd.DataFrame | None:
