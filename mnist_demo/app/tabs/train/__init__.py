@@ -4,7 +4,8 @@ Everything that trains lives in the engine (`config`, `train`) and the core (`li
 package lays out the controls (`create_ui`, here) and streams a run to them (`events.py`, through
 `server.long_job`). Each finished run is kept for the visit (`core/runs.py`) and drawn beside the others; the runs
 table and the x-axis choice are `runs_panel.py`'s. A "try it" button runs a comparison's configs one after another
-through the same line.
+through the same line. Each kept run goes home as a PyTorch script and notebook (`runs_panel.offer`): the chosen one
+in the runs panel, the newest below Save.
 
 Words: what the page declares is `t(key)` (the browser translates it), or `i18n.filled` where a number is
 in it; what the handlers write is in the visitor's language (`Visitor.language`), from the `train.*` texts.
@@ -71,6 +72,10 @@ class TrainUI:
     save_status: gr.Markdown
     try_buttons: dict  # Comparison.key -> gr.Button
     runs: runs_panel.CompareUI
+    take_home: gr.Row  # below Save once a run is kept: the newest run's script and notebook
+    take_home_text: gr.Markdown
+    home_script: gr.DownloadButton
+    home_notebook: gr.DownloadButton
 
     @property
     def controls(self) -> list:
@@ -157,8 +162,12 @@ def create_ui(ctx: AppContext) -> TrainUI:
                                        max_length=64, elem_id="save-name", scale=3)
                 save_button = gr.Button(t("train.save_button"), elem_id="save-button", scale=1)
             save_status = gr.Markdown("", elem_id="save-status")
+            with gr.Row(equal_height=True, visible=False, elem_id="take-home") as take_home:
+                take_home_text = gr.Markdown("", elem_id="take-home-text")
+                home_script, home_notebook = runs_panel.download_buttons("take-home")
     return TrainUI(preset=preset_dd, model=model, optimizer=optimizer, lr=lr, batch_size=batch, epochs=epochs,
                    augment=augment, device=device, limit=limit, train_button=train_button, stop_button=stop_button,
                    status=status, progress=progress, log=log_box, loss_plot=loss_plot, accuracy_plot=accuracy_plot,
                    save_name=save_name, save_button=save_button, save_status=save_status, try_buttons=try_buttons,
-                   runs=runs_ui)
+                   runs=runs_ui, take_home=take_home, take_home_text=take_home_text, home_script=home_script,
+                   home_notebook=home_notebook)

@@ -12,6 +12,7 @@ import gradio as gr
 from mnist_demo.app.core import run_text
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import YOURS
+from mnist_demo.app.core.downloads import Downloads
 from mnist_demo.app.core.live import LiveRun, for_live_view, training_work
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.runs import COMPARISONS, keep
@@ -36,12 +37,35 @@ def restyle(ui, visitor: Visitor) -> dict:
     return runs_panel.style(ui.loss_plot, ui.accuracy_plot, visitor)
 
 
-def in_language(ctx: AppContext, ui, visitor: Visitor) -> dict:
+def take_home(ui, downloads: Downloads, visitor: Visitor) -> dict:
+    """Below Save, once a run is kept: the newest kept run's script and notebook (the notebook in the visitor's
+    language), named; hidden while there is none or its files cannot be written."""
+    runs = visitor.runs.all()
+    hidden = {ui.take_home: gr.Row(visible=False)}
+    if not runs:
+        return hidden
+    run, lang = runs[-1], visitor.language
+    try:
+        script, notebook = runs_panel.offer(run, downloads, lang)
+    except (DemoError, OSError):
+        return hidden
+    label = visitor.runs.labels(lang=lang)[run.number]
+    text = (tr(lang, "train.take_home_plain", number=run.number) if label == tr(lang, "runs.run", number=run.number)
+            else tr(lang, "train.take_home", number=run.number, label=md_escape(label)))
+    return {ui.take_home: gr.Row(visible=True), ui.home_script: script, ui.home_notebook: notebook,
+            ui.take_home_text: text}
+
+
+def in_language(ctx: AppContext, ui, visitor: Visitor, downloads: Downloads | None = None, chosen=None) -> dict:
     """The server-written texts that stay on the page, in the visitor's language, for when the page opens or the
     language switch is used: the runs table (its headers too: a Dataframe's are not translated by the browser),
-    the run picker, and a finished run's status and progress line (a running one's follow at its next update).
-    The plots' run names and axis follow at the next `redraw`/`restyle`."""
+    the run picker, and a finished run's status and progress line (a running one's follow at its next update);
+    with the session's `downloads`, the notebooks offered (the run `chosen` in the picker, the newest below Save),
+    whose explanations are in the visitor's language. The plots' run names and axis follow at the next
+    `redraw`/`restyle`."""
     update = runs_panel.table(ui.runs, visitor)
+    if downloads is not None:
+        update.update({**runs_panel.offered(ui.runs, downloads, chosen, visitor), **take_home(ui, downloads, visitor)})
     live = visitor.live
     if live is not None and live.finished:
         lang = visitor.language
@@ -216,4 +240,10 @@ def create_event_handlers(ctx: AppContext, ui, shared: Shared, tab: gr.Tab) -> N
                queue=False, show_progress="hidden").then(
         lambda v: restyle(ui, v), [visitor], [ui.loss_plot, ui.accuracy_plot], api_visibility="private",
         queue=False, show_progress="hidden")
-    shared.on_language(lambda v: in_language(ctx, ui, v), [ui.runs.table, ui.runs.run, ui.status, ui.progress])
+    home = [ui.take_home, ui.take_home_text, ui.home_script, ui.home_notebook]
+    # the table changes when a run is kept or removed (and with the language): the newest run's files follow it
+    ui.runs.table.change(lambda d, v: take_home(ui, d, v), [ui.runs.downloads, visitor], home,
+                         api_visibility="private", concurrency_id="files", concurrency_limit=2, show_progress="hidden")
+    shared.on_language(lambda v, d, n: in_language(ctx, ui, v, d, n),
+                       [ui.runs.table, ui.runs.run, ui.status, ui.progress, ui.runs.script, ui.runs.notebook, *home],
+                       [ui.runs.downloads, ui.runs.run])

@@ -1,5 +1,5 @@
 """The Train tab's comparison of runs: the x-axis choice above the plots, the plots drawn from every kept run,
-and the runs table with Make current, Save and Remove.
+and the runs table with Make current, Save, Remove, and the chosen run's downloads as a PyTorch script and notebook.
 
 The bookkeeping is `runs.py` (no gradio) and the plot data `curves.py`; this module lays out the controls and
 turns a visitor's runs into component updates. Every run belongs to one visitor (`Visitor.runs`). What the page
@@ -17,6 +17,7 @@ import pandas as pd
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.current import RUN, Origin, adopt
 from mnist_demo.app.core.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
+from mnist_demo.app.core.downloads import Downloads, close_downloads, export_run
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.runs import MAX_RUNS, table_columns, table_rows
 from mnist_demo.app.core.texts import tr
@@ -25,7 +26,7 @@ from mnist_demo.app.server import long_job
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import choice
-from mnist_demo.errors import ConfigError
+from mnist_demo.errors import ConfigError, DemoError
 
 
 def empty_table(lang: str | None = None) -> pd.DataFrame:
@@ -42,6 +43,9 @@ class CompareUI:
     save_name: gr.Textbox
     save: gr.Button
     status: gr.Markdown
+    downloads: gr.State  # the session's download folder (core/downloads.py)
+    script: gr.DownloadButton  # the chosen run as a Python script
+    notebook: gr.DownloadButton  # ... and as a notebook
 
 
 def create_x_axis() -> gr.Radio:
@@ -63,11 +67,35 @@ def create_panel(x_axis: gr.Radio) -> CompareUI:
         make_current = gr.Button(t("compare.make_current"), elem_id="runs-make-current", min_width=100)
         save = gr.Button(t("compare.save_button"), elem_id="runs-save", min_width=100)
         remove = gr.Button(t("compare.remove_button"), elem_id="runs-remove", variant="stop", min_width=100)
+    with gr.Row():
+        script, notebook = download_buttons("runs-download")
+    gr.Markdown(t("compare.download_info"), elem_id="runs-download-info", elem_classes=["mnist-small"])
     status = gr.Markdown("", elem_id="runs-status")
     with gr.Accordion(t("compare.teach_compare"), open=False, elem_id="teach-compare"):
         gr.Markdown(t("teach.compare_runs"))
+    downloads = gr.State(Downloads(), delete_callback=close_downloads)
     return CompareUI(x_axis=x_axis, table=table, run=run, make_current=make_current, remove=remove,
-                     save_name=save_name, save=save, status=status)
+                     save_name=save_name, save=save, status=status, downloads=downloads, script=script,
+                     notebook=notebook)
+
+
+def download_buttons(prefix: str) -> tuple[gr.DownloadButton, gr.DownloadButton]:
+    """"Download as Python script" and "Download as notebook" (`prefix`-script, `prefix`-notebook), with nothing to
+    download until a run is offered (`offer`)."""
+    return (gr.DownloadButton(t("compare.download_script"), value=None, interactive=False, size="sm",
+                              elem_id=f"{prefix}-script", min_width=100),
+            gr.DownloadButton(t("compare.download_notebook"), value=None, interactive=False, size="sm",
+                              elem_id=f"{prefix}-notebook", min_width=100))
+
+
+def offer(run, downloads: Downloads, lang: str | None) -> tuple:
+    """(script, notebook) button updates offering `run`'s files (the notebook in `lang`), or offering nothing when
+    `run` is None. DemoError or OSError when the files cannot be written."""
+    if run is None:
+        return gr.DownloadButton(value=None, interactive=False), gr.DownloadButton(value=None, interactive=False)
+    script, notebook = export_run(downloads, run, lang)
+    return gr.DownloadButton(value=str(script), interactive=True), gr.DownloadButton(value=str(notebook),
+                                                                                     interactive=True)
 
 
 # --------------------------------------------------------------------------- updates
@@ -228,3 +256,34 @@ def create_event_handlers(ctx: AppContext, ui: CompareUI, loss_plot, accuracy_pl
     ui.save.click(save, [ui.run, ui.save_name, visitor], [ui.status, *refresh_draw.outputs,
                                                            *refresh_checkpoints.outputs],
                   api_name="save_run", concurrency_id="files", concurrency_limit=2)
+
+    def export(number, downloads: Downloads, visitor: Visitor):
+        """Take one of your runs home: a Python script and a Jupyter notebook of the same code (each part explained
+        in your language), plain PyTorch that needs only torch and torchvision, with the run's settings."""
+        lang = visitor.language
+        nothing = dict(zip((ui.script, ui.notebook), offer(None, downloads, lang), strict=True))
+        if number in (None, ""):  # no run yet: nothing to offer, nothing to say
+            return nothing
+        try:
+            files = offer(chosen(number, visitor), downloads, lang)
+        except (DemoError, OSError) as err:  # a ConfigError from `chosen` is in the visitor's language already
+            return {ui.status: refused(str(err) if isinstance(err, ConfigError) else error_text(err, lang), lang),
+                    **nothing}
+        return dict(zip((ui.script, ui.notebook), files, strict=True))
+
+    # the picker changes when a run is picked, and when a training adds a run or Remove takes the chosen one away
+    ui.run.change(export, [ui.run, ui.downloads, visitor], [ui.status, ui.script, ui.notebook], api_name="export_run",
+                  concurrency_id="files", concurrency_limit=2, show_progress="hidden")
+
+
+def offered(ui: CompareUI, downloads: Downloads, number, visitor: Visitor) -> dict:
+    """The download buttons offering run `number` (the newest kept run when it is not one), in the visitor's
+    language: for a language switch, which changes the notebook's words. Offers nothing when the files cannot be
+    written (Download then says so through `export`)."""
+    runs = visitor.runs
+    run = runs.get(number) or (runs.all()[-1] if len(runs) else None)
+    try:
+        files = offer(run, downloads, visitor.language)
+    except (DemoError, OSError):
+        files = offer(None, downloads, visitor.language)
+    return dict(zip((ui.script, ui.notebook), files, strict=True))
