@@ -56,7 +56,8 @@ def build_app(settings: Settings | None = None) -> NamedApi:
                                 container=False, scale=0, min_width=230, elem_id="language")
             browser_language = gr.Textbox(visible=False)  # filled by the page script on load
         gr.Markdown(t("app.intro"), elem_id="app-intro")
-        with gr.Tabs(elem_id="tabs"):
+        # six tabs do not fit a phone's width: they wrap onto a second row rather than hide behind a "more" menu
+        with gr.Tabs(elem_id="tabs", overflow_behavior="wrap"):
             with gr.Tab(t("app.tab_train"), id="train", elem_id="tab-train") as train_tab:
                 train_ui = train.create_ui(ctx)
             with gr.Tab(t("app.tab_draw"), id="draw", elem_id="tab-draw") as draw_tab:

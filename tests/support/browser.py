@@ -43,14 +43,7 @@ def open_page(context, url: str) -> Page:
 
 
 def open_tab(page: Page, label: str) -> None:
-    """Open the tab named `label` as a person would: in the tab bar, or on a narrow screen, where the bar shows the
-    tabs that fit, from its "more tabs" menu (Gradio then shows the chosen tab in the bar)."""
-    tab = page.get_by_role("tab", name=label, exact=True)
-    if tab.count() and tab.first.is_visible():
-        tab.click()
-    else:
-        page.locator("#tabs .overflow-menu > button").click()
-        page.locator("#tabs .overflow-dropdown button").filter(has_text=re.compile(rf"^{re.escape(label)}$")).click()
+    page.get_by_role("tab", name=label, exact=True).click()
     expect(page.get_by_role("tab", name=label, exact=True)).to_have_attribute("aria-selected", "true")
     page.wait_for_timeout(300)
 
