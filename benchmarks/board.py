@@ -9,6 +9,12 @@ is filled by cycling through them under different names, in a real SQLite file i
 A refresh is what the tab computes on each redraw (`board_view.refresh` + `curve_frame`): every row sorted, the
 best so far for every family, the curves of 12 posts (3 chosen) as a plot's frame.
 
+The tab's whole redraw is the Class tab's own handler (`tabs/board/view.Redraw`, taken from the built app) for one
+visitor: the refresh, the table's frame in the visitor's language, the pickers, the curves' frame and colours, the
+best-so-far text; then what Gradio does with it before it leaves the server (the table, the plot and the texts
+postprocessed, the message as JSON), and the chained step that sends the plot's colours. Gradio's queue itself
+(its event loop, the page's connection) is not in it.
+
     python benchmarks/board.py [--posts 200] [--repeats 20] [--steps 200] [--threads 1]
 """
 
@@ -19,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -85,6 +93,49 @@ def tab_refresh(board: Board, chosen: list[int]):
     return view, curve_frame(view)
 
 
+class TabRedraw:
+    """The Class tab's redraw handler of an app built over the board at `path` (nothing launched), for one visitor
+    who chose 3 posts to highlight."""
+
+    def __init__(self, path: Path, chosen: list[int]):
+        import gradio as gr
+
+        from mnist_demo.app.core.settings import Settings
+        from mnist_demo.app.core.visitor import Visitor
+        from mnist_demo.app.page import build_app
+        from mnist_demo.app.tabs.board.view import Redraw
+
+        self.gr = gr
+        self.folder = tempfile.TemporaryDirectory()
+        self.demo = build_app(Settings(checkpoint_dir=self.folder.name, board_file=str(path), class_name="benchmark",
+                                       scheduler=None))
+        self.redraw = next(f.fn for f in self.demo.fns.values() if isinstance(f.fn, Redraw))
+        self.visitor = Visitor()
+        self.chosen = [str(i) for i in chosen]
+
+    def handler(self) -> dict:
+        return self.redraw("accuracy", True, self.chosen, "lr", self.visitor)
+
+    def sent(self) -> bytes:
+        """The handler, then Gradio's postprocessing of its values and the message as JSON, then the chained step's
+        (the plot's colours)."""
+        out = {}
+        for component, value in self.handler().items():
+            if isinstance(value, dict):  # the tab's state: kept on the server
+                continue
+            if isinstance(value, self.gr.components.Component):  # a picker's update: its choices travel
+                out[str(component._id)] = {"choices": getattr(value, "choices", None)}
+                continue
+            data = component.postprocess(value)
+            out[str(component._id)] = data.model_dump() if hasattr(data, "model_dump") else data
+        style = self.redraw.style({"colours": {}, "pending": True}, self.visitor)
+        return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY) + orjson.dumps(len(style))
+
+    def close(self) -> None:
+        self.demo.mnist_context.close()
+        self.folder.cleanup()
+
+
 def ms(values: list[float]) -> dict:
     return {"median_ms": round(1000 * statistics.median(values), 3), "max_ms": round(1000 * max(values), 3)}
 
@@ -101,14 +152,25 @@ def measure(path: Path, posts: int, repeats: int) -> dict:
         polls, _ = timed(board.revision, repeats)
         kept = [p.id for p in view.rows if p.has_weights]
         models, _ = timed(lambda: board.model(kept[0]), max(3, repeats // 4))
+    tab = TabRedraw(path, chosen)
+    try:
+        handler, _ = timed(tab.handler, repeats)
+        whole, message = timed(tab.sent, repeats)
+    finally:
+        tab.close()
     figures = {"posts": posts, "refresh": ms(times), "refresh_cold_ms": round(1000 * cold, 2),
                "rows_only": ms(rows), "poll_revision": ms(polls), "draw_with_posted_model": ms(models),
+               "tab_handler": ms(handler), "tab_redraw_sent": ms(whole), "message_kb": round(len(message) / 1024, 1),
                "curves": len(view.curve_ids), "curve_rows": len(frame), "file_mb": round(path.stat().st_size / 1e6, 1)}
     print(f"{posts} posts: refresh median {figures['refresh']['median_ms']} ms, max {figures['refresh']['max_ms']} ms "
           f"(cold, first after opening: {figures['refresh_cold_ms']} ms; {len(view.curve_ids)} curves, "
           f"{len(frame)} points); rows alone {figures['rows_only']['median_ms']} ms; the poll (revision) "
           f"{figures['poll_revision']['median_ms']} ms; a posted model out (checked) "
           f"{figures['draw_with_posted_model']['median_ms']} ms; file {figures['file_mb']} MB", flush=True)
+    print(f"{posts} posts, the Class tab's whole redraw: the handler median {figures['tab_handler']['median_ms']} ms, "
+          f"max {figures['tab_handler']['max_ms']} ms; with Gradio's postprocessing and the JSON message "
+          f"({figures['message_kb']} KB) median {figures['tab_redraw_sent']['median_ms']} ms, "
+          f"max {figures['tab_redraw_sent']['max_ms']} ms", flush=True)
     return figures
 
 

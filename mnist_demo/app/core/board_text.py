@@ -90,5 +90,10 @@ def summary(view: BoardView | None, class_name: str, lang: str | None = None) ->
     name = md_escape(class_title(class_name, lang))
     if view is None or view.count == 0:
         return tr(lang, "board.summary_empty", name=name)
-    key = "board.summary_full" if view.full else "board.summary"
+    key = "board.summary_full" if view.full else "board.summary_one" if view.count == 1 else "board.summary"
     return tr(lang, key, count=view.count, name=name)
+
+
+def counted(key: str, count: int, lang: str | None = None) -> str:
+    """`board.<key>` for `count` posts: its `_one` text for one (English says "1 post", not "1 posts")."""
+    return tr(lang, f"board.{key}_one" if count == 1 else f"board.{key}", count=count)

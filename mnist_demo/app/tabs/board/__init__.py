@@ -34,9 +34,9 @@ __all__ = ["REFRESH_S", "BoardUI", "create_event_handlers", "create_ui"]
 
 def your_runs(visitor: Visitor, lang: str | None = None) -> list[tuple[str, str]]:
     """The visitor's kept runs, newest first, as the post form lists them."""
-    names = visitor.runs.labels(lang=lang)
-    return [(tr(lang, "board.run_option", number=r.number, label=names[r.number],
-                accuracy=f"{100 * r.evaluation.accuracy:.2f}"), str(r.number)) for r in reversed(visitor.runs.all())]
+    return [(tr(lang, "board.run_option", number=r.number, model=r.config.model, lr=f"{r.config.lr:g}",
+                batch=r.config.batch_size, accuracy=f"{100 * r.evaluation.accuracy:.2f}"), str(r.number))
+            for r in reversed(visitor.runs.all())]
 
 
 def identify(visitor: Visitor, request: gr.Request | None) -> None:

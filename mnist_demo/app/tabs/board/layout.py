@@ -99,6 +99,7 @@ def create_ui(ctx: AppContext) -> BoardUI:
                                     allow_custom_value=True, elem_id="board-highlight")
             curves = gr.LinePlot(None, x="samples seen", y="accuracy", color="run", label=t("board.curves_label"),
                                  x_title=t("curves.x_samples_title"), y_title=t("train.accuracy_y"), y_lim=[0, 100],
+                                 x_axis_format="~s",  # 2.5k, 60k: a phone's axis has room for short ticks
                                  elem_id="board-curves")
             plot = gr.State(None)
             family = gr.Dropdown([(t(f"board.family_{f}"), f) for f in FAMILIES], value=DEFAULT_FAMILY,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from mnist_demo.app.core import board_text
 from mnist_demo.app.core.board_view import DEFAULT_FAMILY
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
@@ -61,8 +62,11 @@ def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: 
         except DemoError as err:
             return {ui.teacher_status: refused(error_text(err, lang), lang)}
         key = "board.removed" if gone else "board.already_gone"
-        return {ui.teacher_status: tr(lang, key, post=md_escape(str(post_id))),
-                **redraw(sort, descending, highlight, family, visitor)}
+        out = redraw(sort, descending, highlight, family, visitor)
+        picker = out.get(ui.remove)
+        if picker is not None:  # the removed post leaves the picker too
+            out[ui.remove] = gr.Dropdown(choices=picker.choices, value=None)
+        return {ui.teacher_status: tr(lang, key, post=md_escape(str(post_id))), **out}
 
     redraw.wire(ui.remove_button.click(remove, [ui.remove, *redraw.inputs, visitor],
                                        [ui.teacher_status, *redraw.outputs], api_name="remove_post", **group),
@@ -80,7 +84,7 @@ def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: 
             count = ctx.board.clear()
         except DemoError as err:
             return {ui.teacher_status: refused(error_text(err, lang), lang)}
-        return {ui.teacher_status: tr(lang, "board.cleared", count=count), ui.clear_confirm: False,
+        return {ui.teacher_status: board_text.counted("cleared", count, lang), ui.clear_confirm: False,
                 **redraw(sort, descending, highlight, family, visitor)}
 
     redraw.wire(ui.clear_button.click(clear, [ui.clear_confirm, *redraw.inputs, visitor],
@@ -99,7 +103,7 @@ def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: 
             return {ui.teacher_status: refused(error_text(err, lang), lang), ui.export_file: None}
         path = Path(tempfile.mkdtemp(dir=exports)) / f"{ctx.board.class_name.replace(' ', '-')}.csv"
         path.write_text(text, encoding="utf-8")
-        return {ui.teacher_status: tr(lang, "board.exported", count=len(list(csv.reader(io.StringIO(text)))) - 1),
+        return {ui.teacher_status: board_text.counted("exported", len(list(csv.reader(io.StringIO(text)))) - 1, lang),
                 ui.export_file: str(path)}
 
     ui.export_button.click(export, [visitor], [ui.teacher_status, ui.export_file], api_name="export_board", **group)

@@ -77,9 +77,14 @@ class Redraw:
         ui = self.ui
         if not isinstance(plot, dict) or not plot.get("pending"):
             return {ui.curves: gr.skip(), ui.plot: gr.skip()}
-        return {ui.curves: gr.LinePlot(color_map=plot["colours"] or None,
-                                       color_title=tr(visitor.language, "board.legend")),
-                ui.plot: dict(plot, pending=False)}
+        return {ui.curves: gr.LinePlot(**self.plot_style(plot, visitor.language)), ui.plot: dict(plot, pending=False)}
+
+    @staticmethod
+    def plot_style(plot: dict, lang: str | None) -> dict:
+        """The plot's colours and titles, in `lang`. The axis titles go as text too: a chart rebuilt before the
+        page had translated its declared titles showed their translation markers."""
+        return dict(color_map=plot["colours"] or None, color_title=tr(lang, "board.legend"),
+                    x_title=tr(lang, "curves.x_samples_title"), y_title=tr(lang, "train.accuracy_y"))
 
     def in_language(self, visitor: Visitor, *values) -> dict:
         """The redraw for a language switch (and the page's opening), which the page sends without a chained step:
@@ -88,8 +93,7 @@ class Redraw:
         out = self(*values, visitor)
         plot = out.get(self.ui.plot)
         if plot is not None:
-            out[self.ui.curves] = gr.LinePlot(out[self.ui.curves], color_map=plot["colours"] or None,
-                                              color_title=tr(visitor.language, "board.legend"))
+            out[self.ui.curves] = gr.LinePlot(out[self.ui.curves], **self.plot_style(plot, visitor.language))
             with visitor.lock:
                 visitor.board_seen = None
         return out
