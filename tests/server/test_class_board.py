@@ -143,6 +143,26 @@ def test_a_missing_or_odd_post_cannot_be_used(app, visitors):
     assert carol.predict(api_name="/model_info") == before
 
 
+def test_the_api_page_names_the_boards_inputs_and_outputs_in_plain_english(app):
+    endpoints = login(app, "alice").view_api(print_info=False, return_format="dict")["named_endpoints"]
+    names = {name: ([p["parameter_name"] for p in e["parameters"]], [p["label"] for p in e["parameters"]],
+                    [r["label"] for r in e["returns"]]) for name, e in endpoints.items()}
+    assert names["/post_run"][:2] == (["name", "run", "sort", "descending", "highlight", "family"],
+                                      ["board_name", "board_run", "board_sort", "board_descending", "board_highlight",
+                                       "board_family"])
+    assert names["/post_run"][2][:3] == ["board_post_status", "board_summary", "board_table"]
+    assert names["/use_posted_model"][:2] == (["post_id"], ["board_use_post"])
+    assert names["/class_board"] == ([], [], ["rows"])
+    assert names["/export_board"][2] == ["board_teacher_status", "board_export_file"]
+    assert names["/remove_post"][0][0] == "post_id" and names["/clear_board"][0][0] == "confirmed"
+    labels = [label for _, inputs, outputs in names.values() for label in inputs + outputs]
+    assert all(isinstance(label, str) and not label.startswith(("value_", "parameter_")) for label in labels)
+    board = {name for name, (_, inputs, outputs) in names.items() if any(str(label).startswith("board_")
+                                                                         for label in inputs + outputs)}
+    # the timer, the tab's opening, the view's controls, the plot's colours and the teacher's form are the page's
+    assert board == {"/post_run", "/use_posted_model", "/remove_post", "/clear_board", "/export_board"}, board
+
+
 # --------------------------------------------------------------------------- the teacher
 
 def test_the_teacher_is_the_auth_login_of_that_user_others_are_refused(app, place, visitors, tmp_path):
