@@ -142,7 +142,7 @@ CURSOR_INK = 300
 def ink_on_pad(page: Page) -> int:
     """Dark pixels on the pad's paper as a person sees it (a screenshot of the paper; 0 when it is empty)."""
     x0, y0, side = paper(page)
-    left = 0.15 * side  # on a phone the pad's tool bar overlaps the paper's left edge; digits are drawn right of it
+    left = 0.15 * side  # digits are drawn right of it; the strip is left out (the tool bar once covered it on phones)
     png = page.screenshot(clip={"x": x0 + left, "y": y0 + 2, "width": side - left - 2, "height": side - 4})
     grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
     return int((grey < 100).sum())
