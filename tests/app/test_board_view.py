@@ -11,6 +11,7 @@ from mnist_demo.app.core.board_view import (
     CURVE_COLUMNS,
     FAMILIES,
     MAX_CURVES,
+    PLOT_COLUMNS,
     best_per_family,
     curve_colours,
     curve_frame,
@@ -108,9 +109,12 @@ def test_the_frame_is_ready_for_a_line_plot_and_none_when_empty(board):
     empty = refresh(board)
     assert curve_frame(empty) is None and empty.rows == [] and empty.count == 0 and not empty.full
     lesson(board)
-    frame = curve_frame(refresh(board, chosen=[1]))
-    assert list(frame.columns) == list(CURVE_COLUMNS) and len(frame) == 8 * 20
-    assert str(frame["samples seen"].dtype) == "int64" and frame["highlighted"].sum() == 20
+    view = refresh(board, chosen=[1])
+    frame = curve_frame(view)
+    assert list(frame.columns) == list(PLOT_COLUMNS) == list(CURVE_COLUMNS[1:4]) and len(frame) == 8 * 20
+    assert str(frame["samples seen"].dtype) == "int64" and (frame["accuracy"] == frame["accuracy"].round(2)).all()
+    assert frame.values.tolist() == [[name, samples, round(accuracy, 2)] for _, name, samples, accuracy, _ in
+                                     view.curve_rows]
 
 
 def test_the_view_says_when_the_board_is_full_and_its_revision(board):

@@ -30,6 +30,7 @@ FAMILIES = ("lr", "batch_size", "model", "optimizer", "epochs", "augment", "imag
             "momentum")
 DEFAULT_FAMILY = "lr"
 CURVE_COLUMNS = ("post", "run", "samples seen", "accuracy", "highlighted")
+PLOT_COLUMNS = CURVE_COLUMNS[1:4]  # what the plot's frame holds of each point
 # The curves' colours: the Train tab's ten, then the light twins of the first two (12 curves at most).
 COLOURS = tuple(strong for strong, _ in PALETTE) + tuple(light for _, light in PALETTE[:MAX_CURVES - len(PALETTE)])
 BEHIND = "#d0d0d0"  # the curves not highlighted, while some are: still there to compare with, but behind
@@ -139,10 +140,10 @@ def curve_colours(view: BoardView) -> dict[str, str]:
 
 
 def curve_frame(view: BoardView) -> pd.DataFrame | None:
-    """The curves as a frame for a line plot (CURVE_COLUMNS); None when there is nothing to draw (an empty first
-    frame breaks Gradio's LinePlot)."""
+    """The curves as a frame for a line plot: PLOT_COLUMNS (the curve's name, images seen, accuracy % to two
+    decimals; which post and whether highlighted travel as the curve's name and colour, not per point); None when
+    there is nothing to draw (an empty first frame breaks Gradio's LinePlot)."""
     if not view.curve_rows:
         return None
-    frame = pd.DataFrame(view.curve_rows, columns=list(CURVE_COLUMNS))
-    return frame.astype({"post": "int64", "run": "string", "samples seen": "int64", "accuracy": "float64",
-                         "highlighted": "bool"})
+    frame = pd.DataFrame([row[1:4] for row in view.curve_rows], columns=list(PLOT_COLUMNS))
+    return frame.astype({"run": "string", "samples seen": "int64", "accuracy": "float64"}).round({"accuracy": 2})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -22,11 +23,15 @@ from mnist_demo.app.tabs.board.layout import BoardUI
 from mnist_demo.app.tabs.board.view import Redraw
 from mnist_demo.errors import DemoError
 
+KEPT_EXPORTS = 5
+
 
 def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: TeacherGate, redraw: Redraw) -> None:
     visitor = shared.visitor
     group = dict(concurrency_id="board", concurrency_limit=4)
-    exports = Path(tempfile.mkdtemp(prefix="class-board-"))  # this server's CSV files, one folder per export
+    # this server's CSV files, one folder per export (the file keeps the class's name), the newest KEPT_EXPORTS kept
+    # (Gradio has copied each into its cache by the time the next one is made); removed when the server ends
+    exports = tempfile.TemporaryDirectory(prefix="class-board-")
 
     def refusal(visitor: Visitor, request: gr.Request | None) -> str | None:
         """Why this caller may not do the teacher's things (no board, not the teacher), or None."""
@@ -101,8 +106,10 @@ def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: 
             text = ctx.board.export_csv()
         except DemoError as err:
             return {ui.teacher_status: refused(error_text(err, lang), lang), ui.export_file: None}
-        path = Path(tempfile.mkdtemp(dir=exports)) / f"{ctx.board.class_name.replace(' ', '-')}.csv"
+        path = Path(tempfile.mkdtemp(dir=exports.name)) / f"{ctx.board.class_name.replace(' ', '-')}.csv"
         path.write_text(text, encoding="utf-8")
+        for old in sorted(Path(exports.name).iterdir(), key=lambda p: p.stat().st_mtime)[:-KEPT_EXPORTS]:
+            shutil.rmtree(old, ignore_errors=True)
         return {ui.teacher_status: board_text.counted("exported", len(list(csv.reader(io.StringIO(text)))) - 1, lang),
                 ui.export_file: str(path)}
 
