@@ -19,6 +19,7 @@ postprocessed, the message as JSON), and the chained step that sends the plot's 
 """
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -136,6 +137,28 @@ class TabRedraw:
         self.folder.cleanup()
 
 
+def timed_apart(fn, repeats: int) -> tuple[list[float], list[float], object]:
+    """`timed`, with the calls during which Python ran a full (generation 2) garbage collection set apart: one
+    walks the whole process's heap (torch, gradio, the app: ~200 ms here, measured with gc off against on) every
+    few dozen handler calls, whatever the handler; (calls without one, calls with one, the last result)."""
+    full = []
+
+    def note(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(True)
+    gc.callbacks.append(note)
+    try:
+        plain, collected, out = [], [], None
+        for _ in range(repeats):
+            full.clear()
+            began = time.perf_counter()
+            out = fn()
+            (collected if full else plain).append(time.perf_counter() - began)
+    finally:
+        gc.callbacks.remove(note)
+    return plain, collected, out
+
+
 def ms(values: list[float]) -> dict:
     return {"median_ms": round(1000 * statistics.median(values), 3), "max_ms": round(1000 * max(values), 3)}
 
@@ -155,12 +178,14 @@ def measure(path: Path, posts: int, repeats: int) -> dict:
     tab = TabRedraw(path, chosen)
     try:
         handler, _ = timed(tab.handler, repeats)
-        whole, message = timed(tab.sent, repeats)
+        whole, with_gc, message = timed_apart(tab.sent, repeats)
     finally:
         tab.close()
     figures = {"posts": posts, "refresh": ms(times), "refresh_cold_ms": round(1000 * cold, 2),
                "rows_only": ms(rows), "poll_revision": ms(polls), "draw_with_posted_model": ms(models),
-               "tab_handler": ms(handler), "tab_redraw_sent": ms(whole), "message_kb": round(len(message) / 1024, 1),
+               "tab_handler": ms(handler), "tab_redraw_sent": ms(whole),
+               "tab_redraw_with_full_gc": {"calls": len(with_gc), **(ms(with_gc) if with_gc else {})},
+               "message_kb": round(len(message) / 1024, 1),
                "curves": len(view.curve_ids), "curve_rows": len(frame), "file_mb": round(path.stat().st_size / 1e6, 1)}
     print(f"{posts} posts: refresh median {figures['refresh']['median_ms']} ms, max {figures['refresh']['max_ms']} ms "
           f"(cold, first after opening: {figures['refresh_cold_ms']} ms; {len(view.curve_ids)} curves, "
@@ -170,7 +195,8 @@ def measure(path: Path, posts: int, repeats: int) -> dict:
     print(f"{posts} posts, the Class tab's whole redraw: the handler median {figures['tab_handler']['median_ms']} ms, "
           f"max {figures['tab_handler']['max_ms']} ms; with Gradio's postprocessing and the JSON message "
           f"({figures['message_kb']} KB) median {figures['tab_redraw_sent']['median_ms']} ms, "
-          f"max {figures['tab_redraw_sent']['max_ms']} ms", flush=True)
+          f"max {figures['tab_redraw_sent']['max_ms']} ms (of {len(whole)} calls; {len(with_gc)} more had Python's "
+          f"full garbage collection in them" + (f", max {1000 * max(with_gc):.0f} ms)" if with_gc else ")"), flush=True)
     return figures
 
 
