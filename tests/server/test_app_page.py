@@ -12,11 +12,11 @@ from tests.support.digits import CENTRED, draw, encode
 
 # --------------------------------------------------------------------------- the page
 
-def test_page_has_the_five_tabs_and_stable_ids(server):
+def test_page_has_the_six_tabs_and_stable_ids(server):
     config = httpx.get(server.url + "config", timeout=10).json()
     components = config["components"]
     tabs = [resolve(c["props"].get("label")) for c in components if c.get("type") == "tabitem"]
-    assert tabs == ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Checkpoints"]
+    assert tabs == ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Class", "Checkpoints"]
     ids = {c["props"].get("elem_id") for c in components}
     for elem_id in ("draw-pad", "draw-label", "draw-preview", "draw-clear", "train-button", "stop-button",
                     "train-log", "loss-plot", "accuracy-plot", "save-name", "save-button", "checkpoint-table",
