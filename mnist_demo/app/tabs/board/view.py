@@ -58,7 +58,7 @@ class Redraw:
         chosen = [str(i) for i in highlight or ()]
         shown = [i for i in chosen if i in present]
         picker = gr.skip() if keep_highlight else \
-            gr.Dropdown(choices=every) if shown == chosen else gr.Dropdown(choices=every, value=shown)
+            gr.Dropdown(choices=every) if shown == chosen else gr.Dropdown(choices=every, value=shown, multiselect=True)
         return {ui.summary: board_text.summary(view, self.ctx.board.class_name, lang),
                 ui.table: board_text.table(view.rows, lang), ui.highlight: picker, ui.curves: curve_frame(view),
                 ui.best: board_text.best_text(view.best[family], family, lang),
@@ -68,7 +68,11 @@ class Redraw:
     def tick(self, sort, descending, highlight, family, visitor: Visitor) -> dict:
         """The timer: redraw only when the board changed (any process's write) or the language did."""
         board = self.ctx.board
-        if board is None or visitor.board_seen == (board.revision(), visitor.language):
+        try:
+            unchanged = board is None or visitor.board_seen == (board.revision(), visitor.language)
+        except DemoError:  # the file busy past its timeout, or gone: the next tick asks again (no error each tick)
+            unchanged = True
+        if unchanged:
             return {c: gr.skip() for c in self.outputs}
         return self(sort, descending, highlight, family, visitor)
 
