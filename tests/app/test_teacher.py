@@ -1,6 +1,6 @@
 """Who is the teacher (`core/teacher.py`): the account's check, the bound on wrong tries, and the app's own login."""
 
-from mnist_demo.app.core.teacher import LOCK_WINDOW_S, MAX_FAILURES, TeacherGate
+from mnist_demo.app.core.teacher import LOCK_WINDOW_S, MAX_ALL_FAILURES, MAX_FAILURES, TeacherGate
 
 
 class Clock:
@@ -27,18 +27,29 @@ def test_no_teacher_account_means_no_one_is():
     assert not gate.is_teacher_login("anyone") and not gate.is_teacher_login(None)
 
 
-def test_wrong_tries_lock_everyone_out_for_a_window_then_the_right_one_works():
+def test_wrong_tries_lock_that_page_out_for_a_window_then_the_right_one_works():
     clock = Clock()
     gate = TeacherGate(("teach", "pw"), clock=clock)
     for _ in range(MAX_FAILURES):
-        assert gate.check("teach", "guess") == "wrong"
+        assert gate.check("teach", "guess", "student") == "wrong"
         clock.now += 1
-    assert gate.check("teach", "pw") == "locked"  # even the right password, while locked: no oracle for a guesser
+    assert gate.check("teach", "pw", "student") == "locked"  # even the right password: no oracle for a guesser
+    assert gate.check("teach", "pw", "teacher") == "ok"  # a student's guesses do not lock the teacher's page out
     first = 1000.0
     clock.now = first + LOCK_WINDOW_S - 0.1
-    assert gate.check("teach", "pw") == "locked"
+    assert gate.check("teach", "pw", "student") == "locked"
     clock.now = first + LOCK_WINDOW_S + 0.1  # the first wrong try is a window old: one fewer than the bound
-    assert gate.check("teach", "pw") == "ok"
+    assert gate.check("teach", "pw", "student") == "ok"
+
+
+def test_a_guesser_opening_page_after_page_is_bounded_for_everyone():
+    clock = Clock()
+    gate = TeacherGate(("teach", "pw"), clock=clock)
+    for page in range(MAX_ALL_FAILURES):
+        assert gate.check("teach", "guess", f"page-{page}") == "wrong"
+    assert gate.check("teach", "pw", "teacher") == "locked"
+    clock.now += LOCK_WINDOW_S + 1
+    assert gate.check("teach", "pw", "teacher") == "ok"
 
 
 def test_the_apps_own_login_of_the_teachers_user_is_the_teacher():

@@ -44,7 +44,7 @@ def create_teacher_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, gate: 
 
     def login(user, password, visitor: Visitor):
         lang = visitor.language
-        said = gate.check(user, password)
+        said = gate.check(user, password, visitor.id)
         if said == "ok":
             visitor.teacher = True
             return {ui.teacher_status: tr(lang, "board.teacher_ok"), ui.teacher_password: ""}
