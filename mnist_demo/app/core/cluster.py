@@ -233,7 +233,10 @@ class Cluster:
                 log.warning("could not read the cluster's workers: %s", err)
 
     def _read_workers(self) -> None:
-        info = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        # Asked of the scheduler directly: `client.scheduler_info()` returns the client's shared copy, which its own
+        # periodic refresh overwrites with a worker-less summary, and under load that copy came back empty: four
+        # runs of a class were said lost while their workers were fine (benchmarks/class_load.py, 2 workers).
+        info = self.client.sync(self.client.scheduler.identity, n_workers=-1).get("workers", {})
         with self._lock:
             for address in list(self._workers):
                 if address not in info:
