@@ -2,6 +2,7 @@
 clear and CSV export, a restart, and files that are not this version's board."""
 
 import csv
+import dataclasses
 import hashlib
 import io
 import math
@@ -49,6 +50,15 @@ def test_a_post_is_listed_with_its_settings_figures_and_curve(board):
     assert post.posted_at == board.clock() and not board.rows(owner="owner-b")[0].mine
     assert board.curves([post_id])[post_id] == [tuple(p) for p in run.curve] and len(run.curve) == 30
     assert board.count() == 1 and board.get(post_id).name == "민지" and board.get(post_id + 1) is None
+
+
+def test_the_board_s_columns_are_a_run_s_facts_and_a_post_carries_every_one(board):
+    facts = tuple(field.name for field in dataclasses.fields(rules.RunFacts))
+    assert rules.SETTINGS + rules.FIGURES == facts
+    board.post("owner-a", "Bo", record(lr=0.1))
+    [post] = board.rows()
+    assert {name: getattr(post, name) for name in facts} == \
+        {name: getattr(record(lr=0.1), name) for name in facts}
 
 
 def test_the_owner_id_is_never_given_out(board):

@@ -27,13 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_demo.app.core.board_rules import (
+    FIGURES,
     MAX_CLASS_NAME,
     MAX_OWNER,
     MAX_POSTS,
     MAX_POSTS_PER_MINUTE,
     MAX_WEIGHTS_KEPT,
     RATE_WINDOW_S,
+    SETTINGS,
     BoardError,
+    RunFacts,
     RunRecord,
     check_name,
     checked_record,
@@ -45,9 +48,6 @@ APPLICATION_ID = 0x4D4E4244  # "MNBD" in the file's header: this file is an mnis
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0  # a post's transaction takes milliseconds; ten seconds of waiting means something is wrong
 DEFAULT_CLASS = "class"
-SETTINGS = ("model", "optimizer", "lr", "batch_size", "epochs", "epochs_done", "augment", "images", "device",
-            "momentum", "schedule", "seed")
-FIGURES = ("accuracy_pct", "elapsed_s", "samples_per_s")
 # one statement each: executescript() would commit the transaction that makes creating the schema atomic
 _SCHEMA = ("""
 CREATE TABLE posts (
@@ -73,28 +73,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
-class Post:
-    """One row of the board: who posted what, when, with which settings and figures. The owner id is never given
-    out: `mine` says whether the listing's caller posted it. `has_weights`: it can still be drawn with."""
+class Post(RunFacts):
+    """One row of the board: a run's facts, and who posted it when. The owner id is never given out: `mine` says
+    whether the listing's caller posted it. `has_weights`: it can still be drawn with."""
 
     id: int
     name: str
     posted_at: float  # seconds since the epoch (time.time())
-    model: str
-    optimizer: str
-    lr: float
-    batch_size: int
-    epochs: int
-    epochs_done: float
-    augment: bool
-    images: int
-    device: str
-    momentum: float
-    schedule: str
-    seed: int | None
-    accuracy_pct: float
-    elapsed_s: float
-    samples_per_s: float
     has_weights: bool
     mine: bool = False
 

@@ -114,13 +114,13 @@ def check_name(text, field: str = "name", limit: int = MAX_NAME) -> str:
 # --------------------------------------------------------------------------- runs
 
 @dataclass(frozen=True)
-class RunRecord:
-    """A finished run as the board keeps it: its settings, its figures and its accuracy curve.
+class RunFacts:
+    """What the board says of a run: its settings, then its figures (the board's columns, in this order: `SETTINGS`
+    and `FIGURES`). A submission (`RunRecord`) and a posted row (`board.Post`) are both these and more.
 
-    `accuracy_pct` is the final test accuracy in percent (0-100), like the curve's points: (training images seen,
-    accuracy %), in the order of images seen, at most MAX_CURVE_POINTS of them. `images` is the number of training
-    images a pass used (the config's limit, or all 60,000). `epochs` is what was asked, `epochs_done` what ran (less
-    when stopped)."""
+    `accuracy_pct` is the final test accuracy in percent (0-100). `images` is the number of training images a pass
+    used (the config's limit, or all 60,000). `epochs` is what was asked, `epochs_done` what ran (less when
+    stopped)."""
 
     model: str
     optimizer: str
@@ -137,6 +137,18 @@ class RunRecord:
     accuracy_pct: float
     elapsed_s: float
     samples_per_s: float
+
+
+SETTINGS = ("model", "optimizer", "lr", "batch_size", "epochs", "epochs_done", "augment", "images", "device",
+            "momentum", "schedule", "seed")
+FIGURES = ("accuracy_pct", "elapsed_s", "samples_per_s")  # with SETTINGS, RunFacts's fields (a test holds them equal)
+
+
+@dataclass(frozen=True)
+class RunRecord(RunFacts):
+    """A finished run as the board keeps it: its facts and its accuracy curve, points of (training images seen,
+    accuracy %) in the order of images seen, at most MAX_CURVE_POINTS of them."""
+
     curve: tuple[tuple[int, float], ...]
 
 
