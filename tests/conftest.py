@@ -2,6 +2,7 @@
 for the journeys. And the map: each test carries the marker of its folder (engine, app, server, browser, hostile;
 the files at the top, `lint`), registered in pyproject.toml."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -79,8 +80,16 @@ ROOMS = ("engine", "app", "server", "browser", "hostile")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark each test with its folder's room, so that `-m` picks rooms (`pytest -m "engine or app"`)."""
+    """Mark each test with its folder's room, so that `-m` picks rooms (`pytest -m "engine or app"`). The browser
+    room is skipped, with the reason, where Chromium is missing; except under CI=true, where it must run (and
+    then fails, saying what is missing)."""
+    from tests.support.browser import CHROMIUM
+
     tests = Path(__file__).resolve().parent
+    no_browser = not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true"
     for item in items:
         parts = Path(item.path).resolve().relative_to(tests).parts
-        item.add_marker(parts[0] if len(parts) > 1 and parts[0] in ROOMS else "lint")
+        room = parts[0] if len(parts) > 1 and parts[0] in ROOMS else "lint"
+        item.add_marker(room)
+        if room == "browser" and no_browser:
+            item.add_marker(pytest.mark.skip(reason="Chromium is not installed (apt-get install -y chromium)"))

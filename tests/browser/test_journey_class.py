@@ -7,20 +7,20 @@ downloads the CSV through the page; the server restarts and the board is still t
 sideways scrolling), from the keyboard and for a screen reader, and in Korean. Screenshots go to
 test-output/journeys/ (class-*).
 
-Skipped without Chromium, except under CI=true (as tests/browser/test_journeys.py).
+Skipped without Chromium, except under CI=true (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import re
 
 import pytest
+from playwright.sync_api import expect  # a dev requirement
 
 from mnist_demo.app.core.texts import TEXTS
+from tests.support.app_server import Server, make_default_checkpoint
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
     PHONE,
     draw_with_mouse,
@@ -29,13 +29,6 @@ from tests.support.browser import (
     set_number,
     shot,
 )
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
-
-from tests.support.app_server import Server, make_default_checkpoint  # noqa: E402
 
 EN, KO = TEXTS["en"], TEXTS["ko"]
 CLASS = "Room 101"

@@ -7,18 +7,12 @@ Without Chromium (`apt-get install -y chromium`) this is skipped with that reaso
 
 from __future__ import annotations
 
-import os
 import re
 
 import nbformat
-import pytest
+from playwright.sync_api import expect  # a dev requirement
 
-from tests.support.browser import CHROMIUM, DESKTOP, open_page, set_number, shot
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
+from tests.support.browser import DESKTOP, open_page, set_number, shot
 
 TRAIN_S = 240
 

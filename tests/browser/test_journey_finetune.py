@@ -9,13 +9,13 @@ Without Chromium (`apt-get install -y chromium`) these are skipped with that rea
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
+from playwright.sync_api import expect  # a dev requirement
 
+from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
     PHONE,
     Finger,
@@ -30,13 +30,6 @@ from tests.support.browser import (
     set_number,
     shot,
 )
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
-
-from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 FINETUNE_S = 180  # 20 steps and two MNIST test passes take ~10 s alone on 2 cores
 # (digit, box on the paper): each drawn twice, in two places and sizes

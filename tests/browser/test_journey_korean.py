@@ -5,19 +5,19 @@ test-output/journeys/ (korean-*).
 "In Korean" is checked against the locale files themselves: the page shows the Korean text of the labels we
 look at, and none of the English texts whose Korean differs is visible anywhere on a tab.
 
-Skipped without Chromium, except under CI=true (as tests/browser/test_journeys.py).
+Skipped without Chromium, except under CI=true (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
+from playwright.sync_api import expect  # a dev requirement
 
 from mnist_demo.app.core.texts import TEXTS, placeholders
+from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
     PHONE,
     Finger,
@@ -29,13 +29,6 @@ from tests.support.browser import (
     set_number,
     shot,
 )
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
-
-from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 EN, KO = TEXTS["en"], TEXTS["ko"]
 TABS = ["app.tab_train", "app.tab_draw", "app.tab_mistakes", "app.tab_bench", "app.tab_board", "app.tab_checkpoints"]

@@ -2,17 +2,17 @@
 shipped model (the matrix, a clicked cell's images, a chosen pair's), then a digit drawn on the Draw tab and its
 look inside, gone again after Clear; the same two tabs on a phone. Screenshots in test-output/journeys/.
 
-Skipped without Chromium, except under CI=true (as tests/browser/test_journeys.py).
+Skipped without Chromium, except under CI=true (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from playwright.sync_api import expect  # a dev requirement
 
+from tests.browser.test_journeys import reachable_by_tab, unnamed_controls
+from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
     PHONE,
     Finger,
@@ -24,14 +24,6 @@ from tests.support.browser import (
     open_tab,
     shot,
 )
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
-
-from tests.browser.test_journeys import reachable_by_tab, unnamed_controls  # noqa: E402
-from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on this 2-core CPU, more when busy
 

@@ -5,21 +5,21 @@ is where the app once broke while every part passed (Clear worked once per page)
 a private checkpoint folder, trainings on `limit` subsets. Screenshots go to test-output/journeys/.
 
 Without Chromium (`apt-get install -y chromium`) these are skipped with that reason, except under CI=true,
-where they must run.
+where they must run (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect  # a dev requirement
 
+from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
-    CHROMIUM,
     DESKTOP,
     PHONE,
     Finger,
@@ -37,13 +37,6 @@ from tests.support.browser import (
     set_number,
     shot,
 )
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402  (a dev requirement)
-
-from tests.support.app_server import Server, app_with_default_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TABS = ["Train", "Draw", "Mistakes", "CPU vs CUDA", "Class", "Checkpoints"]

@@ -7,14 +7,9 @@ Without Chromium (`apt-get install -y chromium`) this is skipped with that reaso
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.support.browser import CHROMIUM, PHONE, SHOTS, Finger, expect_digit, open_page, open_tab, paper
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip(reason="Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+from tests.support.browser import PHONE, SHOTS, Finger, expect_digit, open_page, open_tab, paper
 
 
 @pytest.mark.parametrize("width", [390, 360])
