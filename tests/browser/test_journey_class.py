@@ -25,9 +25,13 @@ from tests.support.browser import (
     PHONE,
     draw_with_mouse,
     horizontal_overflow,
+    keyed_controls,
     open_page,
+    open_tab,
+    reachable_by_tab,
     set_number,
     shot,
+    unnamed_controls,
 )
 
 EN, KO = TEXTS["en"], TEXTS["ko"]
@@ -70,18 +74,6 @@ def app(tmp_path_factory):
     served = ClassServer(tmp_path_factory)
     yield served
     served.server.stop()
-
-
-def open_tab(page, label: str) -> None:
-    """Open a tab by its name, through the tab bar's overflow menu where the bar has folded it there."""
-    tab = page.get_by_role("tab", name=label, exact=True)
-    if tab.is_visible():
-        tab.click()
-    else:
-        page.locator("#tabs button[aria-label='More tabs']").click()
-        page.locator(".overflow-dropdown button", has_text=label).click()
-    expect(page.get_by_role("tab", name=label, exact=True)).to_have_attribute("aria-selected", "true")
-    page.wait_for_timeout(300)
 
 
 def train(page, lr: str, limit: str = "3000") -> None:
@@ -275,43 +267,6 @@ def test_the_class_tab_on_a_phone_fits_the_screen(chromium, app):
         context.close()
 
 
-FOCUSABLE = ("button, input:not([type=hidden]):not([type=file]), textarea, select, "
-             "[tabindex]:not([tabindex='-1'])")
-
-
-def keyed_controls(page) -> list[str]:
-    """Marks every visible control of the page a key (data-journey-key) and lists them ("key name")."""
-    return page.evaluate(f"""() => {{
-      const visible = (e) => e.offsetParent !== null && !e.disabled && getComputedStyle(e).visibility !== 'hidden';
-      const keys = [];
-      document.querySelectorAll("{FOCUSABLE}").forEach((e, i) => {{
-        if (!visible(e) || e.tabIndex < 0 || e.closest('[aria-hidden=true]')) return;
-        if (e.type === 'radio' && !e.checked) return;  // a radio group is one stop
-        e.dataset.journeyKey = String(i);
-        keys.push(String(i) + ' ' + (e.getAttribute('aria-label') || e.innerText || e.name || e.tagName).slice(0, 40));
-      }});
-      return keys;
-    }}""")
-
-
-def reached_by_tab(page, presses: int) -> set[str]:
-    page.locator("body").click(position={"x": 2, "y": 2})
-    seen = set()
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        seen.add(page.evaluate("document.activeElement && document.activeElement.dataset.journeyKey || ''"))
-    return seen
-
-
-def unnamed_controls(page) -> list[str]:
-    """Interactive accessibility nodes without a name, as a screen reader meets them."""
-    nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
-    roles = {"button", "textbox", "combobox", "spinbutton", "checkbox", "radio", "slider", "tab", "searchbox"}
-    return [f"{node['role']['value']} (node {node.get('backendDOMNodeId')})" for node in nodes
-            if not node.get("ignored") and node.get("role", {}).get("value") in roles
-            and not (node.get("name", {}).get("value") or "").strip()]
-
-
 def test_every_control_of_the_class_tab_is_reached_by_keyboard_and_named(chromium, app):
     context = chromium.new_context(**DESKTOP)
     try:
@@ -321,7 +276,7 @@ def test_every_control_of_the_class_tab_is_reached_by_keyboard_and_named(chromiu
         expect(page.locator("#board-teacher-login")).to_be_visible()
         keys = keyed_controls(page)
         assert len(keys) >= 20, keys
-        seen = reached_by_tab(page, presses=len(keys) + 40)
+        seen = reachable_by_tab(page, presses=len(keys) + 40)
         missed = [k for k in keys if k.split(" ", 1)[0] not in seen]
         assert not missed, f"Tab never reaches {missed}"
         assert not unnamed_controls(page), f"controls without a name: {unnamed_controls(page)}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect  # a dev requirement
 
-from tests.browser.test_journeys import reachable_by_tab, unnamed_controls
 from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
     DESKTOP,
@@ -22,7 +21,9 @@ from tests.support.browser import (
     horizontal_overflow,
     open_page,
     open_tab,
+    reachable_by_tab,
     shot,
+    unnamed_controls,
 )
 
 FIRST_PASS_S = 60  # one pass over the test set with the shipped model: 2-7 s on this 2-core CPU, more when busy

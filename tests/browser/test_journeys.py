@@ -28,14 +28,17 @@ from tests.support.browser import (
     expect_digit,
     headline,
     horizontal_overflow,
+    keyed_controls,
     log_lines,
     mouse_line,
     on_screen,
     open_page,
     open_tab,
     paper,
+    reachable_by_tab,
     set_number,
     shot,
+    unnamed_controls,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -403,57 +406,12 @@ def test_phone_every_tab_fits_and_ten_digits_by_finger(chromium, app):
 
 # --------------------------------------------------------------------------- 8. keyboard and screen reader
 
-FOCUSABLE = ("button, input:not([type=hidden]):not([type=file]), textarea, select, "
-             "[tabindex]:not([tabindex='-1'])")
-
-
-def reachable_by_tab(page, presses: int = 120) -> set[str]:
-    """Keys of every control that Tab reaches from the top of the page."""
-    page.locator("body").click(position={"x": 2, "y": 2})
-    seen = set()
-    for _ in range(presses):
-        page.keyboard.press("Tab")
-        seen.add(page.evaluate("document.activeElement && document.activeElement.dataset.journeyKey || ''"))
-    return seen
-
-
-def unnamed_controls(page) -> list[str]:
-    """Interactive accessibility nodes without a name, as a screen reader would meet them."""
-    cdp = page.context.new_cdp_session(page)
-    nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
-    roles = {"button", "textbox", "combobox", "spinbutton", "checkbox", "radio", "slider", "tab", "searchbox"}
-    bad = []
-    for node in nodes:
-        role = node.get("role", {}).get("value")
-        if node.get("ignored") or role not in roles:
-            continue
-        if not (node.get("name", {}).get("value") or "").strip():
-            bad.append(f"{role} (node {node.get('backendDOMNodeId')})")
-    return bad
-
-
 def test_keyboard_reaches_every_control_each_has_a_name_and_the_answer_is_announced(desktop, app):
     page = open_page(desktop, app.url)
     for label in TABS:
         open_tab(page, label)
         shot(page, f"8-desktop-{label.split()[0].lower()}")
-        keys = page.evaluate(f"""() => {{
-          const visible = (e) => e.offsetParent !== null && !e.disabled && getComputedStyle(e).visibility !== 'hidden';
-          const radios = new Set();
-          const keys = [];
-          document.querySelectorAll("{FOCUSABLE}").forEach((e, i) => {{
-            if (!visible(e) || e.tabIndex < 0 || e.closest('[aria-hidden=true]')) return;
-            if (e.type === 'radio') {{ if (radios.has(e.name)) return; radios.add(e.name); }}
-            e.dataset.journeyKey = String(i);
-            const name = e.getAttribute('aria-label') || e.innerText || e.name || e.tagName;
-            keys.push(String(i) + ' ' + name.slice(0, 40));
-          }});
-          document.querySelectorAll('input[type=radio]').forEach((e) => {{
-            const first = document.querySelector(`input[type=radio][name="${{e.name}}"][data-journey-key]`);
-            if (first && e !== first) e.dataset.journeyKey = first.dataset.journeyKey;
-          }});
-          return keys;
-        }}""")
+        keys = keyed_controls(page)
         seen = reachable_by_tab(page, presses=len(keys) + 40)
         missed = [k for k in keys if k.split(" ", 1)[0] not in seen]
         assert not missed, f"{label}: Tab never reaches {missed}"

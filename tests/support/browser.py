@@ -43,7 +43,13 @@ def open_page(context, url: str) -> Page:
 
 
 def open_tab(page: Page, label: str) -> None:
-    page.get_by_role("tab", name=label, exact=True).click()
+    """Open a tab by its name, through the tab bar's overflow menu where the bar has folded it there."""
+    tab = page.get_by_role("tab", name=label, exact=True)
+    if tab.is_visible():
+        tab.click()
+    else:
+        page.locator("#tabs button[aria-label='More tabs']").click()
+        page.locator(".overflow-dropdown button", has_text=label).click()
     expect(page.get_by_role("tab", name=label, exact=True)).to_have_attribute("aria-selected", "true")
     page.wait_for_timeout(300)
 
@@ -181,3 +187,50 @@ def on_screen(page: Page, selector: str) -> bool:
     view = page.viewport_size
     return box is not None and box["y"] >= -1 and box["y"] + box["height"] <= view["height"] + 1 \
         and box["x"] >= -1 and box["x"] + box["width"] <= view["width"] + 1
+
+
+# --------------------------------------------------------------------------- keyboard and screen reader
+
+FOCUSABLE = ("button, input:not([type=hidden]):not([type=file]), textarea, select, "
+             "[tabindex]:not([tabindex='-1'])")
+
+
+def keyed_controls(page: Page) -> list[str]:
+    """Marks every visible control of the page with a key (data-journey-key) and lists them ("key name"). A radio
+    group is one stop: its radios share the key of its first."""
+    return page.evaluate(f"""() => {{
+      const visible = (e) => e.offsetParent !== null && !e.disabled && getComputedStyle(e).visibility !== 'hidden';
+      const radios = new Set();
+      const keys = [];
+      document.querySelectorAll("{FOCUSABLE}").forEach((e, i) => {{
+        if (!visible(e) || e.tabIndex < 0 || e.closest('[aria-hidden=true]')) return;
+        if (e.type === 'radio') {{ if (radios.has(e.name)) return; radios.add(e.name); }}
+        e.dataset.journeyKey = String(i);
+        const name = e.getAttribute('aria-label') || e.innerText || e.name || e.tagName;
+        keys.push(String(i) + ' ' + name.slice(0, 40));
+      }});
+      document.querySelectorAll('input[type=radio]').forEach((e) => {{
+        const first = document.querySelector(`input[type=radio][name="${{e.name}}"][data-journey-key]`);
+        if (first && e !== first) e.dataset.journeyKey = first.dataset.journeyKey;
+      }});
+      return keys;
+    }}""")
+
+
+def reachable_by_tab(page: Page, presses: int = 120) -> set[str]:
+    """Keys of every control that Tab reaches from the top of the page."""
+    page.locator("body").click(position={"x": 2, "y": 2})
+    seen = set()
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        seen.add(page.evaluate("document.activeElement && document.activeElement.dataset.journeyKey || ''"))
+    return seen
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    """Interactive accessibility nodes without a name, as a screen reader meets them."""
+    nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+    roles = {"button", "textbox", "combobox", "spinbutton", "checkbox", "radio", "slider", "tab", "searchbox"}
+    return [f"{node['role']['value']} (node {node.get('backendDOMNodeId')})" for node in nodes
+            if not node.get("ignored") and node.get("role", {}).get("value") in roles
+            and not (node.get("name", {}).get("value") or "").strip()]
