@@ -32,8 +32,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """`python demo.py ...` in a subprocess, its output in `tmp`; `url` once it answers HTTP."""
+class Logged:
+    """A subprocess whose output goes to `log_path`; `stop` asks it to end with `stop_signal`, then kills it."""
+
+    stop_signal = signal.SIGTERM
+    log_path: Path
+    proc: subprocess.Popen
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+class Server(Logged):
+    """`python demo.py ...` in a subprocess, its output in `tmp`; `url` once it answers HTTP. Stopped as Ctrl-C
+    stops it."""
+
+    stop_signal = signal.SIGINT
 
     def __init__(self, tmp: Path, *args: str, timeout: float = START_TIMEOUT_S):
         self.port = free_port()
@@ -58,22 +83,8 @@ class Server:
             raise RuntimeError(f"demo.py did not answer within {timeout:.0f} s:\n{self.output()}")
         self.ready_s = time.monotonic() - started
 
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
-class DaskProcess:
+class DaskProcess(Logged):
     """`dask scheduler` or `dask worker` in a subprocess on loopback, as a teacher would start them on other machines;
     `address` once it says where it listens. Workers import this repository (PYTHONPATH), as the README says."""
 
@@ -98,24 +109,10 @@ class DaskProcess:
                     return line.split(marker)[1].strip()
         return None
 
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
     def kill(self) -> None:
         """Gone at once, as a machine that loses power (SIGKILL: no goodbye to the scheduler)."""
         self.proc.kill()
         self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
 
 
 def loopback_cluster(tmp: Path, workers: int = 2, slots: int = 1, env: dict | None = None):
