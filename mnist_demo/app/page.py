@@ -78,7 +78,8 @@ def build_app(settings: Settings | None = None) -> NamedApi:
         # ------------------------------------------------------------------ events
         shared = Shared(visitor,
                         Refresher(lambda v: draw.refresh(ctx, v), [draw_ui.model, draw_ui.model_info]),
-                        Refresher(lambda v: checkpoints.refresh(ctx, v), [checkpoints_ui.table, checkpoints_ui.name]))
+                        Refresher(lambda v: checkpoints.refresh(ctx, v), [checkpoints_ui.table, checkpoints_ui.name]),
+                        tabs=(train_tab, draw_tab, mistakes_tab, bench_tab, board_tab, checkpoints_tab))
         train.create_event_handlers(ctx, train_ui, shared, train_tab)
         draw.create_event_handlers(ctx, draw_ui, shared, draw_tab, PAGE_JS)
         inside.create_event_handlers(ctx, inside_ui, draw_ui.pad, draw_ui.model_info, draw_ui.clear, shared)

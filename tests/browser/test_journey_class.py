@@ -242,6 +242,31 @@ def test_three_train_two_post_the_third_sees_both_by_itself_and_draws_the_teache
 
 # --------------------------------------------------------------------------- phone, keyboard, Korean
 
+def test_the_board_is_asked_for_only_while_the_class_tab_is_shown(chromium, app):
+    """The timer ticks on the Class tab only: a page that has left it sends nothing every few seconds, and does not
+    receive the whole board after every post."""
+    context = chromium.new_context(**DESKTOP)
+    try:
+        page = open_page(context, app.url)
+        calls = []
+        page.on("request", lambda r: calls.append(r.url) if r.method == "POST" and "/queue/join" in r.url else None)
+
+        def calls_over(seconds: float) -> int:
+            calls.clear()
+            page.wait_for_timeout(seconds * 1000)
+            return len(calls)
+
+        page.wait_for_timeout(2000)  # the page's opening events
+        assert calls_over(3 * 3.0 + 1) == 0, "the Train tab's page asks the server every few seconds"
+        open_tab(page, "Class")
+        assert calls_over(3 * 3.0 + 1) >= 2, "the open Class tab does not ask for the board"
+        open_tab(page, "Draw")
+        page.wait_for_timeout(1000)  # a tick already on its way
+        assert calls_over(3 * 3.0 + 1) == 0, "the board is still asked for after leaving the Class tab"
+    finally:
+        context.close()
+
+
 def test_the_class_tab_on_a_phone_fits_the_screen(chromium, app):
     context = chromium.new_context(**PHONE)
     try:

@@ -43,6 +43,7 @@ class Shared:
     visitor: gr.State
     refresh_draw: Refresher  # the Draw tab's model picker and model line
     refresh_checkpoints: Refresher  # the Checkpoints tab's table and name picker
+    tabs: tuple = ()  # every tab of the page (a tab may listen to the others' opening, never reach into them)
     redraws: list[LanguageRedraw] = field(default_factory=list)
 
     def on_language(self, fn: Callable[..., dict], outputs, inputs=()) -> None:

@@ -3,7 +3,8 @@
 A visitor picks a display name and posts one of their finished runs (nothing is posted without that press). The
 board lists every post (sortable), overlays the posted runs' accuracy curves against images seen (the chosen ones
 highlighted), and says the best so far per setting family (by lr, batch size, ...). Anyone can draw with a posted
-run's model. A timer asks the board every REFRESH_S whether anything changed (its revision) and redraws only then.
+run's model. While the tab is shown, a timer asks the board every REFRESH_S whether anything changed (its revision)
+and redraws only then.
 The teacher (`demo.py --teacher USER:PASS`) may remove posts, clear the board and export it as CSV (`teacher.py`).
 
 The parts: `layout.py` (the components), `view.py` (the redraw and its timer), `teacher.py`; here, the visitor's
@@ -79,15 +80,20 @@ def create_event_handlers(ctx: AppContext, ui: BoardUI, shared: Shared, tab: gr.
                                    trigger_mode="always_last", **quiet, **group), visitor)
 
     def on_open(sort, descending, highlight, family, run, visitor: Visitor, request: gr.Request):
-        """The tab opened: the visitor's runs to post, whether they are the teacher, and the board."""
-        out = {**run_picker(visitor, run), **redraw(sort, descending, highlight, family, visitor)}
+        """The tab opened: the visitor's runs to post, whether they are the teacher, the board, and its timer."""
+        out = {**run_picker(visitor, run), **redraw(sort, descending, highlight, family, visitor),
+               ui.timer: gr.Timer(active=True)}
         if gate.is_teacher_login(getattr(request, "username", None)) and not visitor.teacher:
             visitor.teacher = True
             out[ui.teacher_status] = tr(visitor.language, "board.teacher_ok")
         return out
 
     redraw.wire(tab.select(on_open, [*redraw.inputs, ui.run, visitor],
-                           [ui.run, ui.runs_seen, ui.teacher_status, *redraw.outputs], **quiet, **group), visitor)
+                           [ui.run, ui.runs_seen, ui.teacher_status, ui.timer, *redraw.outputs], **quiet, **group),
+                visitor)
+    for other in shared.tabs:
+        if other is not tab:  # another tab opened: the board is out of sight, its timer stops
+            other.select(lambda: gr.Timer(active=False), None, ui.timer, queue=False, **quiet)
 
     def post(name, run=None, sort="accuracy", descending=True, highlight=(), family=DEFAULT_FAMILY,
              visitor: Visitor = None, request: gr.Request = None):
