@@ -158,8 +158,8 @@ def set_number(page: Page, elem_id: str, value) -> None:
     """Type `value` into a number field and leave it, as a person does; and see that the field holds it.
 
     Typed within the first instants after the page appears (a fresh page under a loaded machine, a field in an
-    accordion just opened), Gradio's frontend can still be mounting the field and put its default back: seen about
-    once in ten fresh pages while the whole suite ran beside, never once the page had settled, and not tied to the
+    accordion just opened), Gradio's frontend can still be mounting the field and put its default back: seen on 3 of
+    42 fresh pages while the whole suite ran beside, never once the page had settled (0 of 12), and not tied to the
     page's opening event (still running when the value was typed, it left it alone in 3 of 3). A person sees their
     value replaced and types it again; so does this, and then insists the field holds it."""
     field = page.locator(f"#{elem_id} input").first
