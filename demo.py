@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_settings(args):
     """Settings from parsed arguments; SystemExit(2) with one line for a bad value."""
-    from mnist_demo.app.core.board_rules import MAX_CLASS_NAME, check_name
+    from mnist_demo.app.core.board.rules import MAX_CLASS_NAME, check_name
     from mnist_demo.app.core.settings import Settings
     from mnist_demo.devices import available_devices, resolve_device
     from mnist_demo.errors import DemoError, DeviceError
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--teacher: one account, USER:PASS")
     settings.teacher = teacher[0] if teacher else None
 
-    from mnist_demo.app.core import analyses
+    from mnist_demo.app.core.models import mistakes
     from mnist_demo.app.page import build_app, launch_kwargs
     from mnist_demo.app.server import launch_text, serving
     from mnist_demo.devices import set_threads
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     threading.Thread(target=rest.warm_up, name="warm-up", daemon=True).start()
     # the Mistakes tab opens on the shipped model: its one pass over the test set is made now, not by its first visitor
-    threading.Thread(target=analyses.prepare, args=(demo.mnist_context,), name="mistakes-warm-up", daemon=True).start()
+    threading.Thread(target=mistakes.prepare, args=(demo.mnist_context,), name="mistakes-warm-up", daemon=True).start()
     try:
         demo.block_thread()
     except KeyboardInterrupt:

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from mnist_demo.app.core.board import Board  # noqa: E402
-from mnist_demo.app.core.board_rules import MAX_CURVE_POINTS, MAX_POSTS, make_record, pack  # noqa: E402
-from mnist_demo.app.core.board_view import curve_frame, refresh  # noqa: E402
+from mnist_demo.app.core.board.rules import MAX_CURVE_POINTS, MAX_POSTS, make_record, pack  # noqa: E402
+from mnist_demo.app.core.board.store import Board  # noqa: E402
+from mnist_demo.app.core.board.view import curve_frame, refresh  # noqa: E402
 from mnist_demo.config import make_config  # noqa: E402
 from mnist_demo.data import MNIST, cached_mnist  # noqa: E402
 from mnist_demo.train import Progress, evaluate, init_model, train  # noqa: E402

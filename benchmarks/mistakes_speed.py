@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from mnist_demo.checkpoints import load_checkpoint  # noqa: E402
 from mnist_demo.cli import Parser  # noqa: E402
 from mnist_demo.data import cached_mnist, normalize  # noqa: E402
-from mnist_demo.inside import look_inside  # noqa: E402
+from mnist_demo.look_inside import look_inside  # noqa: E402
 from mnist_demo.models import MODELS, build_model  # noqa: E402
 from mnist_demo.preprocess import to_mnist  # noqa: E402
 from mnist_demo.train import EVAL_BATCH, evaluate  # noqa: E402

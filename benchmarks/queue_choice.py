@@ -5,7 +5,7 @@ second) and `predict` (instant, its own concurrency group of 2). The line for ru
 `--waiting` places (4, the app's default `--queue-size`), one run at a time:
 - `gradio`: `train` in `concurrency_id="jobs", concurrency_limit=1` and the bound as `demo.queue(max_size=...)`,
   the only bound Gradio's queue has;
-- `jobqueue`: `train` with no Gradio limit, admitted by `mnist_demo.app.core.jobs.JobQueue(max_running=1,
+- `jobqueue`: `train` with no Gradio limit, admitted by `mnist_demo.app.core.jobs.line.JobQueue(max_running=1,
   max_waiting=...)` through `run_job`, as `train_tab` does.
 
 Then `--trainers` visitors (default 6: two more than the line holds) press Train at once, and while they wait
@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import gradio as gr  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
-from mnist_demo.app.core.jobs import JobQueue  # noqa: E402
-from mnist_demo.app.core.reasons import Busy  # noqa: E402
-from mnist_demo.app.core.runner import Finished, run_job  # noqa: E402
+from mnist_demo.app.core.jobs.line import JobQueue  # noqa: E402
+from mnist_demo.app.core.jobs.reasons import Busy  # noqa: E402
+from mnist_demo.app.core.jobs.runner import Finished, run_job  # noqa: E402
 
 RUN_S = 4
 

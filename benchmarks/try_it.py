@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_demo.app.core.runs import COMPARISONS  # noqa: E402
+from mnist_demo.app.core.runs.kept import COMPARISONS  # noqa: E402
 from tests.support.app_server import Server, make_default_checkpoint, new_client, wait_idle  # noqa: E402
 
 TABLE = 8  # /train and /try_*'s outputs: status, progress, log, loss, accuracy, Draw's two, save status, table

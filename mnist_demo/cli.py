@@ -290,7 +290,7 @@ def cmd_finetune(args) -> int:
     from mnist_demo.data import load_mnist
     from mnist_demo.devices import resolve_device
     from mnist_demo.finetune import finetune, finetune_meta
-    from mnist_demo.folders import read_image_folder
+    from mnist_demo.image_folders import read_image_folder
 
     try:  # refuse a bad name before any work
         checkpoint_path(args.out, _checkpoint_dir(args))

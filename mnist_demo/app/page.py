@@ -1,7 +1,7 @@
-"""The page: `build_app(settings) -> gr.Blocks` puts the tabs (Train, Draw, Mistakes, CPU vs CUDA, Checkpoints) on
-one page under the heading and the language switch, and wires what belongs to the page itself: opening it, the
-language switch (every tab's registered redraws in one event), the tabs' own redraws when opened, the line's status
-for API clients, and a closed page's jobs.
+"""The page: `build_app(settings) -> gr.Blocks` puts the six tabs (Train, Draw, Mistakes, CPU vs CUDA, Class,
+Checkpoints) on one page under the heading and the language switch, and wires what belongs to the page itself:
+opening it, the language switch (every tab's registered redraws in one event), the tabs' own redraws when opened,
+the line's status for API clients, and a closed page's jobs.
 
 Layout first (each tab's `create_ui`), then the events (each tab's `create_event_handlers`, with the `Shared`
 things of the page); every computation goes through the engine (`mnist_demo.*`) or the core. Nothing is loaded
@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.reasons import PAGE_CLOSED
+from mnist_demo.app.core.jobs.reasons import PAGE_CLOSED
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.texts import DEFAULT, pick
 from mnist_demo.app.core.visitor import Visitor, close_visitor, new_visitor
@@ -31,7 +31,7 @@ from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.rest import PredictRoute
 from mnist_demo.app.server.shared import Refresher, Shared
 from mnist_demo.app.tabs import bench, board, checkpoints, draw, mistakes, train
-from mnist_demo.app.tabs.draw import inside
+from mnist_demo.app.tabs.draw import look_inside
 
 __all__ = ["build_app", "launch_kwargs"]
 
@@ -63,7 +63,7 @@ def build_app(settings: Settings | None = None) -> NamedApi:
             with gr.Tab(t("app.tab_draw"), id="draw", elem_id="tab-draw") as draw_tab:
                 draw_ui = draw.create_ui(ctx)
                 editor_guard.bound(draw_ui.pad)  # layers and sizes checked before Gradio decodes anything
-                inside_ui = inside.create_ui(ctx)
+                inside_ui = look_inside.create_ui(ctx)
             with gr.Tab(t("app.tab_mistakes"), id="mistakes", elem_id="tab-mistakes") as mistakes_tab:
                 mistakes_ui = mistakes.create_ui(ctx)
             with gr.Tab(t("app.tab_bench"), id="bench", elem_id="tab-bench") as bench_tab:
@@ -82,7 +82,7 @@ def build_app(settings: Settings | None = None) -> NamedApi:
                         tabs=(train_tab, draw_tab, mistakes_tab, bench_tab, board_tab, checkpoints_tab))
         train.create_event_handlers(ctx, train_ui, shared, train_tab)
         draw.create_event_handlers(ctx, draw_ui, shared, draw_tab, PAGE_JS)
-        inside.create_event_handlers(ctx, inside_ui, draw_ui.pad, draw_ui.model_info, draw_ui.clear, shared)
+        look_inside.create_event_handlers(ctx, inside_ui, draw_ui.pad, draw_ui.model_info, draw_ui.clear, shared)
         mistakes.create_event_handlers(ctx, mistakes_ui, shared, mistakes_tab)
         bench.create_event_handlers(ctx, bench_ui, shared, bench_tab)
         board.create_event_handlers(ctx, board_ui, shared, board_tab)

@@ -293,7 +293,7 @@ def run_benchmark(devices=None, batch_sizes=DEFAULT_BATCH_SIZES, model: str = DE
         if entry["name"] == "cuda" and entry["available"]:
             entry["memory_allocated_after_mib"] = round(torch.cuda.memory_allocated() / 2**20, 1)
     # plain data only: torch.__version__ is a str subclass (TorchVersion) that weights_only unpickling refuses, so a
-    # report sent back from a worker process (app/core/remote.py) was refused; str() prints the same JSON
+    # report sent back from a worker process (app/core/jobs/remote.py) was refused; str() prints the same JSON
     report = {
         "model": model, "parameters": param_count(build_model(model)), "batch_sizes": list(sizes),
         "repeats": repeats, "warmup": warmup, "time_budget_s": budget_s, "min_runs": MIN_RUNS,

@@ -1,4 +1,4 @@
-"""The Mistakes tab's analyses (core/analyses.py) on the shipped model and the real test set: the shipped model's
+"""The Mistakes tab's analyses (core/models/mistakes.py) on the shipped model and the real test set: the shipped model's
 pass made once ahead of its first view and kept whatever else is cached, and one pass for callers who ask for the
 same model at once."""
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from mnist_demo.app.core import analyses
 from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.models import mistakes as model_mistakes
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.visitor import Visitor
 from tests.support.app_server import SHIPPED
@@ -25,22 +25,22 @@ def ctx(tmp_path):
 
 
 def test_prepare_makes_the_shipped_models_view_ready_and_keeps_it_past_the_cache(ctx):
-    analyses.prepare(ctx)
-    first, name, source = analyses.mistakes_for(ctx, Visitor(), "default")
+    model_mistakes.prepare(ctx)
+    first, name, source = model_mistakes.mistakes_for(ctx, Visitor(), "default")
     assert name == "default (shipped)" and source == "one test pass, kept" and first.total == 10000
-    for n in range(analyses.CACHE_SIZE + 2):  # other models' analyses come and go
-        analyses._remember(("other", n), first)
-    again, _, source = analyses.mistakes_for(ctx, Visitor(), "default")
+    for n in range(model_mistakes.CACHE_SIZE + 2):  # other models' analyses come and go
+        model_mistakes._remember(("other", n), first)
+    again, _, source = model_mistakes.mistakes_for(ctx, Visitor(), "default")
     assert again is first and source == "one test pass, kept"
 
 
 def test_callers_asking_for_the_same_model_at_once_share_one_pass(ctx, monkeypatch):
     shutil.copy2(SHIPPED, ctx.library.directory / "copy.pt")
     passes = []
-    real = analyses.analyse
-    monkeypatch.setattr(analyses, "analyse", lambda *a: passes.append(1) or real(*a))  # counted, then made
+    real = model_mistakes.analyse
+    monkeypatch.setattr(model_mistakes, "analyse", lambda *a: passes.append(1) or real(*a))  # counted, then made
     results = []
-    callers = [threading.Thread(target=lambda: results.append(analyses.mistakes_for(ctx, Visitor(), "copy")))
+    callers = [threading.Thread(target=lambda: results.append(model_mistakes.mistakes_for(ctx, Visitor(), "copy")))
                for _ in range(3)]
     for caller in callers:
         caller.start()

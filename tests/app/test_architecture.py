@@ -4,7 +4,9 @@
 - the engine (`mnist_demo/` outside `app/`) imports neither gradio nor the app;
 - the app's core (`app/core/`) imports no gradio, nor the server, the tabs or the page (and importing all of it in a
   fresh interpreter leaves gradio unloaded);
-- the server (`app/server/`) imports no tab and not the page; a tab imports no other tab.
+- the server (`app/server/`) imports no tab and not the page; a tab imports no other tab;
+- the core's packages (`jobs`, `runs`, `models`, `board`) and root modules import only the parts of the core their
+  docstrings allow (CORE_ALLOWED), and every package of `mnist_demo/` says what it holds in a docstring.
 """
 
 import ast
@@ -134,3 +136,39 @@ def test_the_server_imports_no_tab_and_a_tab_no_other_tab():
             tab = name.split(".")[3]
             wrong = {i for i in imports(name) if room(i) == "tabs" and i.count(".") >= 3 and i.split(".")[3] != tab}
             assert not wrong, f"{name} imports another tab: {wrong}"
+
+
+# What each part of the core may import of the rest of the core (its package docstring says the same in words). A
+# part is a package of core/ or one of its root modules.
+CORE_ALLOWED = {
+    "texts": set(),
+    "messages": {"texts"},
+    "settings": set(),
+    "jobs": {"texts", "messages", "runs"},  # runs: remote.py rebuilds the items the runs' work emits
+    "models": {"texts", "messages"},
+    "runs": {"jobs", "models", "texts", "messages", "settings", "context"},
+    "board": {"runs", "texts", "messages"},
+    "context": {"board", "jobs", "models", "settings"},
+    "visitor": {"jobs", "models", "runs"},
+}
+
+
+def core_part(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[3] if name.startswith("mnist_demo.app.core.") else None
+
+
+def test_each_part_of_the_core_imports_only_what_its_docstring_allows():
+    assert {core_part(n) for n in MODULES if core_part(n)} == set(CORE_ALLOWED), "a new part of the core needs a rule"
+    for name in MODULES:
+        part = core_part(name)
+        if part is None:
+            continue
+        wrong = {i for i in imports(name) if core_part(i) not in (None, part) and core_part(i) not in CORE_ALLOWED[part]}
+        assert not wrong, f"{name} ({part}) imports {wrong}"
+
+
+def test_every_package_says_what_it_holds():
+    for path in sorted(PACKAGE.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        assert doc and len(doc) > 40, f"{path.relative_to(REPO)} has no docstring saying what the package holds"

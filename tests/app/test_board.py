@@ -10,9 +10,9 @@ import sqlite3
 
 import pytest
 
-from mnist_demo.app.core import board_rules as rules
-from mnist_demo.app.core.board import APPLICATION_ID, CSV_COLUMNS, SCHEMA_VERSION, SORTS, Board, _cell
-from mnist_demo.app.core.board_rules import BoardError, RunRecord, checked_record
+from mnist_demo.app.core.board import rules
+from mnist_demo.app.core.board.rules import BoardError, RunRecord, checked_record
+from mnist_demo.app.core.board.store import APPLICATION_ID, CSV_COLUMNS, SCHEMA_VERSION, SORTS, Board, _cell
 from mnist_demo.errors import ConfigError
 from tests.support.board import fresh_weights, record
 

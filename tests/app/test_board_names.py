@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from mnist_demo.app.core.board_rules import MAX_CLASS_NAME, MAX_NAME, MAX_RAW_NAME, BoardError, check_name
+from mnist_demo.app.core.board.rules import MAX_CLASS_NAME, MAX_NAME, MAX_RAW_NAME, BoardError, check_name
 
 
 @pytest.mark.parametrize("typed, kept", [

@@ -4,8 +4,8 @@ limit, one vanishes without closing; the file stays intact and holds every post,
 import multiprocessing
 import sqlite3
 
-from mnist_demo.app.core import board_rules as rules
-from mnist_demo.app.core.board import Board
+from mnist_demo.app.core.board import rules
+from mnist_demo.app.core.board.store import Board
 from tests.support.board import post_and_vanish, post_many
 
 POSTS_EACH = 40

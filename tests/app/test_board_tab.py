@@ -5,8 +5,8 @@ board that cannot be read. The page's own timer and plot are the browser journey
 import gradio as gr
 import pytest
 
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_view import BEHIND
+from mnist_demo.app.core.board.store import Board
+from mnist_demo.app.core.board.view import BEHIND
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.page import build_app

@@ -1,13 +1,13 @@
-"""The class board in a visitor's words (`core/board_text.py`): a kept run as a post, the table with the accuracy
+"""The class board in a visitor's words (`core/board/text.py`): a kept run as a post, the table with the accuracy
 up front, the best so far and the summary in English and Korean, an unnamed class named in the visitor's language."""
 
 import pytest
 
-from mnist_demo.app.core import board_text
-from mnist_demo.app.core.board import DEFAULT_CLASS, Board
-from mnist_demo.app.core.board_view import refresh
-from mnist_demo.app.core.live import FULL, SAMPLE
-from mnist_demo.app.core.runs import KeptRun
+from mnist_demo.app.core.board import text as board_text
+from mnist_demo.app.core.board.store import DEFAULT_CLASS, Board
+from mnist_demo.app.core.board.view import refresh
+from mnist_demo.app.core.runs.kept import KeptRun
+from mnist_demo.app.core.runs.training import FULL, SAMPLE
 from mnist_demo.app.core.texts import TEXTS
 from mnist_demo.config import make_config
 from mnist_demo.train import Evaluation

@@ -3,9 +3,9 @@ family's best and the best overall filling the rest), and the best so far per se
 
 import pytest
 
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_rules import MAX_POSTS, BoardError
-from mnist_demo.app.core.board_view import (
+from mnist_demo.app.core.board.rules import MAX_POSTS, BoardError
+from mnist_demo.app.core.board.store import Board
+from mnist_demo.app.core.board.view import (
     BEHIND,
     COLOURS,
     CURVE_COLUMNS,

@@ -8,9 +8,9 @@ import sqlite3
 import pytest
 import torch
 
-from mnist_demo.app.core import board_rules as rules
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_rules import BoardError, make_record, pack, unpack
+from mnist_demo.app.core.board import rules
+from mnist_demo.app.core.board.rules import BoardError, make_record, pack, unpack
+from mnist_demo.app.core.board.store import Board
 from mnist_demo.checkpoints import FORMAT, CheckpointError, payload
 from mnist_demo.config import make_config
 from mnist_demo.data import MNIST, normalize

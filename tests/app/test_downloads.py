@@ -1,4 +1,4 @@
-"""A visitor's download folder and a kept run's exports (core/downloads.py), on real configs: the script and the
+"""A visitor's download folder and a kept run's exports (core/runs/downloads.py), on real configs: the script and the
 notebook in the visitor's language, written once per run and language, the tutorial's log lines, a fresh folder
 per session, gone when the session ends."""
 
@@ -7,9 +7,9 @@ import threading
 
 import nbformat
 
-from mnist_demo.app.core.downloads import Downloads, close_downloads, export_run
-from mnist_demo.app.core.live import for_live_view
-from mnist_demo.app.core.runs import KeptRun
+from mnist_demo.app.core.runs.downloads import Downloads, close_downloads, export_run
+from mnist_demo.app.core.runs.kept import KeptRun
+from mnist_demo.app.core.runs.training import for_live_view
 from mnist_demo.config import make_config
 
 

@@ -201,7 +201,7 @@ def test_every_text_the_page_declares_is_translated():
 def test_a_checkpoints_recipe_in_either_language():
     """The recipe line shown in the Checkpoints table and the Draw tab's model line: words translated, code names
     (optimizer, lr, schedule) kept."""
-    from mnist_demo.app.core.library import hyperparameters
+    from mnist_demo.app.core.models.checkpoint_folder import hyperparameters
 
     meta = {"config": {"optimizer": "adam", "lr": 0.003, "batch_size": 128, "schedule": "onecycle", "augment": True,
                        "limit": 6000}}

@@ -7,11 +7,13 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from mnist_demo.app.core import current, finetune_run, texts
+from mnist_demo.app.core import texts
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import YOURS, CurrentModel, Origin
-from mnist_demo.app.core.reasons import STOPPED_BY_USER
-from mnist_demo.app.core.runner import Cancelled, Finished, Waiting
+from mnist_demo.app.core.jobs.reasons import STOPPED_BY_USER
+from mnist_demo.app.core.jobs.runner import Cancelled, Finished, Waiting
+from mnist_demo.app.core.models import current
+from mnist_demo.app.core.models.current import YOURS, CurrentModel, Origin
+from mnist_demo.app.core.runs import finetune as finetune_run
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.page import build_app
@@ -19,7 +21,7 @@ from mnist_demo.app.server import i18n
 from mnist_demo.app.tabs import draw as draw_tab
 from mnist_demo.app.tabs.draw import collection
 from mnist_demo.app.tabs.draw.collection import Teaching
-from mnist_demo.app.tabs.draw.inside import InsideUI, view
+from mnist_demo.app.tabs.draw.look_inside import InsideUI, view
 from mnist_demo.finetune import MAX_STEPS
 from mnist_demo.train import Progress
 from tests.support.app_server import make_default_checkpoint

@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from mnist_demo import checkpoints, config, devices, images
-from mnist_demo.app.core.library import Library
 from mnist_demo.app.core.messages import error_text, field_label, refused
+from mnist_demo.app.core.models.checkpoint_folder import Library
 from mnist_demo.app.core.texts import TEXTS, tr
 from mnist_demo.app.server import i18n
 from mnist_demo.collection import Collection, check_label
@@ -42,7 +42,7 @@ def korean(err) -> str:
 def test_every_error_code_the_code_raises_has_a_text_in_both_languages():
     sources = [*ROOT.joinpath("mnist_demo").rglob("*.py")]
     codes = {code for path in sources for code in re.findall(r'code="([a-z_]+)"', path.read_text(encoding="utf-8"))}
-    codes |= {"exists_outside", "exists_other"}  # chosen by a conditional expression in library.py
+    codes |= {"exists_outside", "exists_other"}  # chosen by a conditional expression in core/models/checkpoint_folder.py
     assert len(codes) > 40
     for code in codes:
         for lang in ("en", "ko"):

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from mnist_demo import bench
-from mnist_demo.app.core import analyses
-from mnist_demo.app.core.current import YOURS
-from mnist_demo.app.core.library import COLUMNS
 from mnist_demo.app.core.messages import error_text
+from mnist_demo.app.core.models import mistakes as model_mistakes
+from mnist_demo.app.core.models.checkpoint_folder import COLUMNS
+from mnist_demo.app.core.models.current import YOURS
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.visitor import new_visitor
 from mnist_demo.app.page import build_app
@@ -111,12 +111,12 @@ def test_mistakes_refusals_in_korean(app):
     assert values(handler(app, mistakes_tab, "on_pick")("nope", visitor(), None))["mistakes-status"] == \
         "**Not done.** Model: 'nope' is not available; choose one from the list"
     with pytest.raises(CheckpointError) as mine:
-        analyses.mistakes_for(app.mnist_context, visitor("ko"), YOURS)
+        model_mistakes.mistakes_for(app.mnist_context, visitor("ko"), YOURS)
     assert str(mine.value) == ("You have no model of your own yet: train one in the Train tab, or pick another "
                                "model above.")  # English for API clients and logs
     assert error_text(mine.value, "ko") == "아직 내 모델이 없습니다. 학습 탭에서 학습시키거나 위에서 다른 모델을 고르세요."
     with pytest.raises(CheckpointError) as gone:
-        analyses.mistakes_for(app.mnist_context, visitor("ko"), "gone")
+        model_mistakes.mistakes_for(app.mnist_context, visitor("ko"), "gone")
     assert error_text(gone.value, "ko") == "체크포인트 'gone'이(가) 없습니다"
     click = types.SimpleNamespace(index=[3, 0])
     assert values(handler(app, mistakes_tab, "on_cell")("default", visitor("ko"), click)) == {

@@ -8,11 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from mnist_demo.app.core import run_text
-from mnist_demo.app.core.jobs import JobQueue
-from mnist_demo.app.core.live import LiveRun, Phase
-from mnist_demo.app.core.messages import error_text
-from mnist_demo.app.core.reasons import (
+from mnist_demo.app.core.jobs.line import JobQueue
+from mnist_demo.app.core.jobs.reasons import (
     BUSY,
     CONSUMER_GONE,
     FINISHED,
@@ -25,8 +22,11 @@ from mnist_demo.app.core.reasons import (
     reason_text,
     time_cap,
 )
-from mnist_demo.app.core.runner import Finished, Started, Waiting
-from mnist_demo.app.core.runs import COMPARISONS, KeptRun, labels, table_columns, table_rows
+from mnist_demo.app.core.jobs.runner import Finished, Started, Waiting
+from mnist_demo.app.core.messages import error_text
+from mnist_demo.app.core.runs import text as run_text
+from mnist_demo.app.core.runs.kept import COMPARISONS, KeptRun, labels, table_columns, table_rows
+from mnist_demo.app.core.runs.training import LiveRun, Phase
 from mnist_demo.app.core.settings import Settings
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor

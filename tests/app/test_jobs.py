@@ -1,4 +1,4 @@
-"""mnist_demo.app.core.jobs and .runner: admission, the waiting line, cancellation, caps and run_job, with real
+"""mnist_demo.app.core.jobs.line and .runner: admission, the waiting line, cancellation, caps and run_job, with real
 threads."""
 
 import os
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mnist_demo.app.core.jobs import JobQueue
-from mnist_demo.app.core.reasons import (
+from mnist_demo.app.core.jobs.line import JobQueue
+from mnist_demo.app.core.jobs.reasons import (
     CANCELLED,
     CONSUMER_GONE,
     DONE,
@@ -19,7 +19,7 @@ from mnist_demo.app.core.reasons import (
     AlreadyActive,
     Busy,
 )
-from mnist_demo.app.core.runner import JOB_NICENESS, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
+from mnist_demo.app.core.jobs.runner import JOB_NICENESS, Cancelled, Failed, Finished, Started, Tick, Waiting, run_job
 from mnist_demo.errors import DemoError
 
 

@@ -1,4 +1,4 @@
-"""What crosses between a Dask worker and the web process (mnist_demo/app/core/remote.py): a job's items as plain
+"""What crosses between a Dask worker and the web process (mnist_demo/app/core/jobs/remote.py): a job's items as plain
 msgpack messages rebuilt as the engine's events, and its result as plain data and tensors, checked like a
 checkpoint upload before anyone uses it. Real trainings, real bytes; no cluster needed."""
 
@@ -9,10 +9,10 @@ import msgpack
 import pytest
 import torch
 
-from mnist_demo.app.core import remote
-from mnist_demo.app.core.finetune_run import Stage
-from mnist_demo.app.core.live import Phase, SampleAccuracy, StartAccuracy
-from mnist_demo.app.core.runner import Placed
+from mnist_demo.app.core.jobs import remote
+from mnist_demo.app.core.jobs.runner import Placed
+from mnist_demo.app.core.runs.finetune import Stage
+from mnist_demo.app.core.runs.training import Phase, SampleAccuracy, StartAccuracy
 from mnist_demo.config import make_config
 from mnist_demo.errors import CheckpointError, DataError
 from mnist_demo.finetune import finetune

@@ -1,10 +1,11 @@
-"""The runs a visitor keeps (app/runs.py) and the plot data drawn from them (app/curves.py): no server, no gradio."""
+"""The runs a visitor keeps (core/runs/kept.py) and the plot data drawn from them (core/runs/curves.py): no server,
+no gradio."""
 
 from dataclasses import replace
 
-from mnist_demo.app.core.curves import SAMPLE_SUFFIX, curves, series_of
-from mnist_demo.app.core.live import FULL, SAMPLE, LiveRun
-from mnist_demo.app.core.runs import COMPARISONS, MAX_RUNS, PALETTE, KeptRun, Runs, labels, table_rows
+from mnist_demo.app.core.runs.curves import SAMPLE_SUFFIX, curves, series_of
+from mnist_demo.app.core.runs.kept import COMPARISONS, MAX_RUNS, PALETTE, KeptRun, Runs, labels, table_rows
+from mnist_demo.app.core.runs.training import FULL, SAMPLE, LiveRun
 from mnist_demo.config import PRESETS, make_config
 from mnist_demo.train import Evaluation, Progress
 
@@ -132,7 +133,7 @@ def test_a_visitor_keeps_its_own_runs_and_closing_drops_them():
 
 
 def test_the_preset_box_says_which_values_were_changed_by_hand():
-    from mnist_demo.app.core.run_text import preset_info
+    from mnist_demo.app.core.runs.text import preset_info
 
     PRESET_INFO = "Fills the controls below with a tested recipe"
 

@@ -1,6 +1,7 @@
-"""Who is the teacher (`core/teacher.py`): the account's check, the bound on wrong tries, and the app's own login."""
+"""Who is the teacher (`core/board/teacher.py`): the account's check, the bound on wrong tries, and the app's own
+login."""
 
-from mnist_demo.app.core.teacher import LOCK_WINDOW_S, MAX_ALL_FAILURES, MAX_FAILURES, TeacherGate
+from mnist_demo.app.core.board.teacher import LOCK_WINDOW_S, MAX_ALL_FAILURES, MAX_FAILURES, TeacherGate
 
 
 class Clock:

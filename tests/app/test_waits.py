@@ -1,14 +1,14 @@
-"""The line's honest wait (mnist_demo/app/core/waits.py and JobQueue): recent runs' measured lengths, each waiting
-run's expected start, admission by the expected wait rather than a fixed count, and slots that change."""
+"""The line's honest wait (mnist_demo/app/core/jobs/estimates.py and JobQueue): recent runs' measured lengths, each
+waiting run's expected start, admission by the expected wait rather than a fixed count, and slots that change."""
 
 import math
 
 import pytest
 
-from mnist_demo.app.core.jobs import JobQueue
+from mnist_demo.app.core.jobs.estimates import DEFAULT_SECONDS, Durations, expected_starts
+from mnist_demo.app.core.jobs.line import JobQueue
+from mnist_demo.app.core.jobs.reasons import RUNNING, WAITING, Busy, start_text
 from mnist_demo.app.core.messages import error_text
-from mnist_demo.app.core.reasons import RUNNING, WAITING, Busy, start_text
-from mnist_demo.app.core.waits import DEFAULT_SECONDS, Durations, expected_starts
 
 
 def test_durations_are_the_median_per_unit_of_recent_whole_runs():

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mnist_demo import bench
-from mnist_demo.app.core.jobs import JobQueue
-from mnist_demo.app.core.runner import Finished, run_job
+from mnist_demo.app.core.jobs.line import JobQueue
+from mnist_demo.app.core.jobs.runner import Finished, run_job
 from mnist_demo.bench import core as bench_core
 from mnist_demo.bench import memory as bench_memory
 from mnist_demo.bench import reading as bench_reading

@@ -69,8 +69,8 @@ def test_batch_size_cap_is_the_callers_and_the_message_says_it(cap, value, messa
 @pytest.mark.parametrize("value", [8193, 60000, 10**9])
 def test_the_apps_batch_size_message_states_the_apps_cap(tmp_path, value):
     from mnist_demo.app.core.context import AppContext
+    from mnist_demo.app.core.runs.form import build_config
     from mnist_demo.app.core.settings import APP_MAX_BATCH, Settings
-    from mnist_demo.app.core.train_form import build_config
 
     ctx = AppContext(Settings(checkpoint_dir=str(tmp_path)))
     with pytest.raises(ConfigError) as err:

@@ -17,8 +17,8 @@ from mnist_demo.augment import augment
 from mnist_demo.cli import main
 from mnist_demo.config import make_config
 from mnist_demo.export import LANGUAGES, notebook, save, script
-from mnist_demo.export_code import sections
-from mnist_demo.export_model import model_code
+from mnist_demo.export.code import sections
+from mnist_demo.export.model_class import model_code
 from mnist_demo.models import MODELS, build_model
 from mnist_demo.train import Progress, autocast_dtype, init_model, train
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mnist_demo import finetune as ft
-from mnist_demo import folders
+from mnist_demo import image_folders
 from mnist_demo.checkpoints import clean_meta, load_checkpoint, save_checkpoint
 from mnist_demo.data import MNIST, load_mnist
 from mnist_demo.errors import DemoError
@@ -225,7 +225,7 @@ def test_read_image_folder_reads_each_file_through_the_preprocessing(tmp_path, m
     root = write_folder(tmp_path / "mine", mnist, per_digit=2, digits=(3, 8))
     (root / ".hidden").write_text("skipped")
     (root / "README.txt").write_text("files beside the digit folders are not read")
-    images, labels = folders.read_image_folder(root)
+    images, labels = image_folders.read_image_folder(root)
     assert images.dtype == np.uint8 and images.shape == (4, 28, 28) and labels.tolist() == [3, 3, 8, 8]
     assert np.array_equal(images[2], to_mnist(root / "8" / "0.png").image28)
     check_drawings(images, labels)
@@ -235,22 +235,22 @@ def test_read_image_folder_refuses_with_the_file_named(tmp_path, mnist, monkeypa
     root = write_folder(tmp_path / "mine", mnist, per_digit=1, digits=(0, 1))
     Image.new("L", (40, 40), 255).save(root / "1" / "blank.png")
     with pytest.raises(FineTuneError, match=r"blank\.png: the image is blank"):
-        folders.read_image_folder(root)
+        image_folders.read_image_folder(root)
     (root / "1" / "blank.png").write_bytes(b"not an image")
     with pytest.raises(FineTuneError, match=r"blank\.png: not an image file"):
-        folders.read_image_folder(root)
+        image_folders.read_image_folder(root)
     (root / "1" / "blank.png").unlink()
-    monkeypatch.setattr(folders, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(image_folders, "MAX_FILE_BYTES", 100)
     with pytest.raises(FineTuneError, match=r"0\.png: .* too large for a digit image"):
-        folders.read_image_folder(root)
+        image_folders.read_image_folder(root)
     monkeypatch.undo()
-    monkeypatch.setattr(folders, "MAX_DRAWINGS", 1)
+    monkeypatch.setattr(image_folders, "MAX_DRAWINGS", 1)
     with pytest.raises(FineTuneError, match="more than 1 images"):
-        folders.read_image_folder(root)
+        image_folders.read_image_folder(root)
     monkeypatch.undo()
     (root / "cats").mkdir()
     with pytest.raises(FineTuneError, match="subfolders must be named 0 to 9"):
-        folders.read_image_folder(root)
+        image_folders.read_image_folder(root)
 
 
 @pytest.mark.parametrize("make,message", [
@@ -260,4 +260,4 @@ def test_read_image_folder_refuses_with_the_file_named(tmp_path, mnist, monkeypa
 ])
 def test_read_image_folder_refuses_a_folder_that_is_not_one(tmp_path, make, message):
     with pytest.raises(FineTuneError, match=message):
-        folders.read_image_folder(make(tmp_path))
+        image_folders.read_image_folder(make(tmp_path))

@@ -1,4 +1,4 @@
-"""A look inside (`mnist_demo.inside`): the saliency map and the first layer's features, for every registered
+"""A look inside (`mnist_demo.look_inside`): the saliency map and the first layer's features, for every registered
 model (untrained ones for shapes) and the shipped one (for meaning), and the pictures made of them."""
 
 import threading
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.inside import TOP, diverging, feature_picture, first_layer, heat, look_inside
+from mnist_demo.look_inside import TOP, diverging, feature_picture, first_layer, heat, look_inside
 from mnist_demo.models import MODELS, build_model
 from mnist_demo.predict import Predictor
 from mnist_demo.preprocess import to_mnist

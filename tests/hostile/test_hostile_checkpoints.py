@@ -16,7 +16,7 @@ import torch
 from fastapi import FastAPI
 
 from mnist_demo import checkpoints
-from mnist_demo.app.core.library import ESTIMATE_FACTOR, ORPHAN_AGE_S, Library
+from mnist_demo.app.core.models.checkpoint_folder import ESTIMATE_FACTOR, ORPHAN_AGE_S, Library
 from mnist_demo.checkpoints import FORMAT, clean_meta, list_checkpoints, load_checkpoint, save_checkpoint
 from mnist_demo.errors import CheckpointError
 from mnist_demo.models import build_model

@@ -141,7 +141,7 @@ def test_library_save_faults_leave_the_earlier_file_intact(tmp_path, monkeypatch
 
     import torch
 
-    from mnist_demo.app.core.library import Library
+    from mnist_demo.app.core.models.checkpoint_folder import Library
     from mnist_demo.errors import CheckpointError
     from mnist_demo.models import build_model
 
@@ -166,7 +166,7 @@ def test_library_save_faults_leave_the_earlier_file_intact(tmp_path, monkeypatch
 
 
 def test_library_folder_caps(tmp_path):
-    from mnist_demo.app.core.library import Library
+    from mnist_demo.app.core.models.checkpoint_folder import Library
     from mnist_demo.errors import CheckpointError
     from mnist_demo.models import build_model
 

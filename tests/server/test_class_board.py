@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_rules import MAX_POSTS_PER_MINUTE
+from mnist_demo.app.core.board.rules import MAX_POSTS_PER_MINUTE
+from mnist_demo.app.core.board.store import Board
 from mnist_demo.predict import Predictor
 from tests.support.app_server import FIELDS, TINY, Server, make_default_checkpoint, predict_file, save, wait_idle
 from tests.support.digits import draw

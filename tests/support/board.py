@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_rules import BoardError, RunRecord, make_record, pack
+from mnist_demo.app.core.board.rules import BoardError, RunRecord, make_record, pack
+from mnist_demo.app.core.board.store import Board
 from mnist_demo.config import make_config
 from mnist_demo.models import build_model
 

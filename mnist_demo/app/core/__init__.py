@@ -1,6 +1,14 @@
 """The app's gradio-free core: what a visit holds and what the server keeps, with no web framework in sight.
 
-Visitor state, the line for long jobs and how one runs, the checkpoint library, kept runs, live progress, curves,
-the texts in every language, and the visitor's current model. Imports the engine (`mnist_demo.*`) and its own
-modules only; never gradio, `mnist_demo.app.server` or `mnist_demo.app.tabs` (tests/app/test_architecture.py).
+By capability, from the bottom up:
+- `texts.py`, `messages.py`: every text in every language, and errors and durations in the visitor's words;
+- `settings.py`: what demo.py's flags decide;
+- `jobs/`: the line for long jobs and how one runs (in this process or on a Dask worker);
+- `models/`: the visitor's current model, the checkpoint folder, a model's mistakes;
+- `runs/`: the long jobs as their tabs show them (a training, the runs kept, a fine-tune, the benchmark);
+- `board/`: the class board and its teacher;
+- `context.py`, `visitor.py`: the services the server shares, and each visitor's own things, over all of the above.
+
+Imports the engine (`mnist_demo.*`) and its own modules only; never gradio, `mnist_demo.app.server` or
+`mnist_demo.app.tabs`. Each package's docstring says what it may import; tests/app/test_architecture.py holds it.
 """

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from mnist_demo.app.core.board import Board
-from mnist_demo.app.core.board_rules import BoardError
-from mnist_demo.app.core.jobs import JobQueue
-from mnist_demo.app.core.library import Library
-from mnist_demo.app.core.runner import ThreadRunner
+from mnist_demo.app.core.board.rules import BoardError
+from mnist_demo.app.core.board.store import Board
+from mnist_demo.app.core.jobs.line import JobQueue
+from mnist_demo.app.core.jobs.runner import ThreadRunner
+from mnist_demo.app.core.models.checkpoint_folder import Library
 from mnist_demo.app.core.settings import MB, Settings
 from mnist_demo.devices import available_devices
 
@@ -55,7 +55,7 @@ class AppContext:
     def _runner(self, settings: Settings):
         if settings.scheduler is None:
             return ThreadRunner()
-        from mnist_demo.app.core.cluster import Cluster  # here: Dask is loaded only when a cluster is asked for
+        from mnist_demo.app.core.jobs.cluster import Cluster  # here: Dask is loaded only when a cluster is asked for
 
         return Cluster(None if settings.scheduler == "embedded" else settings.scheduler, slots=settings.max_trainings,
                        data_dir=settings.data_dir, threads=settings.threads, on_slots=self.jobs.set_slots)

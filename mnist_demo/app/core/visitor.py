@@ -9,11 +9,11 @@ import hashlib
 import threading
 import uuid
 
-from mnist_demo.app.core.current import CurrentModel
-from mnist_demo.app.core.curves import DEFAULT_X
-from mnist_demo.app.core.jobs import Ticket
-from mnist_demo.app.core.reasons import PAGE_CLOSED, STOPPED_BY_USER
-from mnist_demo.app.core.runs import Runs
+from mnist_demo.app.core.jobs.line import Ticket
+from mnist_demo.app.core.jobs.reasons import PAGE_CLOSED, STOPPED_BY_USER
+from mnist_demo.app.core.models.current import CurrentModel
+from mnist_demo.app.core.runs.curves import DEFAULT_X
+from mnist_demo.app.core.runs.kept import Runs
 from mnist_demo.checkpoints import DEFAULT_NAME
 
 
@@ -28,7 +28,7 @@ class Visitor:
         self.current: CurrentModel | None = None
         self.draw_choice: str = DEFAULT_NAME
         self.ticket: Ticket | None = None
-        self.live = None  # mnist_demo.app.core.live.LiveRun of the last or current run
+        self.live = None  # mnist_demo.app.core.runs.training.LiveRun of the last or current run
         self.live_number: tuple[int, int] | None = None  # (run number, colour) of the running run, while it runs
         self.runs = Runs()  # this visit's finished runs, compared in the Train tab
         self.x_axis: str = DEFAULT_X  # what the Train tab's curves are plotted against

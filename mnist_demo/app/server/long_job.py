@@ -24,8 +24,8 @@ from typing import Callable, Iterable, Iterator
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.jobs.reasons import AlreadyActive, Busy
 from mnist_demo.app.core.messages import error_text
-from mnist_demo.app.core.reasons import AlreadyActive, Busy
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.errors import CheckpointError, ConfigError

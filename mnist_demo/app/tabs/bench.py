@@ -14,11 +14,11 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo import bench
-from mnist_demo.app.core.bench_run import BenchView, benchmark_work
 from mnist_demo.app.core.context import AppContext
+from mnist_demo.app.core.jobs.reasons import reason_text
+from mnist_demo.app.core.jobs.runner import Failed, Finished
 from mnist_demo.app.core.messages import error_text, md_escape, refused, seconds
-from mnist_demo.app.core.reasons import reason_text
-from mnist_demo.app.core.runner import Failed, Finished
+from mnist_demo.app.core.runs.benchmark import BenchView, benchmark_work
 from mnist_demo.app.core.settings import APP_MAX_BATCH
 from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
 from mnist_demo.app.core.visitor import Visitor

@@ -1,5 +1,6 @@
 """The Checkpoints tab: the table of saved checkpoints, load one as your current model, download, delete your
-own, upload a .pt. The rules (ownership, quotas, size limits, safe loading) live in `library.py` and the engine.
+own, upload a .pt. The rules (ownership, quotas, size limits, safe loading) live in
+`core/models/checkpoint_folder.py` and the engine.
 
 The table is written in the visitor's language (headers, owners, statuses: a table is data, which the browser
 does not translate); `refresh` is called again when the visitor switches language.
@@ -14,9 +15,9 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import CHECKPOINT, UPLOAD, Origin, adopt
-from mnist_demo.app.core.library import COLUMNS, Row, human_bytes, hyperparameters
 from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.models.checkpoint_folder import COLUMNS, Row, human_bytes, hyperparameters
+from mnist_demo.app.core.models.current import CHECKPOINT, UPLOAD, Origin, adopt
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import filled, t

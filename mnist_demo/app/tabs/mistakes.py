@@ -18,10 +18,10 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from mnist_demo.app.core.analyses import mistakes_for
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import YOURS, choices
 from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.models.current import YOURS, choices
+from mnist_demo.app.core.models.mistakes import mistakes_for
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t

@@ -1,11 +1,13 @@
-"""The Class tab: the class's posted runs on one board (`core/board.py`, an SQLite file every server process shares).
+"""The Class tab: the class's posted runs on one board (`core/board/store.py`, an SQLite file every server process
+shares).
 
 A visitor picks a display name and posts one of their finished runs (nothing is posted without that press). The
 board lists every post (sortable), overlays the posted runs' accuracy curves against images seen (the chosen ones
 highlighted), and says the best so far per setting family (by lr, batch size, ...). Anyone can draw with a posted
 run's model. While the tab is shown, a timer asks the board every REFRESH_S whether anything changed (its revision)
 and redraws only then.
-The teacher (`demo.py --teacher USER:PASS`) may remove posts, clear the board and export it as CSV (`teacher.py`).
+The teacher (`demo.py --teacher USER:PASS`) may remove posts, clear the board and export it as CSV
+(`teacher.py`, over `core/board/teacher.py`).
 
 The parts: `layout.py` (the components), `view.py` (the redraw and its timer), `teacher.py`; here, the visitor's
 events: opening the tab, posting, drawing with a posted model, and the board's rows for API clients.
@@ -15,13 +17,13 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mnist_demo.app.core import board_text
-from mnist_demo.app.core.board_rules import pack
-from mnist_demo.app.core.board_view import DEFAULT_FAMILY
+from mnist_demo.app.core.board import text as board_text
+from mnist_demo.app.core.board.rules import pack
+from mnist_demo.app.core.board.teacher import TeacherGate
+from mnist_demo.app.core.board.view import DEFAULT_FAMILY
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import BOARD, Origin, adopt
 from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.teacher import TeacherGate
+from mnist_demo.app.core.models.current import BOARD, Origin, adopt
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.shared import Shared

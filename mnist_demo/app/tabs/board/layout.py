@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.app.core import board_text
-from mnist_demo.app.core.board import DEFAULT_CLASS
-from mnist_demo.app.core.board_view import DEFAULT_FAMILY, FAMILIES
+from mnist_demo.app.core.board import text as board_text
+from mnist_demo.app.core.board.store import DEFAULT_CLASS
+from mnist_demo.app.core.board.view import DEFAULT_FAMILY, FAMILIES
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import md_escape
 from mnist_demo.app.server.i18n import t

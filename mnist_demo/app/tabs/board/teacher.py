@@ -11,11 +11,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from mnist_demo.app.core import board_text
-from mnist_demo.app.core.board_view import DEFAULT_FAMILY
+from mnist_demo.app.core.board import text as board_text
+from mnist_demo.app.core.board.teacher import TeacherGate
+from mnist_demo.app.core.board.view import DEFAULT_FAMILY
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.teacher import TeacherGate
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.shared import Shared

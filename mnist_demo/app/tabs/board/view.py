@@ -2,7 +2,7 @@
 when it is sent again (the timer: only when the board or the language changed).
 
 The curves go in two steps. Gradio's LinePlot (6.31) builds its colour scale from the data it holds when it builds
-its chart, and afterwards only swaps the data (see `core/curves.py`): a curve added later is not drawn, and colours
+its chart, and afterwards only swaps the data (see `core/runs/curves.py`): a curve added later is not drawn, and colours
 sent in the same message as new data are applied to the data it held before. So a redraw sends the curves' data
 and keeps their colours in the tab's `plot` state; `style`, chained after every redraw, sends the colours and the
 legend's title. The colour map names every curve drawn, so new curves change it, which rebuilds the chart.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mnist_demo.app.core import board_text
-from mnist_demo.app.core.board_view import DEFAULT_FAMILY, FAMILIES, curve_colours, curve_frame, refresh
+from mnist_demo.app.core.board import text as board_text
+from mnist_demo.app.core.board.view import DEFAULT_FAMILY, FAMILIES, curve_colours, curve_frame, refresh
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, refused
 from mnist_demo.app.core.texts import tr

@@ -20,9 +20,9 @@ from pathlib import Path
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import choices, predictor_for
-from mnist_demo.app.core.library import hyperparameters
 from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.models.checkpoint_folder import hyperparameters
+from mnist_demo.app.core.models.current import choices, predictor_for
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t

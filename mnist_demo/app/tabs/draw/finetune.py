@@ -1,6 +1,6 @@
 """The Draw tab's fine-tune on the visitor's drawings: the run through the server's line (`server.long_job`), its
 progress and report, Stop, and Save (the controls are laid out by `collection.create_section`; the work and its
-view are `core/finetune_run.py`'s).
+view are `core/runs/finetune.py`'s).
 
 A fine-tune is a job like any training: it waits in the same line, has the wall-clock cap, and a visitor has one job
 at a time; its Stop is its own (the Train tab's Stop leaves it alone). The result becomes the visitor's current
@@ -12,9 +12,9 @@ from __future__ import annotations
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import FINETUNED, FINETUNED_STOPPED, YOURS, Origin, adopt, predictor_for
-from mnist_demo.app.core.finetune_run import FineTuneView, finetune_work, result_text
 from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.models.current import FINETUNED, FINETUNED_STOPPED, YOURS, Origin, adopt, predictor_for
+from mnist_demo.app.core.runs.finetune import FineTuneView, finetune_work, result_text
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job

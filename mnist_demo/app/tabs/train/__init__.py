@@ -2,7 +2,7 @@
 
 Everything that trains lives in the engine (`config`, `train`) and the core (`live`, `runs`, `run_text`); this
 package lays out the controls (`create_ui`, here) and streams a run to them (`events.py`, through
-`server.long_job`). Each finished run is kept for the visit (`core/runs.py`) and drawn beside the others; the runs
+`server.long_job`). Each finished run is kept for the visit (`core/runs/kept.py`) and drawn beside the others; the runs
 table and the x-axis choice are `runs_panel.py`'s. A "try it" button runs a comparison's configs one after another
 through the same line. Each kept run goes home as a PyTorch script and notebook (`runs_panel.offer`): the chosen one
 in the runs panel, the newest below Save.
@@ -20,7 +20,7 @@ import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import progress_html, seconds
-from mnist_demo.app.core.runs import COMPARISONS
+from mnist_demo.app.core.runs.kept import COMPARISONS
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.tabs.train import runs_panel

@@ -9,15 +9,15 @@ import threading
 
 import gradio as gr
 
-from mnist_demo.app.core import run_text
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import YOURS
-from mnist_demo.app.core.downloads import Downloads
-from mnist_demo.app.core.live import LiveRun, for_live_view, training_work
 from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.runs import COMPARISONS, keep
+from mnist_demo.app.core.models.current import YOURS
+from mnist_demo.app.core.runs import text as run_text
+from mnist_demo.app.core.runs.downloads import Downloads
+from mnist_demo.app.core.runs.form import build_config, offered_device
+from mnist_demo.app.core.runs.kept import COMPARISONS, keep
+from mnist_demo.app.core.runs.training import LiveRun, for_live_view, training_work
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.core.train_form import build_config, offered_device
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
 from mnist_demo.app.server.shared import Shared

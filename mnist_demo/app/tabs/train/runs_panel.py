@@ -1,10 +1,10 @@
 """The Train tab's comparison of runs: the x-axis choice above the plots, the plots drawn from every kept run,
 and the runs table with Make current, Save, Remove, and the chosen run's downloads as a PyTorch script and notebook.
 
-The bookkeeping is `runs.py` (no gradio) and the plot data `curves.py`; this module lays out the controls and
-turns a visitor's runs into component updates. Every run belongs to one visitor (`Visitor.runs`). What the page
-declares goes through `t()`; what is written at run time (run names, table, axis title, messages) is in the
-visitor's language (`Visitor.language`).
+The bookkeeping is `core/runs/kept.py` (no gradio) and the plot data `core/runs/curves.py`; this module lays out
+the controls and turns a visitor's runs into component updates. Every run belongs to one visitor (`Visitor.runs`).
+What the page declares goes through `t()`; what is written at run time (run names, table, axis title, messages) is
+in the visitor's language (`Visitor.language`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import gradio as gr
 import pandas as pd
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import RUN, Origin, adopt
-from mnist_demo.app.core.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
-from mnist_demo.app.core.downloads import Downloads, close_downloads, export_run
 from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.runs import MAX_RUNS, table_columns, table_rows
+from mnist_demo.app.core.models.current import RUN, Origin, adopt
+from mnist_demo.app.core.runs.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
+from mnist_demo.app.core.runs.downloads import Downloads, close_downloads, export_run
+from mnist_demo.app.core.runs.kept import MAX_RUNS, table_columns, table_rows
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
@@ -43,7 +43,7 @@ class CompareUI:
     save_name: gr.Textbox
     save: gr.Button
     status: gr.Markdown
-    downloads: gr.State  # the session's download folder (core/downloads.py)
+    downloads: gr.State  # the session's download folder (core/runs/downloads.py)
     script: gr.DownloadButton  # the chosen run as a Python script
     notebook: gr.DownloadButton  # ... and as a notebook
 

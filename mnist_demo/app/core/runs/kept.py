@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from mnist_demo.app.core.current import STOPPED, TRAINED, Origin, adopt
+from mnist_demo.app.core.models.current import STOPPED, TRAINED, Origin, adopt
 from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import metadata
 from mnist_demo.config import TRAIN_SIZE, TrainConfig, make_config

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_demo.app.core.board_rules import (
+from mnist_demo.app.core.board.rules import (
     FIGURES,
     MAX_CLASS_NAME,
     MAX_OWNER,

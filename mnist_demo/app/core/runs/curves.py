@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mnist_demo.app.core.runs import PALETTE, KeptRun
+from mnist_demo.app.core.runs.kept import PALETTE, KeptRun
 from mnist_demo.app.core.texts import tr
 
 X_AXES = {"samples seen": "samples seen", "steps": "steps", "seconds": "seconds"}  # choice -> column

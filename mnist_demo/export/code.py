@@ -4,7 +4,7 @@ puts in cells.
 Each section is plain PyTorch laid out like the tutorial (settings, datasets and loaders, the model class, the
 train and test loops, the epoch loop) and holds only what this run uses: no scheduler code for a constant learning
 rate, no augmentation code without augmentation. Where the code must behave as the engine's does, it is made from
-the engine itself: the model class from the registry's built module (`export_model.py`), the augmentation from
+the engine itself: the model class from the registry's built module (`export/model_class.py`), the augmentation from
 `augment.py`'s own source, the constants from their modules. The rest mirrors `train.py` line for line: pixels
 scaled to [0, 1], the model's own standardisation, the same optimizer arguments and one-cycle schedule, the first
 `limit` training images, the batch order and augmentation drawn from a generator seeded with the run's seed.
@@ -21,7 +21,7 @@ from torch import nn
 import mnist_demo.augment as augment_module
 from mnist_demo.config import TrainConfig
 from mnist_demo.data import FILES
-from mnist_demo.export_model import model_code
+from mnist_demo.export.model_class import model_code
 from mnist_demo.models import build_model
 from mnist_demo.train import EVAL_BATCH
 

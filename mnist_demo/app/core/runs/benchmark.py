@@ -7,8 +7,8 @@ from __future__ import annotations
 import functools
 
 from mnist_demo import bench
-from mnist_demo.app.core.reasons import start_text
-from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Waiting
+from mnist_demo.app.core.jobs.reasons import start_text
+from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Started, Waiting
 from mnist_demo.app.core.texts import tr
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from mnist_demo.app.core.jobs.reasons import reason_text, start_text
+from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
-from mnist_demo.app.core.reasons import reason_text, start_text
-from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.app.core.texts import tr
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device

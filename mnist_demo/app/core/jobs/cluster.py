@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterator
 import dask
 from distributed import Client, Event, KilledWorker, LocalCluster
 
-from mnist_demo.app.core import remote
-from mnist_demo.app.core.runner import Outcome, run_job
+from mnist_demo.app.core.jobs import remote
+from mnist_demo.app.core.jobs.runner import Outcome, run_job
 from mnist_demo.errors import CheckpointError, DemoError
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 as a Jupyter notebook of the same code, each cell under one line of explanation in the visitor's language.
 
 `script(config)` gives the script's text, `notebook(config, lang)` the notebook (`notebook_json` its file's
-text), `save(...)` writes either or both to files. The code itself comes from `export_code.py`; this module adds
+text), `save(...)` writes either or both to files. The code itself comes from `export/code.py`; this module adds
 the words: the run's settings in plain words (the script's docstring, the notebook's title cell) and one
 explanation line per part, in English and Korean (the script's comments are the English lines). An unknown
 language falls back to English.
@@ -18,7 +18,7 @@ import nbformat
 from mnist_demo.config import TRAIN_SIZE, TrainConfig, validate
 from mnist_demo.devices import KNOWN
 from mnist_demo.errors import ConfigError, DeviceError
-from mnist_demo.export_code import bf16_mode, model_code, sections
+from mnist_demo.export.code import bf16_mode, model_code, sections
 from mnist_demo.models import build_model, param_count
 
 DEFAULT_LANG = "en"

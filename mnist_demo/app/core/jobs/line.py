@@ -35,7 +35,8 @@ import threading
 import time
 from typing import Callable
 
-from mnist_demo.app.core.reasons import (
+from mnist_demo.app.core.jobs.estimates import Durations, expected_starts
+from mnist_demo.app.core.jobs.reasons import (
     BUSY,
     CANCELLED,
     CONSUMER_GONE,
@@ -49,7 +50,6 @@ from mnist_demo.app.core.reasons import (
     time_cap,
 )
 from mnist_demo.app.core.texts import tr
-from mnist_demo.app.core.waits import Durations, expected_starts
 
 # --------------------------------------------------------------------------- tickets
 

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from mnist_demo.app.core.jobs import Ticket
-from mnist_demo.app.core.reasons import CANCELLED_BEFORE_START, CONSUMER_GONE, WAITING
+from mnist_demo.app.core.jobs.line import Ticket
+from mnist_demo.app.core.jobs.reasons import CANCELLED_BEFORE_START, CONSUMER_GONE, WAITING
 
 HOST = socket.gethostname()
 JOB_NICENESS = 10  # added to a run thread's niceness: 0 -> 10 gets about a tenth of a contended core

@@ -1,6 +1,6 @@
 """"A look inside" on the Draw tab: for the current drawing, which pixels pushed the model to its answer (a
 saliency map over the 28x28 input) and what its first layer makes of it (feature maps, or an MLP's most
-excited units as 28x28 weight images). The numbers come from `mnist_demo.inside`; this module shows them.
+excited units as 28x28 weight images). The numbers come from `mnist_demo.look_inside`; this module shows them.
 
 It follows the Draw tab: the same model (`core.current.predictor_for`), its own handler on every stroke in the same
 "predict" concurrency group (one forward and one backward pass, about 1-2 ms more per stroke), emptied by a
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
-from mnist_demo.app.core.current import predictor_for
 from mnist_demo.app.core.messages import error_text, md_escape, refused
+from mnist_demo.app.core.models.current import predictor_for
 from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import DemoError
-from mnist_demo.inside import diverging, feature_picture, look_inside
+from mnist_demo.look_inside import diverging, feature_picture, look_inside
 from mnist_demo.preprocess import to_mnist
 
 SALIENCY_SCALE = 10  # 28 px -> 280 px, the size of the Draw tab's own 28x28 preview

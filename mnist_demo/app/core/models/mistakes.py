@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future
 
-from mnist_demo.app.core.current import YOURS
+from mnist_demo.app.core.models.current import YOURS
 from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
 from mnist_demo.data import cached_mnist

@@ -11,11 +11,11 @@ import time
 
 import pandas as pd
 
-from mnist_demo.app.core.board import DEFAULT_CLASS, Post
-from mnist_demo.app.core.board_rules import RunRecord, make_record
-from mnist_demo.app.core.board_view import Best, BoardView
-from mnist_demo.app.core.live import FULL
+from mnist_demo.app.core.board.rules import RunRecord, make_record
+from mnist_demo.app.core.board.store import DEFAULT_CLASS, Post
+from mnist_demo.app.core.board.view import Best, BoardView
 from mnist_demo.app.core.messages import md_escape
+from mnist_demo.app.core.runs.training import FULL
 from mnist_demo.app.core.texts import tr
 
 # The test accuracy right after the name, then the settings a class varies most: a table a few hundred pixels wide

@@ -16,8 +16,8 @@ import math
 import time
 from dataclasses import dataclass, replace
 
-from mnist_demo.app.core.reasons import STOPPED, reason_text, start_text
-from mnist_demo.app.core.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
+from mnist_demo.app.core.jobs.reasons import STOPPED, reason_text, start_text
+from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
 from mnist_demo.app.core.texts import tr
 from mnist_demo.config import LOG_EVERY, TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist

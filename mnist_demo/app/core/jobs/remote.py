@@ -26,9 +26,9 @@ import uuid
 
 import torch
 
-from mnist_demo.app.core.finetune_run import Stage
-from mnist_demo.app.core.live import Phase, SampleAccuracy, StartAccuracy
-from mnist_demo.app.core.runner import Placed, lower_priority, lower_process_priority
+from mnist_demo.app.core.jobs.runner import Placed, lower_priority, lower_process_priority
+from mnist_demo.app.core.runs.finetune import Stage
+from mnist_demo.app.core.runs.training import Phase, SampleAccuracy, StartAccuracy
 from mnist_demo.checkpoints import checked, payload
 from mnist_demo.config import TrainConfig, validate
 from mnist_demo.errors import CheckpointError

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mnist_demo.app.core.board import Board, Post
-from mnist_demo.app.core.board_rules import MAX_POSTS
-from mnist_demo.app.core.runs import PALETTE
+from mnist_demo.app.core.board.rules import MAX_POSTS
+from mnist_demo.app.core.board.store import Board, Post
+from mnist_demo.app.core.runs.kept import PALETTE
 
 # 12 curves: the Train tab's palette has 10 colours and a legend of about a dozen names still reads; more overlaid
 # lines become a tangle where no one finds their own.
