@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_demo.app.core import texts  # noqa: E402
+from mnist_demo import texts  # noqa: E402
 from mnist_demo.app.core.messages import error_text, seconds  # noqa: E402
 from mnist_demo.app.core.models.checkpoint_folder import hyperparameters  # noqa: E402
 from mnist_demo.app.server import i18n  # noqa: E402

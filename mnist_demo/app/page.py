@@ -23,7 +23,6 @@ import gradio as gr
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.jobs.reasons import PAGE_CLOSED
 from mnist_demo.app.core.settings import Settings
-from mnist_demo.app.core.texts import DEFAULT, pick
 from mnist_demo.app.core.visitor import Visitor, close_visitor, new_visitor
 from mnist_demo.app.server import editor_guard, i18n
 from mnist_demo.app.server.api_names import NamedApi
@@ -32,6 +31,7 @@ from mnist_demo.app.server.rest import PredictRoute
 from mnist_demo.app.server.shared import Refresher, Shared
 from mnist_demo.app.tabs import bench, board, checkpoints, draw, mistakes, train
 from mnist_demo.app.tabs.draw import look_inside
+from mnist_demo.texts import DEFAULT, pick
 
 __all__ = ["build_app", "launch_kwargs"]
 

@@ -8,8 +8,8 @@ from mnist_demo.app.core.board.store import DEFAULT_CLASS, Board
 from mnist_demo.app.core.board.view import refresh
 from mnist_demo.app.core.runs.kept import KeptRun
 from mnist_demo.app.core.runs.training import FULL, SAMPLE
-from mnist_demo.app.core.texts import TEXTS
 from mnist_demo.config import make_config
+from mnist_demo.texts import TEXTS
 from mnist_demo.train import Evaluation
 from tests.support.board import fresh_weights, record
 

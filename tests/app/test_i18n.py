@@ -1,4 +1,4 @@
-"""The app's languages (mnist_demo/app/core/texts.py, server/i18n.py, locales/*.toml): no key missing in either language, the same
+"""The app's languages (mnist_demo/texts.py, server/i18n.py, locales/*.toml): no key missing in either language, the same
 placeholders on both sides, every text the page declares translatable, and the lookups' fallbacks.
 
 The page itself in Korean, in Chromium, is tests/browser/test_journey_korean.py.
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_demo.app.core import texts
-from mnist_demo.app.core.texts import TEXTS, placeholders, tr
+from mnist_demo import texts
 from mnist_demo.app.server import i18n
 from mnist_demo.app.server.i18n import resolve, t
+from mnist_demo.texts import TEXTS, placeholders, tr
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
 APP = Path(texts.__file__).parent.parent

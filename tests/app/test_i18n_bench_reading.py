@@ -12,10 +12,10 @@ import pytest
 
 from mnist_demo import bench
 from mnist_demo.app.core.messages import md_escape
-from mnist_demo.app.core.texts import TEXTS, tr
 from mnist_demo.app.tabs.bench import reading_value
 from mnist_demo.bench import core as bench_core
 from mnist_demo.bench import reading as bench_reading
+from mnist_demo.texts import TEXTS, tr
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
 CPU = {"name": "cpu", "available": True}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from mnist_demo.app.core import texts
+from mnist_demo import texts
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.jobs.reasons import STOPPED_BY_USER
 from mnist_demo.app.core.jobs.runner import Cancelled, Finished, Waiting

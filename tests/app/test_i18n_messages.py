@@ -14,12 +14,12 @@ from PIL import Image
 from mnist_demo import checkpoints, config, devices, images
 from mnist_demo.app.core.messages import error_text, field_label, refused
 from mnist_demo.app.core.models.checkpoint_folder import Library
-from mnist_demo.app.core.texts import TEXTS, tr
 from mnist_demo.app.server import i18n
 from mnist_demo.collection import Collection, check_label
 from mnist_demo.errors import CheckpointError, ConfigError, DataError, DemoError, DeviceError, ImageError
 from mnist_demo.finetune import FineTuneError
 from mnist_demo.models import build_model
+from mnist_demo.texts import TEXTS, tr
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,6 @@ from mnist_demo.app.core.runs import text as run_text
 from mnist_demo.app.core.runs.kept import COMPARISONS, KeptRun, labels, table_columns, table_rows
 from mnist_demo.app.core.runs.training import LiveRun, Phase
 from mnist_demo.app.core.settings import Settings
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.page import build_app
 from mnist_demo.app.server import i18n
@@ -36,6 +35,7 @@ from mnist_demo.app.tabs import train as train_tab
 from mnist_demo.app.tabs.train.runs_panel import table
 from mnist_demo.config import PRESET_HELP, PRESETS, make_config
 from mnist_demo.models import MODELS
+from mnist_demo.texts import tr
 from mnist_demo.train import Progress
 
 SECTIONS = ("train.", "compare.", "runs.", "curves.", "live.", "jobs.")

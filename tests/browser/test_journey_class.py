@@ -18,7 +18,7 @@ import re
 import pytest
 from playwright.sync_api import expect  # a dev requirement
 
-from mnist_demo.app.core.texts import TEXTS
+from mnist_demo.texts import TEXTS
 from tests.support.app_server import Server, make_default_checkpoint
 from tests.support.browser import (
     DESKTOP,

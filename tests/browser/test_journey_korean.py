@@ -15,7 +15,7 @@ import re
 import pytest
 from playwright.sync_api import expect  # a dev requirement
 
-from mnist_demo.app.core.texts import TEXTS, placeholders
+from mnist_demo.texts import TEXTS, placeholders
 from tests.support.app_server import Server, app_with_default_model
 from tests.support.browser import (
     DESKTOP,

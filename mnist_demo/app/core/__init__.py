@@ -1,7 +1,7 @@
 """The app's gradio-free core: what a visit holds and what the server keeps, with no web framework in sight.
 
 By capability, from the bottom up:
-- `texts.py`, `messages.py`: every text in every language, and errors and durations in the visitor's words;
+- `messages.py`: errors and durations in the visitor's words (the words themselves are `mnist_demo/texts.py`'s);
 - `settings.py`: what demo.py's flags decide;
 - `jobs/`: the line for long jobs and how one runs (in this process or on a Dask worker);
 - `models/`: the visitor's current model, the checkpoint folder, a model's mistakes;

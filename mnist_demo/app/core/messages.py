@@ -7,8 +7,8 @@ import html
 import math
 import re
 
-from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
 from mnist_demo.errors import ConfigError, DataError, DemoError, DeviceError
+from mnist_demo.texts import DEFAULT, TEXTS, tr
 
 # The fields English messages name in full ("Learning rate (lr): ..."); others keep their code name alone there.
 # In other languages every field with a `field.<name>` text is named.

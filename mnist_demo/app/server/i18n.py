@@ -1,4 +1,4 @@
-"""How the app's words reach the page through Gradio (the texts themselves are `core/texts.py`'s, gradio-free).
+"""How the app's words reach the page through Gradio (the texts themselves are `mnist_demo/texts.py`'s, gradio-free).
 
 - `t(key)` for what the page declares (labels, info lines, buttons, tab names, Markdown that never changes):
   Gradio's own `gr.I18n` translates it in the browser, in the browser's language or the one the visitor
@@ -20,7 +20,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.i18n import I18nData
 
-from mnist_demo.app.core.texts import DEFAULT, LANGUAGES, TEXTS, placeholders, tr
+from mnist_demo.texts import DEFAULT, LANGUAGES, TEXTS, placeholders, tr
 
 
 def _static(table: dict[str, str]) -> dict[str, str]:

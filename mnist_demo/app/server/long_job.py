@@ -26,9 +26,9 @@ import gradio as gr
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.jobs.reasons import AlreadyActive, Busy
 from mnist_demo.app.core.messages import error_text
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.errors import CheckpointError, ConfigError
+from mnist_demo.texts import tr
 
 # At most one redraw a second while a job runs, unless something the visitor waits for happened (admission, an
 # epoch's end, the finish): each redraw of the Train tab sends the log and both plots, and a faster stream only

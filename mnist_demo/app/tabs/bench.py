@@ -20,13 +20,13 @@ from mnist_demo.app.core.jobs.runner import Failed, Finished
 from mnist_demo.app.core.messages import error_text, md_escape, refused, seconds
 from mnist_demo.app.core.runs.benchmark import BenchView, benchmark_work
 from mnist_demo.app.core.settings import APP_MAX_BATCH
-from mnist_demo.app.core.texts import DEFAULT, TEXTS, tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.models import MODELS
+from mnist_demo.texts import DEFAULT, TEXTS, tr
 
 DEFAULT_SIZES = "1,64,256,1024"
 DEVICE_COLOURS = {"cpu": "#4c78a8", "cuda": "#e45756", "mps": "#54a24b"}

@@ -18,11 +18,11 @@ from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.checkpoint_folder import COLUMNS, Row, human_bytes, hyperparameters
 from mnist_demo.app.core.models.current import CHECKPOINT, UPLOAD, Origin, adopt
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import CheckpointError
+from mnist_demo.texts import tr
 
 
 @dataclass

@@ -22,7 +22,6 @@ from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.current import YOURS, choices
 from mnist_demo.app.core.models.mistakes import mistakes_for
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
@@ -31,6 +30,7 @@ from mnist_demo.config import whole_number
 from mnist_demo.data import cached_mnist
 from mnist_demo.errors import ConfigError, DemoError
 from mnist_demo.mistakes import DIGITS, Mistakes
+from mnist_demo.texts import tr
 
 CELL_IMAGES = 40  # images shown for one cell of the matrix (the rest are counted)
 WORST = 24  # the most confidently wrong digits shown (the number is in the gallery's label, `mistakes.worst_label`)

@@ -2,6 +2,6 @@
 redraw of the Class tab shows (`view.py`), the board in the visitor's words (`text.py`), and who is the teacher
 (`teacher.py`).
 
-May import: the engine, `core.runs` (a kept run becomes a post), `core.texts` and `core.messages`; never
+May import: the engine, `core.runs` (a kept run becomes a post), `core.messages`; never
 `core.jobs`, the server or the tabs (tests/app/test_architecture.py).
 """

@@ -16,7 +16,7 @@ from mnist_demo.app.core.board.store import DEFAULT_CLASS, Post
 from mnist_demo.app.core.board.view import Best, BoardView
 from mnist_demo.app.core.messages import md_escape
 from mnist_demo.app.core.runs.training import FULL
-from mnist_demo.app.core.texts import tr
+from mnist_demo.texts import tr
 
 # The test accuracy right after the name, then the settings a class varies most: a table a few hundred pixels wide
 # shows what matters before it scrolls sideways.

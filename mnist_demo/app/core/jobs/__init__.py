@@ -5,6 +5,6 @@
 `runner.py` runs a ticket's work in a thread of this process and `cluster.py` as a Dask task on a worker, with
 `remote.py` for what crosses to the worker and back.
 
-May import: the engine, `core.texts`, `core.messages`, and its own modules; nothing that shows a job (`core.runs`, the
+May import: the engine, `core.messages`, and its own modules; nothing that shows a job (`core.runs`, the
 server, the tabs): a job's work and what it emits are the caller's (tests/app/test_architecture.py).
 """

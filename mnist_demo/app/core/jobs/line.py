@@ -49,7 +49,7 @@ from mnist_demo.app.core.jobs.reasons import (
     Busy,
     time_cap,
 )
-from mnist_demo.app.core.texts import tr
+from mnist_demo.texts import tr
 
 # --------------------------------------------------------------------------- tickets
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from mnist_demo.app.core.messages import seconds as duration
-from mnist_demo.app.core.texts import has, tr
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import has, tr
 
 WAITING, RUNNING, DONE, CANCELLED = "waiting", "running", "done", "cancelled"  # a ticket's status
 

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import (
     DEFAULT_NAME,
     Checkpoint,
@@ -38,6 +37,7 @@ from mnist_demo.checkpoints import (
 )
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor, cached_predictor
+from mnist_demo.texts import tr
 
 UPLOAD_SUFFIXES = (".pt", ".pth")
 DISK_HEADROOM = 16 * 1024 * 1024  # keep this much free on the disk after a save

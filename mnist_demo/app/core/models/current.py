@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import CheckpointError
 from mnist_demo.predict import Predictor
+from mnist_demo.texts import tr
 from mnist_demo.train import Evaluation
 
 YOURS = "@current"  # the pickers' value for "this visitor's current model" (not a valid checkpoint name)

@@ -21,11 +21,11 @@ from collections import OrderedDict
 from concurrent.futures import Future
 
 from mnist_demo.app.core.models.current import YOURS
-from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import DEFAULT_NAME, checkpoint_path
 from mnist_demo.data import cached_mnist
 from mnist_demo.errors import CheckpointError, DemoError
 from mnist_demo.mistakes import Mistakes, NoPredictions, analyse, from_evaluation
+from mnist_demo.texts import tr
 
 CACHE_SIZE = 8  # analyses kept besides the shipped model's: ~130 KB each (10,000 labels, predictions, probabilities)
 log = logging.getLogger("mnist_demo.mistakes")

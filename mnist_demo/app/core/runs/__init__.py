@@ -4,6 +4,6 @@ a kept run exported as a script and notebook (`downloads.py`), a fine-tune (`fin
 benchmark (`benchmark.py`).
 
 May import: the engine, `core.jobs` (what a job yields), `core.models` (a finished run becomes the current model),
-the core's root modules (texts, messages, settings, context); never `core.board`, the server or the tabs
+the core's root modules (messages, settings, context); never `core.board`, the server or the tabs
 (tests/app/test_architecture.py).
 """

@@ -9,7 +9,7 @@ import functools
 from mnist_demo import bench
 from mnist_demo.app.core.jobs.reasons import start_text
 from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Started, Waiting
-from mnist_demo.app.core.texts import tr
+from mnist_demo.texts import tr
 
 
 def benchmark_work(model: str, sizes: tuple[int, ...], repeats: int) -> functools.partial:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mnist_demo.app.core.runs.kept import PALETTE, KeptRun
-from mnist_demo.app.core.texts import tr
+from mnist_demo.texts import tr
 
 X_AXES = {"samples seen": "samples seen", "steps": "steps", "seconds": "seconds"}  # choice -> column
 # each choice's words in the locale files: its name in the choice ("curves.x_samples"), its axis title (+ "_title")

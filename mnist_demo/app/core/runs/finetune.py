@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from mnist_demo.app.core.jobs.reasons import reason_text, start_text
 from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Started, Tick, Waiting
 from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
-from mnist_demo.app.core.texts import tr
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
 from mnist_demo.finetune import MIN_PER_DIGIT_TO_HOLD_OUT, finetune
+from mnist_demo.texts import tr
 from mnist_demo.train import EpochEnd, Progress
 
 LOADING, MEASURING = "finetune.stage_loading", "finetune.stage_measuring"

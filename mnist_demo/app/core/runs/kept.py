@@ -18,9 +18,9 @@ import threading
 from dataclasses import dataclass
 
 from mnist_demo.app.core.models.current import STOPPED, TRAINED, Origin, adopt
-from mnist_demo.app.core.texts import tr
 from mnist_demo.checkpoints import metadata
 from mnist_demo.config import TRAIN_SIZE, TrainConfig, make_config
+from mnist_demo.texts import tr
 
 MAX_RUNS = 8
 # Colour pairs per run (Tableau's 20 colours: a strong one for the loss and the full test set, its light twin

@@ -11,9 +11,9 @@ from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.jobs.reasons import STOPPED, reason_text, start_text
 from mnist_demo.app.core.messages import error_text, md_escape, progress_html, seconds
 from mnist_demo.app.core.runs.training import LiveRun
-from mnist_demo.app.core.texts import tr
 from mnist_demo.config import PRESETS, TrainConfig
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import tr
 from mnist_demo.train import TrainingDiverged
 
 log = logging.getLogger(__name__)

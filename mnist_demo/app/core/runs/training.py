@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 
 from mnist_demo.app.core.jobs.reasons import STOPPED, reason_text, start_text
 from mnist_demo.app.core.jobs.runner import Cancelled, Failed, Finished, Placed, Started, Tick, Waiting
-from mnist_demo.app.core.texts import tr
 from mnist_demo.config import LOG_EVERY, TRAIN_SIZE, TrainConfig
 from mnist_demo.data import cached_mnist
 from mnist_demo.devices import resolve_device
+from mnist_demo.texts import tr
 from mnist_demo.train import EpochEnd, Progress, TrainResult, epoch_header, evaluate, init_model, train
 
 UPDATE_STEPS = tuple(d for d in range(1, LOG_EVERY + 1) if LOG_EVERY % d == 0)  # so every log line is emitted

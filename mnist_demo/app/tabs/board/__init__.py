@@ -24,13 +24,13 @@ from mnist_demo.app.core.board.view import DEFAULT_FAMILY
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.current import BOARD, Origin, adopt
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.app.tabs.board.layout import REFRESH_S, BoardUI, create_ui
 from mnist_demo.app.tabs.board.teacher import create_teacher_handlers
 from mnist_demo.app.tabs.board.view import Redraw
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import tr
 
 __all__ = ["REFRESH_S", "BoardUI", "create_event_handlers", "create_ui"]
 

@@ -16,12 +16,12 @@ from mnist_demo.app.core.board.teacher import TeacherGate
 from mnist_demo.app.core.board.view import DEFAULT_FAMILY
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.app.tabs.board.layout import BoardUI
 from mnist_demo.app.tabs.board.view import Redraw
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import tr
 
 KEPT_EXPORTS = 5
 

@@ -16,10 +16,10 @@ from mnist_demo.app.core.board import text as board_text
 from mnist_demo.app.core.board.view import DEFAULT_FAMILY, FAMILIES, curve_colours, curve_frame, refresh
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, refused
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.tabs.board.layout import BoardUI
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import tr
 
 
 class Redraw:

@@ -23,7 +23,6 @@ from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.checkpoint_folder import hyperparameters
 from mnist_demo.app.core.models.current import choices, predictor_for
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
@@ -33,6 +32,7 @@ from mnist_demo.checkpoints import DEFAULT_NAME
 from mnist_demo.errors import DemoError, ImageError
 from mnist_demo.predict import Predictor
 from mnist_demo.preprocess import BLANK_MESSAGE
+from mnist_demo.texts import tr
 
 # px: one digit. The editor shows the paper at min(1, fit) after its bin empties it but at `fit` on a fresh page,
 # so a paper no smaller than the desktop pad's drawing area (about 417 px at height 480) keeps the same size for

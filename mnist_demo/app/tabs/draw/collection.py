@@ -21,7 +21,6 @@ import gradio as gr
 
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, progress_html, refused
-from mnist_demo.app.core.texts import TEXTS, tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import resolve, t
 from mnist_demo.app.server.shared import Shared
@@ -38,6 +37,7 @@ from mnist_demo.config import whole_number
 from mnist_demo.errors import DemoError, ImageError
 from mnist_demo.finetune import DEFAULT_STEPS, MAX_STEPS
 from mnist_demo.preprocess import to_mnist
+from mnist_demo.texts import TEXTS, tr
 
 # Clicks the pad's bin (the Draw tab's CLEAR_JS) after a drawing was kept: `kept` is 1 then, 0 when it was refused (a
 # blank pad, a full collection), so a refused drawing stays on the pad.

@@ -15,13 +15,13 @@ from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.current import FINETUNED, FINETUNED_STOPPED, YOURS, Origin, adopt, predictor_for
 from mnist_demo.app.core.runs.finetune import FineTuneView, finetune_work, result_text
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import whole_number
 from mnist_demo.errors import DemoError
 from mnist_demo.finetune import DEFAULT_STEPS, MAX_STEPS, check_drawings, finetune_meta
+from mnist_demo.texts import tr
 
 # --------------------------------------------------------------------------- events
 

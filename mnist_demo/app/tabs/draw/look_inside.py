@@ -17,13 +17,13 @@ import gradio as gr
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import error_text, md_escape, refused
 from mnist_demo.app.core.models.current import predictor_for
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server.i18n import t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.errors import DemoError
 from mnist_demo.look_inside import diverging, feature_picture, look_inside
 from mnist_demo.preprocess import to_mnist
+from mnist_demo.texts import tr
 
 SALIENCY_SCALE = 10  # 28 px -> 280 px, the size of the Draw tab's own 28x28 preview
 # The saliency is shown as |v|**0.5: a few pixels carry most of the gradient, and on a linear scale the rest of the

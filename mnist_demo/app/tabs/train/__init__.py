@@ -21,12 +21,12 @@ import gradio as gr
 from mnist_demo.app.core.context import AppContext
 from mnist_demo.app.core.messages import progress_html, seconds
 from mnist_demo.app.core.runs.kept import COMPARISONS
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.tabs.train import runs_panel
 from mnist_demo.app.tabs.train.events import create_event_handlers, in_language, redraw, restyle
 from mnist_demo.config import DEFAULT_PRESET, OPTIMIZERS, PRESETS, TRAIN_SIZE
 from mnist_demo.models import MODELS
+from mnist_demo.texts import tr
 
 __all__ = ["TrainUI", "create_ui", "create_event_handlers", "in_language", "redraw", "restyle"]
 

@@ -17,13 +17,13 @@ from mnist_demo.app.core.runs.downloads import Downloads
 from mnist_demo.app.core.runs.form import build_config, offered_device
 from mnist_demo.app.core.runs.kept import COMPARISONS, keep
 from mnist_demo.app.core.runs.training import LiveRun, for_live_view, training_work
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.app.tabs.train import runs_panel
 from mnist_demo.config import PRESETS, TRAIN_SIZE, TrainConfig
 from mnist_demo.errors import DemoError
+from mnist_demo.texts import tr
 
 
 def redraw(ui, visitor: Visitor) -> dict:

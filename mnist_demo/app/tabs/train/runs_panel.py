@@ -20,13 +20,13 @@ from mnist_demo.app.core.models.current import RUN, Origin, adopt
 from mnist_demo.app.core.runs.curves import DEFAULT_X, X_AXES, X_KEYS, curves, series_of, x_column, x_title
 from mnist_demo.app.core.runs.downloads import Downloads, close_downloads, export_run
 from mnist_demo.app.core.runs.kept import MAX_RUNS, table_columns, table_rows
-from mnist_demo.app.core.texts import tr
 from mnist_demo.app.core.visitor import Visitor
 from mnist_demo.app.server import long_job
 from mnist_demo.app.server.i18n import filled, t
 from mnist_demo.app.server.shared import Shared
 from mnist_demo.config import choice
 from mnist_demo.errors import ConfigError, DemoError
+from mnist_demo.texts import tr
 
 
 def empty_table(lang: str | None = None) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""The app's words in every language, as plain data: one TOML file per language in `app/locales/` (`en.toml`,
-`ko.toml`), flattened to `{language: {key: text}}`. No gradio: the core, the server and the tabs all read them.
+"""The project's words in every language, as plain data: one TOML file per language in `mnist_demo/locales/`
+(`en.toml`, `ko.toml`), flattened to `{language: {key: text}}`. No gradio: the engine (an exported notebook's
+explanations), the app's core, its server and its tabs all read them.
 
 `tr(lang, key, **values)` is the one lookup: `key`'s text in `lang` (English where that language lacks it), with
 `values` filled in. How the page's own labels reach the browser (Gradio's `gr.I18n`) is `server/i18n.py`'s.
@@ -14,7 +15,7 @@ import string
 import tomllib
 from pathlib import Path
 
-LOCALES = Path(__file__).resolve().parent.parent / "locales"
+LOCALES = Path(__file__).resolve().parent / "locales"
 DEFAULT = "en"
 
 
